@@ -72,15 +72,24 @@ export class DataBatch {
           },
         )
       }
-      const id = readU32(body, offset + 8)
       const flags = body[offset + 12]!
       const len = body[offset + 13]!
-      const problem = frameProblem(id, flags, len)
-      if (problem !== undefined) {
-        throw new ProtocolError('BAD_FRAME', `record ${i}: ${problem}`, {
-          typeCode,
-          offset: streamOffset + offset,
-        })
+      // Fast path for the common classic data frame (standard or extended, maybe echoed):
+      // the id's top bytes decide validity; anything else gets the full check.
+      const plainClassic =
+        (flags & ~(FRAME_FLAG.EXT | FRAME_FLAG.TX)) === 0 &&
+        len <= 8 &&
+        (flags & FRAME_FLAG.EXT
+          ? body[offset + 11]! <= 0x1f
+          : body[offset + 11] === 0 && body[offset + 10] === 0 && body[offset + 9]! <= 0x07)
+      if (!plainClassic) {
+        const problem = frameProblem(readU32(body, offset + 8), flags, len)
+        if (problem !== undefined) {
+          throw new ProtocolError('BAD_FRAME', `record ${i}: ${problem}`, {
+            typeCode,
+            offset: streamOffset + offset,
+          })
+        }
       }
       offset += RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : len)
       if (offset > end) {

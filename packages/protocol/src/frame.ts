@@ -79,18 +79,21 @@ export function assertValidFrame(frame: CanFrame, what = 'frame'): void {
       `${what}.timestampNs must be a bigint in 0..2^64-1, got ${String(frame.timestampNs)}`,
     )
   }
-  for (const key of ['id', 'flags', 'len'] as const) {
-    const value = frame[key]
-    if (!Number.isInteger(value) || value < 0) {
-      throw new RangeError(`${what}.${key} must be a non-negative integer, got ${String(value)}`)
-    }
-  }
+  assertCount(frame.id, what, 'id')
+  assertCount(frame.flags, what, 'flags')
+  assertCount(frame.len, what, 'len')
   if (!(frame.data instanceof Uint8Array)) throw new TypeError(`${what}.data must be a Uint8Array`)
   const problem = frameProblem(frame.id, frame.flags, frame.len)
   if (problem) throw new RangeError(`${what}: ${problem}`)
   const expected = payloadLength(frame.flags, frame.len)
   if (frame.data.length !== expected) {
     throw new RangeError(`${what}.data has ${frame.data.length} bytes, len says ${expected}`)
+  }
+}
+
+function assertCount(value: number, what: string, key: string): void {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new RangeError(`${what}.${key} must be a non-negative integer, got ${String(value)}`)
   }
 }
 

@@ -101,10 +101,10 @@ export function writeRecordParts(
   target[offset + 13] = len
   const start = offset + RECORD_HEADER_BYTES
   if (flags & FRAME_FLAG.RTR) return start
-  if (len <= 8) {
-    for (let i = 0; i < len; i++) target[start + i] = data[dataOffset + i]!
+  if (len > 8 && dataOffset === 0 && data.length === len) {
+    target.set(data, start)
   } else {
-    target.set(data.subarray(dataOffset, dataOffset + len), start)
+    for (let i = 0; i < len; i++) target[start + i] = data[dataOffset + i]!
   }
   return start + len
 }
