@@ -91,6 +91,7 @@ export class DataBatch {
           })
         }
       }
+      const recordStart = offset
       offset += RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : len)
       if (offset > end) {
         throw new ProtocolError(
@@ -98,7 +99,7 @@ export class DataBatch {
           `record ${i} of ${count} runs past the end of the batch`,
           {
             typeCode,
-            offset: streamOffset + offset,
+            offset: streamOffset + recordStart,
           },
         )
       }

@@ -111,7 +111,8 @@ export type BusStateName = (typeof BUS_STATES)[number]
 export interface BusState {
   channel: number
   state: BusStateName
-  timeNs?: number | undefined
+  /** edge wall clock at the change, ms since the Unix epoch */
+  timeMs?: number | undefined
 }
 export interface ErrorMessage {
   code: string
@@ -146,8 +147,17 @@ export class ControlShapeError extends Error {
 type Fields = Record<string, unknown>
 
 function fail(path: string, expected: string, value: unknown): never {
-  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value)
-  throw new ControlShapeError(`${path} must be ${expected}, got ${shown}`)
+  throw new ControlShapeError(`${path} must be ${expected}, got ${shown(value)}`)
+}
+
+/**
+ * A value for an error message. Never String() a decoded map or array: a map with a
+ * `toString` or `valueOf` key (any peer can send one) makes that throw a TypeError.
+ */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 40))
+  if (typeof value === 'object' && value !== null) return Object.prototype.toString.call(value)
+  return String(value)
 }
 
 function object(value: unknown, path: string): Fields {
@@ -202,8 +212,10 @@ function optional<T>(o: Fields, key: string, read: () => T): T | undefined {
   return o[key] === undefined || o[key] === null ? undefined : read()
 }
 
-function nullable<T>(o: Fields, key: string, read: () => T): T | null {
-  return o[key] === undefined || o[key] === null ? null : read()
+/** A required field that may be nil (`int | nil` in PROTOCOL.md): absent is an error. */
+function nullable<T>(o: Fields, key: string, path: string, read: () => T): T | null {
+  if (o[key] === undefined) fail(`${path}.${key}`, 'present (nil is allowed)', undefined)
+  return o[key] === null ? null : read()
 }
 
 function array<T>(
@@ -298,7 +310,7 @@ export const CONTROL_CHECKS: { [K in ControlTypeName]: (value: unknown) => Contr
         const c = object(v, p)
         return {
           name: string(c, 'name', p, 1, 64),
-          nextSeq: nullable(c, 'nextSeq', () => integer(c, 'nextSeq', p)),
+          nextSeq: nullable(c, 'nextSeq', p, () => integer(c, 'nextSeq', p)),
         }
       }),
       capabilities: array(o, 'capabilities', 'WELCOME', 0, 64, stringItem),
@@ -315,7 +327,7 @@ export const CONTROL_CHECKS: { [K in ControlTypeName]: (value: unknown) => Contr
     const o = object(value, 'DROPS')
     return {
       channel: integer(o, 'channel', 'DROPS', CHANNEL_MAX),
-      fromSeq: nullable(o, 'fromSeq', () => integer(o, 'fromSeq', 'DROPS')),
+      fromSeq: nullable(o, 'fromSeq', 'DROPS', () => integer(o, 'fromSeq', 'DROPS')),
       count: integer(o, 'count', 'DROPS'),
       reason: string(o, 'reason', 'DROPS', 1, 64),
     }
@@ -353,7 +365,9 @@ export const CONTROL_CHECKS: { [K in ControlTypeName]: (value: unknown) => Contr
   SET_FILTERS(value) {
     const o = object(value, 'SET_FILTERS')
     return {
-      channel: nullable(o, 'channel', () => integer(o, 'channel', 'SET_FILTERS', CHANNEL_MAX)),
+      channel: nullable(o, 'channel', 'SET_FILTERS', () =>
+        integer(o, 'channel', 'SET_FILTERS', CHANNEL_MAX),
+      ),
       filters: array(o, 'filters', 'SET_FILTERS', 0, 512, checkFilter),
     }
   },
@@ -411,8 +425,8 @@ export const CONTROL_CHECKS: { [K in ControlTypeName]: (value: unknown) => Contr
       channel: integer(o, 'channel', 'BUS_STATE', CHANNEL_MAX),
       state: state as BusStateName,
     }
-    const timeNs = optional(o, 'timeNs', () => integer(o, 'timeNs', 'BUS_STATE'))
-    if (timeNs !== undefined) message.timeNs = timeNs
+    const timeMs = optional(o, 'timeMs', () => finiteNumber(o, 'timeMs', 'BUS_STATE'))
+    if (timeMs !== undefined) message.timeMs = timeMs
     return message
   },
   ERROR(value) {

@@ -101,6 +101,7 @@ export class BatchEncoder {
   readonly #buffer: Uint8Array
   #offset = 0
   #count = 0
+  #firstSeq = 0
   #open = false
 
   constructor(options: BatchEncoderOptions = {}) {
@@ -151,6 +152,7 @@ export class BatchEncoder {
     writeU64Number(b, HEADER_BYTES + 4, firstSeq)
     this.#offset = HEADER_BYTES + BATCH_HEADER_BYTES
     this.#count = 0
+    this.#firstSeq = firstSeq
     this.#open = true
   }
 
@@ -201,6 +203,9 @@ export class BatchEncoder {
   finish(): Uint8Array {
     if (!this.#open) throw new Error('BatchEncoder: begin() first')
     if (this.#count === 0) throw new Error('BatchEncoder: a batch needs at least one frame')
+    if (this.#firstSeq + this.#count - 1 > MAX_SEQUENCE) {
+      throw new RangeError(`batch sequence range ${this.#firstSeq}+${this.#count} runs past 2^53-1`)
+    }
     const b = this.#buffer
     writeHeader(b, 0, MESSAGE_TYPE.DATA, this.#offset - HEADER_BYTES)
     b[HEADER_BYTES + 2] = this.#count & 0xff

@@ -31,7 +31,9 @@ const FD_ONLY_FLAGS = FRAME_FLAG.BRS | FRAME_FLAG.ESI
  * in the valid case so that the decoder's per-record check allocates nothing.
  */
 export function frameProblem(id: number, flags: number, len: number): string | undefined {
-  if (flags & FRAME_FLAG.RESERVED) return `reserved flag bit set (flags 0x${flags.toString(16)})`
+  // flags above 0xff would be cut to their low byte when written: refuse them too
+  if (flags & FRAME_FLAG.RESERVED || flags > 0xff)
+    return `reserved flag bit set (flags 0x${flags.toString(16)})`
   const isFd = (flags & FRAME_FLAG.FD) !== 0
   if (!isFd && flags & FD_ONLY_FLAGS) return 'BRS/ESI set on a frame that is not CAN FD'
   if (flags & FRAME_FLAG.ERR) {

@@ -11,3 +11,13 @@ export {
   recordBytes,
   toHex,
 } from './builders.ts'
+export {
+  type FeedResult,
+  feed,
+  type PlainFrame,
+  type PlainMessage,
+  plainMessage,
+  plainValue,
+  thrownBy,
+} from './decode.ts'
+export { type HandMsgpackOptions, handMsgpack } from './msgpack.ts'
