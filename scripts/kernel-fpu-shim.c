@@ -7,25 +7,29 @@
  * guest: guest processes are started by the UML kernel, not by the host's
  * dynamic linker).
  *
- * Why: UML keeps each guest thread's FPU state in a fixed 832-byte buffer
- * (x87 + SSE + AVX, i.e. "struct _xstate") and moves it in and out of the
- * host processes that run guest code with
+ * Why: UML keeps each guest thread's FPU state in a fixed-size buffer whose
+ * size was fixed when the kernel was built (2696 bytes in bookworm's
+ * linux.uml: x87, SSE, AVX, AVX-512 and PKRU) and moves it in and out of
+ * the host processes that run guest code with
  *     ptrace(PTRACE_GETREGSET / PTRACE_SETREGSET, pid, NT_X86_XSTATE, &iov).
- * The host kernel truncates a short GETREGSET, but it rejects any SETREGSET
- * whose length is not the full XSAVE size with EFAULT.  With AVX-512 (2688
- * bytes) or AMX (about 11 kB) every guest process is then killed at its
- * first instruction ("userspace - ptrace set fp regs failed, errno = 14",
- * then "Kernel panic - not syncing: Attempted to kill init").
+ * The host kernel truncates a GETREGSET that is too short, but rejects any
+ * SETREGSET whose length is not its full XSAVE size with EFAULT.  On hosts
+ * with a bigger XSAVE area (AMX: 11008 bytes) every guest process is
+ * therefore killed at its first instruction ("userspace - ptrace set fp regs
+ * failed, errno = 14", then "Kernel panic - not syncing: Attempted to kill
+ * init").  (Hosts with a smaller area, e.g. AVX2 only, are fine: the
+ * kernel trims UML's longer requests to its own size.)
  *
  * What: for NT_X86_XSTATE requests shorter than the host's XSAVE size, keep
  * a full-size shadow buffer per UML buffer address (UML passes the address
  * of the guest thread's own save area, which is stable for the thread's
  * life).  GETREGSET fills the shadow with the full state and copies the
  * prefix UML asked for; SETREGSET writes UML's (possibly modified) prefix
- * over the shadow and hands the kernel a full-size buffer.  So x87/SSE/AVX
- * are exactly what UML wants and AVX-512/AMX state is saved and restored
- * per guest thread as well.  When the sizes already match (hosts without
- * AVX-512/PKRU/AMX) every call goes straight through.
+ * over the shadow and hands the kernel a full-size buffer.  So everything
+ * UML knows about is exactly what UML wants, and the rest (AMX tile state,
+ * which only programs that request it with arch_prctl ever use) is saved
+ * and restored per guest thread as well.  When the sizes already agree,
+ * every call goes straight through.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
