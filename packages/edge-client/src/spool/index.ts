@@ -1,0 +1,9 @@
+// The on-disk spool of one CAN channel: frames kept while the server is unreachable.
+export { SpoolCorruptError, SpoolFullError, SpoolIoError } from './errors.ts'
+export {
+  type DroppedRange,
+  Spool,
+  type SpoolChunk,
+  type SpoolOptions,
+  type SpoolRecovery,
+} from './spool.ts'
