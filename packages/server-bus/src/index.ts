@@ -1,2 +1,44 @@
-// Placeholder until the package's issue lands: the build and turbo wiring are real.
-export const PACKAGE_NAME = '@canbridge/server-bus'
+// Public API of @canbridge/server-bus: TCPBus and python-can's Bus API in TypeScript.
+export {
+  type BatchesOptions,
+  BUS_STATE_SEVERITY,
+  Bus,
+  type BusStateName,
+  type RecvBatchOptions,
+  type SendOptions,
+  type SendPeriodicOptions,
+} from './bus.ts'
+export type { ChannelStats } from './channel-tracker.ts'
+export { type EdgeInfo, EdgeSessionError, type EdgeSessionErrorCode } from './edge-session.ts'
+export {
+  CanError,
+  CanInitializationError,
+  CanOperationError,
+  type CanOperationErrorOptions,
+  CanTimeoutError,
+  type SendFailureReason,
+} from './errors.ts'
+export { type CanFilter, MAX_FILTERS } from './filters.ts'
+export {
+  AsyncBufferedReader,
+  type AsyncBufferedReaderOptions,
+  type LineOutput,
+  type Listener,
+  Printer,
+} from './listeners.ts'
+export { type LogFn, type Logger, stderrLogger } from './logger.ts'
+export { CanMessage, type CanMessageOptions, type EqualsOptions } from './message.ts'
+export { Notifier, type NotifierOptions } from './notifier.ts'
+export { MAX_PERIODIC_FRAMES, PeriodicTask } from './periodic-task.ts'
+export {
+  type DropsEvent,
+  type GapEvent,
+  type PeerInfo,
+  type StateChangeEvent,
+  TCPBus,
+  type TCPBusAddress,
+  type TCPBusEvents,
+  type TCPBusOptions,
+  type TCPBusStats,
+  type WaitForEdgeOptions,
+} from './tcp-bus.ts'

@@ -1,0 +1,231 @@
+// The measured process of `pnpm bench` (started by bus.bench.ts, never directly): a TCPBus fed
+// by the synthetic edge. Measures frames/s through batches(), for await and recv(), latency
+// from the edge's write to the application at 1,000 and 10,000 frames/s, and peak RSS.
+// Prints its figures as one JSON line. argv: <url of dist/index.js> <path of synthetic-edge.ts>
+import { type ChildProcess, fork } from 'node:child_process'
+import { createServer } from 'node:net'
+import { loadavg } from 'node:os'
+import type * as ServerBus from '../src/index.ts'
+import type { EdgeCommand, EdgeReport } from './synthetic-edge.ts'
+
+const [distUrl, edgePath] = process.argv.slice(2) as [string, string]
+// The compiled package, as an application runs it; types from src.
+const { TCPBus } = (await import(distUrl)) as typeof ServerBus
+
+const BATCH_FRAMES = Number(process.env['BENCH_BATCH_N'] ?? 8_000_000)
+const ITER_FRAMES = Number(process.env['BENCH_ITER_N'] ?? 4_000_000)
+const RECV_FRAMES = Number(process.env['BENCH_RECV_N'] ?? 3_000_000)
+const LATENCY_MS = Number(process.env['BENCH_LATENCY_MS'] ?? 4000)
+/** read each message's data too (allocates its Uint8Array); on by default */
+const TOUCH_DATA = process.env['BENCH_TOUCH_DATA'] !== '0'
+
+// Never hang a benchmark run: the whole thing takes well under a minute.
+setTimeout(() => {
+  console.error('bench server: gave up after 180 s')
+  process.exit(1)
+}, 180_000).unref()
+
+let peakRss = process.memoryUsage.rss()
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage.rss())
+}, 10)
+
+const bus = await TCPBus.listen({ port: 0, host: '127.0.0.1' })
+const address = bus.address
+if (!('port' in address)) throw new Error('expected a TCP address')
+const child = fork(edgePath, [String(address.port)], {
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+})
+let finished = false
+child.once('exit', (code) => {
+  if (finished) return
+  console.error(`synthetic edge exited early (code ${code})`)
+  process.exit(1)
+})
+await waitReport(child, 'ready')
+await bus.waitForEdge({ timeoutMs: 10_000 })
+
+let sink = 0
+function touch(message: ServerBus.CanMessage): void {
+  sink += message.arbitrationId + message.dlc
+  if (TOUCH_DATA) sink += message.data[0]!
+}
+
+async function viaBatches(count: number): Promise<number> {
+  const started = performance.now()
+  command({ cmd: 'stream', count })
+  let received = 0
+  for await (const batch of bus.batches()) {
+    for (let i = 0; i < batch.length; i++) touch(batch[i]!)
+    received += batch.length
+    if (received >= count) break
+  }
+  return count / ((performance.now() - started) / 1000)
+}
+
+async function viaIterator(count: number): Promise<number> {
+  const started = performance.now()
+  command({ cmd: 'stream', count })
+  let received = 0
+  for await (const message of bus) {
+    touch(message)
+    if (++received >= count) break
+  }
+  return count / ((performance.now() - started) / 1000)
+}
+
+async function viaRecv(count: number): Promise<number> {
+  const started = performance.now()
+  command({ cmd: 'stream', count })
+  for (let received = 0; received < count; received++) {
+    const message = await bus.recv()
+    if (message === null) throw new Error('bus closed')
+    touch(message)
+  }
+  return count / ((performance.now() - started) / 1000)
+}
+
+/** Latency of every frame at a fixed rate: receipt time minus the edge's write time. */
+async function latency(
+  fps: number,
+  durationMs = LATENCY_MS,
+): Promise<{ p50: number; p99: number; max: number }> {
+  const total = Math.round((fps * durationMs) / 1000)
+  const samples = new Float64Array(total)
+  command({ cmd: 'rate', fps, durationMs })
+  let received = 0
+  for await (const message of bus) {
+    // The edge writes process.hrtime (CLOCK_MONOTONIC, shared by both processes) as the time.
+    samples[received] = Number(process.hrtime.bigint() - message.timestampNs) / 1e6
+    touch(message)
+    if (++received >= total) break
+  }
+  await waitReport(child, 'done')
+  if (process.env['BENCH_VERBOSE'] === '1') {
+    const slow = Array.from(samples.entries()).filter(([, ms]) => ms > 0.5)
+    console.log(
+      `${fps}/s: ${slow.length} samples > 0.5 ms at frame #: ${slow.map(([i, ms]) => `${i}:${ms.toFixed(1)}`).join(' ')}`,
+    )
+  }
+  samples.sort()
+  const at = (q: number) => samples[Math.min(total - 1, Math.floor(q * total))]!
+  return { p50: at(0.5), p99: at(0.99), max: samples[total - 1]! }
+}
+
+/** The machine's floor at this rate: bare timestamps over plain TCP between the same processes. */
+async function floor(fps: number): Promise<{ p50: number; p99: number }> {
+  const total = Math.round((fps * LATENCY_MS) / 1000)
+  const samples = new Float64Array(total)
+  let received = 0
+  const done = new Promise<void>((resolve) => {
+    const server = createServer({ noDelay: true }, (socket) => {
+      let held: Buffer = Buffer.alloc(0)
+      socket.on('data', (chunk: Buffer) => {
+        const now = process.hrtime.bigint()
+        held = held.length === 0 ? chunk : Buffer.concat([held, chunk])
+        let offset = 0
+        for (; offset + 8 <= held.length && received < total; offset += 8) {
+          samples[received++] = Number(now - held.readBigUInt64LE(offset)) / 1e6
+        }
+        held = held.subarray(offset)
+        if (received >= total) {
+          server.close()
+          resolve()
+        }
+      })
+    })
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      command({ cmd: 'raw', port, fps, durationMs: LATENCY_MS })
+    })
+  })
+  await done
+  await waitReport(child, 'done')
+  samples.sort()
+  return { p50: samples[Math.floor(0.5 * total)]!, p99: samples[Math.floor(0.99 * total)]! }
+}
+
+const phaseRss: Record<string, number> = {}
+function endPhase(name: string): void {
+  peakRss = Math.max(peakRss, process.memoryUsage.rss())
+  phaseRss[name] = mb(peakRss)
+}
+
+// Warm-up: let the JIT see every path before measuring.
+await viaBatches(500_000)
+await viaIterator(300_000)
+await viaRecv(300_000)
+endPhase('warmup')
+const batchFps = await viaBatches(BATCH_FRAMES)
+endPhase('batch')
+const iterFps = await viaIterator(ITER_FRAMES)
+endPhase('iter')
+const recvFps = await viaRecv(RECV_FRAMES)
+endPhase('recv')
+if (process.env['BENCH_VERBOSE'] === '1')
+  console.log(`--- latency phases start at ${Math.round(performance.now())} ms`)
+// One second at the rate first, not measured: the garbage collector finishes with what the
+// flat-out phases left, and the paced path is compiled, as in a process that runs at this rate.
+await latency(1000, 1000)
+const lat1k = await latency(1000)
+endPhase('lat1k')
+const lat10k = await latency(10_000)
+endPhase('lat10k')
+const floor1k = await floor(1000)
+clearInterval(sampler)
+
+const stats = bus.stats().channels['bench-edge/can0']!
+finished = true
+command({ cmd: 'exit' })
+await bus.shutdown()
+
+console.log(
+  JSON.stringify({
+    batchFps: Math.round(batchFps),
+    iterFps: Math.round(iterFps),
+    recvFps: Math.round(recvFps),
+    p50Ms1k: round(lat1k.p50),
+    p99Ms1k: round(lat1k.p99),
+    maxMs1k: round(lat1k.max),
+    p50Ms10k: round(lat10k.p50),
+    p99Ms10k: round(lat10k.p99),
+    maxMs10k: round(lat10k.max),
+    floorP50Ms1k: round(floor1k.p50),
+    floorP99Ms1k: round(floor1k.p99),
+    rssMb: mb(peakRss),
+    peakRssMbAfter: phaseRss,
+    touchData: TOUCH_DATA,
+    v8Flags: process.execArgv.join(' '),
+    loadAvg1m: round(loadavg()[0]!),
+    framesIn: stats.framesIn,
+    gaps: stats.gaps,
+    duplicates: stats.duplicates,
+    checksum: sink % 1000,
+  }),
+)
+
+function command(message: EdgeCommand): void {
+  child.send(message)
+}
+
+function waitReport(from: ChildProcess, event: EdgeReport['event']): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: EdgeReport) => {
+      if (message.event !== event) return
+      from.off('message', onMessage)
+      from.off('exit', onExit)
+      resolve()
+    }
+    const onExit = (code: number | null) => reject(new Error(`synthetic edge exited (${code})`))
+    from.on('message', onMessage)
+    from.once('exit', onExit)
+  })
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000
+}
+
+function mb(bytes: number): number {
+  return round(bytes / 1024 / 1024)
+}

@@ -1,0 +1,68 @@
+// `pnpm bench`: runs bench-server.ts (a TCPBus) in its own process, fed over loopback TCP by
+// synthetic-edge.ts in another, and prints the figures. Last line: one JSON object.
+//
+// The measured process runs as plain JavaScript: its TypeScript is stripped here, with
+// Node's own module.stripTypeScriptTypes, so that it measures the library as a compiled
+// application runs it, without Node's in-process TypeScript loader (about 20 MB of RSS).
+// It runs with V8's young generation capped at 8 MB semi-spaces (--max-semi-space-size=8), the
+// setting the README recommends for a receiving process: left alone, V8 grows the young
+// generation far more under a sustained flat-out stream (more RSS, longer scavenges).
+// BENCH_V8_DEFAULTS=1 runs without the cap.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import module from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = (name: string) => new URL(name, import.meta.url)
+const V8_FLAGS = process.env['BENCH_V8_DEFAULTS'] === '1' ? [] : ['--max-semi-space-size=8']
+// Extra node flags for the measured process, e.g. BENCH_NODE_FLAGS='--cpu-prof --trace-gc'.
+const EXTRA_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean)
+
+// The stripping API is still marked experimental; its one warning would only add noise.
+process.removeAllListeners('warning')
+const source = readFileSync(here('./bench-server.ts'), 'utf8')
+const dir = mkdtempSync(join(tmpdir(), 'server-bus-bench-'))
+const server = join(dir, 'bench-server.mjs')
+writeFileSync(server, module.stripTypeScriptTypes(source))
+try {
+  const run = spawnSync(
+    process.execPath,
+    [
+      ...V8_FLAGS,
+      ...EXTRA_FLAGS,
+      server,
+      here('../dist/index.js').href,
+      fileURLToPath(here('./synthetic-edge.ts')),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
+  )
+  const lines = run.stdout.trim().split('\n')
+  if (EXTRA_FLAGS.length > 0) console.log(lines.slice(0, -1).join('\n'))
+  const last = lines.at(-1) ?? ''
+  if (run.status !== 0 || !last.startsWith('{')) {
+    console.error(run.stdout)
+    throw new Error(`bench server failed (exit ${run.status})`)
+  }
+  const r = JSON.parse(last) as Record<string, number>
+  const n = (value: number | undefined) => (value ?? 0).toLocaleString('en-US')
+  console.log(`batches():        ${n(r['batchFps'])} frames/s   (target >= 1,500,000)`)
+  console.log(`for await:        ${n(r['iterFps'])} frames/s   (target >= 500,000)`)
+  console.log(`recv():           ${n(r['recvFps'])} frames/s   (target >= 300,000)`)
+  console.log(
+    `latency @1k/s:    p50 ${r['p50Ms1k']} ms, p99 ${r['p99Ms1k']} ms (target <= 1), max ${r['maxMs1k']} ms`,
+  )
+  console.log(
+    `latency @10k/s:   p50 ${r['p50Ms10k']} ms, p99 ${r['p99Ms10k']} ms (target <= 2), max ${r['maxMs10k']} ms`,
+  )
+  console.log(
+    `floor @1k/s:      p50 ${r['floorP50Ms1k']} ms, p99 ${r['floorP99Ms1k']} ms (plain TCP between the same processes, no protocol or bus)`,
+  )
+  console.log(
+    `server peak RSS:  ${r['rssMb']} MB (target <= 120), 1-min load average ${r['loadAvg1m']}`,
+  )
+  console.log(last)
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,161 @@
+// The benchmark's edge, run as a child process: connects to the TCPBus, completes the
+// handshake, then streams DATA batches on command over IPC, flat out or at a fixed rate with
+// the send time (process.hrtime, a clock shared by both processes) in each frame's timestamp.
+import { connect, type Socket } from 'node:net'
+import {
+  BatchEncoder,
+  Decoder,
+  encodeControl,
+  encodePreamble,
+  HEADER_BYTES,
+  RECORD_HEADER_BYTES,
+  ROLE,
+} from '@canbridge/protocol'
+
+export type EdgeCommand =
+  | { cmd: 'stream'; count: number }
+  | { cmd: 'rate'; fps: number; durationMs: number }
+  /** the machine's floor: the same pacing, 8-byte timestamps over a plain TCP socket */
+  | { cmd: 'raw'; port: number; fps: number; durationMs: number }
+  | { cmd: 'exit' }
+
+export type EdgeReport = { event: 'ready' } | { event: 'done'; frames: number }
+
+const BATCH_FRAMES = Number(process.env['BENCH_BATCH_FRAMES'] ?? 4096)
+const DATA_BYTES = 8
+const RECORD_BYTES = RECORD_HEADER_BYTES + DATA_BYTES
+const FIRST_SEQ_OFFSET = HEADER_BYTES + 4
+const RECORDS_OFFSET = HEADER_BYTES + 12
+
+const port = Number(process.argv[2])
+const socket = connect({ port, host: '127.0.0.1' })
+socket.setNoDelay(true)
+let nextSeq = 0
+
+// One pre-encoded batch: each send copies it and patches the sequence number (and times).
+const encoder = new BatchEncoder({ maxFrames: BATCH_FRAMES })
+encoder.begin(0, 0)
+const payload = Uint8Array.of(0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88)
+for (let i = 0; i < BATCH_FRAMES; i++) {
+  encoder.addParts(1_700_000_000, i * 1000, 0x100 + (i % 0x600), 0, DATA_BYTES, payload)
+}
+const template = Buffer.from(encoder.finish())
+
+const decoder = new Decoder({ peerRole: ROLE.SERVER })
+let welcomed = false
+socket.on('data', (chunk) => {
+  decoder.write(chunk, (message) => {
+    if (message.type === 'WELCOME' && !welcomed) {
+      welcomed = true
+      nextSeq = message.body.channels[0]?.nextSeq ?? 0
+      report({ event: 'ready' })
+    }
+  })
+})
+socket.on('connect', () => {
+  socket.write(encodePreamble(ROLE.EDGE))
+  socket.write(
+    encodeControl('HELLO', {
+      edgeId: 'bench-edge',
+      instanceId: `pid-${process.pid}`,
+      software: 'canbridge-bench/0',
+      channels: [{ name: 'can0', fd: false, nextSeq: 0 }],
+      capabilities: [],
+    }),
+  )
+})
+socket.on('error', (error) => {
+  console.error('synthetic edge:', error.message)
+  process.exit(1)
+})
+
+process.on('message', (command: EdgeCommand) => {
+  if (command.cmd === 'stream') void stream(command.count)
+  else if (command.cmd === 'rate') void paced(command.fps, command.durationMs)
+  else if (command.cmd === 'raw') void raw(command.port, command.fps, command.durationMs)
+  else {
+    socket.end()
+    process.disconnect()
+  }
+})
+
+function report(message: EdgeReport): void {
+  process.send?.(message)
+}
+
+/**
+ * A copy of `count` records of the template, header fixed up, numbered from nextSeq; with
+ * `stamp`, every record carries the time of this call (taken after the allocation, so that a
+ * garbage collection it may trigger does not count as latency).
+ */
+function batchOf(count: number, stamp: boolean): Buffer {
+  const bytes = Buffer.allocUnsafe(RECORDS_OFFSET + count * RECORD_BYTES)
+  template.copy(bytes, 0, 0, bytes.length)
+  bytes.writeUInt32LE(bytes.length - HEADER_BYTES, 4)
+  bytes.writeUInt16LE(count, HEADER_BYTES + 2)
+  bytes.writeUInt32LE(nextSeq % 2 ** 32, FIRST_SEQ_OFFSET)
+  bytes.writeUInt32LE(Math.floor(nextSeq / 2 ** 32), FIRST_SEQ_OFFSET + 4)
+  if (stamp) {
+    const timeNs = process.hrtime.bigint()
+    for (let i = 0; i < count; i++) {
+      bytes.writeBigUInt64LE(timeNs, RECORDS_OFFSET + i * RECORD_BYTES)
+    }
+  }
+  nextSeq += count
+  return bytes
+}
+
+async function stream(count: number): Promise<void> {
+  let left = count
+  while (left > 0) {
+    const n = Math.min(BATCH_FRAMES, left)
+    left -= n
+    if (!socket.write(batchOf(n, false)))
+      await new Promise((resolve) => socket.once('drain', resolve))
+  }
+  report({ event: 'done', frames: count })
+}
+
+/** Sends `fps` frames per second for `durationMs`, each batch stamped when it is written. */
+async function paced(fps: number, durationMs: number): Promise<void> {
+  const sent = await pace(fps, durationMs, (due) => {
+    let left = due
+    while (left > 0) {
+      const n = Math.min(BATCH_FRAMES, left)
+      socket.write(batchOf(n, true))
+      left -= n
+    }
+  })
+  report({ event: 'done', frames: sent })
+}
+
+/** The same pacing, but bare 8-byte timestamps on a plain socket: no protocol, no bus. */
+async function raw(port: number, fps: number, durationMs: number): Promise<void> {
+  const plain: Socket = connect({ port, host: '127.0.0.1', noDelay: true })
+  plain.on('error', (error) => console.error('synthetic edge (raw):', error.message))
+  await new Promise((resolve) => plain.once('connect', resolve))
+  const sent = await pace(fps, durationMs, (due) => {
+    const bytes = Buffer.allocUnsafe(8 * due)
+    const timeNs = process.hrtime.bigint()
+    for (let i = 0; i < due; i++) bytes.writeBigUInt64LE(timeNs, 8 * i)
+    plain.write(bytes)
+  })
+  plain.end()
+  report({ event: 'done', frames: sent })
+}
+
+/** Calls `send(due)` with the frames due so far, waking about every millisecond. */
+async function pace(fps: number, durationMs: number, send: (due: number) => void): Promise<number> {
+  const start = performance.now()
+  let sent = 0
+  const total = Math.round((fps * durationMs) / 1000)
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) * fps) / 1000)) - sent
+    if (due > 0) {
+      send(due)
+      sent += due
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  return sent
+}

@@ -1,0 +1,285 @@
+// The bounded receive queue between the sockets and the application. It copies validated
+// frame records into pooled blocks (no object per frame while queued, and no socket buffer
+// outlives its read, so the garbage collector frees them young) and builds a CanMessage when
+// one is taken, applying the filters and the own-message rule at that moment.
+import { FRAME_FLAG, RECORD_HEADER_BYTES } from '@canbridge/protocol'
+import type { ChannelTracker } from './channel-tracker.ts'
+import { type CanFilter, matchesFilters } from './filters.ts'
+import { type CanMessage, messageFromRecord } from './message.ts'
+
+/** A slab that batches are copied into back to back; reused once every batch in it is taken. */
+interface Block {
+  bytes: Uint8Array
+  /** bytes written */
+  used: number
+  /** segments in it not yet fully taken */
+  live: number
+}
+
+interface Segment {
+  block: Block
+  /** offset of the next record to take in block.bytes */
+  offset: number
+  remaining: number
+  channel: ChannelTracker
+}
+
+/** Large enough for the largest batch (4,096 × 78 + 12 bytes). */
+const BLOCK_BYTES = 512 * 1024
+/** Free blocks kept for reuse; more are left to the garbage collector. */
+const SPARE_BLOCKS = 2
+
+interface Waiter {
+  resolve: () => void
+  timer: NodeJS.Timeout | undefined
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+}
+
+export interface ReceiveQueueOptions {
+  /** frames held before the producers are asked to stop (`receiveQueueFrames`) */
+  capacity: number
+  /** called once the queue drained to half its capacity after having been full */
+  onDrain?: () => void
+}
+
+/** Segments consumed at the head are compacted away once this many pile up. */
+const COMPACT_AFTER = 1024
+
+export class ReceiveQueue {
+  readonly capacity: number
+  readonly lowWater: number
+  /** python-can filters applied as frames are taken; null passes everything */
+  filters: readonly CanFilter[] | null = null
+  /** deliver frames the edge echoed with the TX flag (`receiveOwnMessages`) */
+  ownMessages = false
+  #onDrain: () => void
+  #segments: (Segment | undefined)[] = []
+  #block: Block | undefined
+  #spare: Block[] = []
+  #head = 0
+  #size = 0
+  #peak = 0
+  #full = false
+  #closed = false
+  #waiters = new Set<Waiter>()
+
+  constructor(options: ReceiveQueueOptions) {
+    this.capacity = options.capacity
+    this.lowWater = Math.floor(options.capacity / 2)
+    this.#onDrain = options.onDrain ?? (() => {})
+  }
+
+  /** Frames waiting (records, before filtering). */
+  get size(): number {
+    return this.#size
+  }
+
+  /** Largest size seen since the queue was made. */
+  get peak(): number {
+    return this.#peak
+  }
+
+  /** True from the push that reached the capacity until the queue drained to `lowWater`. */
+  get isFull(): boolean {
+    return this.#full
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /**
+   * Copies `count` records, `bytes[start, end)`, to the queue. Returns false when the queue
+   * is now at or above its capacity: the producer should stop until `onDrain`.
+   */
+  push(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    count: number,
+    channel: ChannelTracker,
+  ): boolean {
+    if (this.#closed || count === 0) return !this.#closed
+    const length = end - start
+    let block = this.#block
+    if (block === undefined || block.bytes.length - block.used < length) {
+      block = this.#newBlock(length)
+      this.#block = block
+    }
+    block.bytes.set(bytes.subarray(start, end), block.used)
+    this.#segments.push({ block, offset: block.used, remaining: count, channel })
+    block.used += length
+    block.live++
+    this.#size += count
+    channel.queued += count
+    if (this.#size > this.#peak) this.#peak = this.#size
+    if (this.#waiters.size > 0) this.#wakeAll()
+    if (this.#size >= this.capacity) this.#full = true
+    return !this.#full
+  }
+
+  /** Takes the next frame that passes the filters, or null when none is queued. */
+  shift(): CanMessage | null {
+    const segments = this.#segments
+    while (this.#head < segments.length) {
+      const segment = segments[this.#head]!
+      if (segment.remaining === 0) {
+        this.#advanceHead()
+        continue
+      }
+      const bytes = segment.block.bytes
+      const offset = segment.offset
+      const flags = bytes[offset + 12]!
+      segment.offset =
+        offset + RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : bytes[offset + 13]!)
+      segment.remaining--
+      this.#size--
+      const channel = segment.channel
+      channel.queued--
+      if (!this.#passes(bytes, offset, flags)) {
+        channel.framesFiltered++
+        continue
+      }
+      channel.framesDelivered++
+      if (this.#full && this.#size <= this.lowWater) this.#drained()
+      return messageFromRecord(bytes, offset, channel.name)
+    }
+    if (this.#full && this.#size <= this.lowWater) this.#drained()
+    return null
+  }
+
+  /** Moves up to `max` passing frames into `out`; returns how many it added. */
+  shiftInto(out: CanMessage[], max: number): number {
+    const segments = this.#segments
+    let added = 0
+    while (added < max && this.#head < segments.length) {
+      const segment = segments[this.#head]!
+      const bytes = segment.block.bytes
+      const channel = segment.channel
+      const name = channel.name
+      let offset = segment.offset
+      let remaining = segment.remaining
+      let taken = 0
+      let filtered = 0
+      while (remaining > 0 && added < max) {
+        const flags = bytes[offset + 12]!
+        const record = offset
+        offset += RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : bytes[offset + 13]!)
+        remaining--
+        taken++
+        if (this.#passes(bytes, record, flags)) {
+          out.push(messageFromRecord(bytes, record, name))
+          added++
+        } else {
+          filtered++
+        }
+      }
+      segment.offset = offset
+      segment.remaining = remaining
+      this.#size -= taken
+      channel.queued -= taken
+      channel.framesFiltered += filtered
+      channel.framesDelivered += taken - filtered
+      if (remaining === 0) this.#advanceHead()
+    }
+    if (this.#full && this.#size <= this.lowWater) this.#drained()
+    return added
+  }
+
+  /**
+   * Resolves when frames may be available (something was pushed), the queue closed, the
+   * timeout passed or the signal aborted. Callers check again afterwards.
+   */
+  wait(timeoutMs?: number, signal?: AbortSignal): Promise<void> {
+    if (this.#size > 0 || this.#closed || signal?.aborted) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const waiter: Waiter = { resolve, timer: undefined, signal, onAbort: undefined }
+      if (timeoutMs !== undefined) {
+        waiter.timer = setTimeout(() => this.#release(waiter), timeoutMs)
+      }
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.#release(waiter)
+        signal.addEventListener('abort', waiter.onAbort, { once: true })
+      }
+      this.#waiters.add(waiter)
+    })
+  }
+
+  /** Drops everything queued and wakes every waiter; later pushes are ignored. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    for (let i = this.#head; i < this.#segments.length; i++) {
+      const segment = this.#segments[i]
+      if (segment) segment.channel.queued -= segment.remaining
+    }
+    this.#segments = []
+    this.#head = 0
+    this.#size = 0
+    this.#block = undefined
+    this.#spare = []
+    this.#wakeAll()
+  }
+
+  #passes(bytes: Uint8Array, offset: number, flags: number): boolean {
+    if (flags & FRAME_FLAG.TX && !this.ownMessages) return false
+    const filters = this.filters
+    if (filters === null) return true
+    const id =
+      bytes[offset + 8]! |
+      (bytes[offset + 9]! << 8) |
+      (bytes[offset + 10]! << 16) |
+      (bytes[offset + 11]! << 24)
+    return matchesFilters(filters, id, (flags & FRAME_FLAG.EXT) !== 0)
+  }
+
+  #newBlock(length: number): Block {
+    const spare = length <= BLOCK_BYTES ? this.#spare.pop() : undefined
+    return spare ?? { bytes: new Uint8Array(Math.max(BLOCK_BYTES, length)), used: 0, live: 0 }
+  }
+
+  /** A segment was fully taken: recycle its block once nothing in it is left. */
+  #releaseBlock(block: Block): void {
+    if (--block.live > 0) return
+    block.used = 0
+    if (block === this.#block) return
+    if (this.#spare.length < SPARE_BLOCKS && block.bytes.length === BLOCK_BYTES)
+      this.#spare.push(block)
+  }
+
+  #advanceHead(): void {
+    const segment = this.#segments[this.#head]
+    if (segment !== undefined) this.#releaseBlock(segment.block)
+    this.#segments[this.#head] = undefined
+    this.#head++
+    if (this.#head === this.#segments.length) {
+      this.#segments.length = 0
+      this.#head = 0
+    } else if (this.#head >= COMPACT_AFTER) {
+      this.#segments.splice(0, this.#head)
+      this.#head = 0
+    }
+  }
+
+  #drained(): void {
+    this.#full = false
+    this.#onDrain()
+  }
+
+  #wakeAll(): void {
+    const waiters = [...this.#waiters]
+    this.#waiters.clear()
+    for (const waiter of waiters) this.#settle(waiter)
+  }
+
+  #release(waiter: Waiter): void {
+    if (this.#waiters.delete(waiter)) this.#settle(waiter)
+  }
+
+  #settle(waiter: Waiter): void {
+    if (waiter.timer !== undefined) clearTimeout(waiter.timer)
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort)
+    waiter.resolve()
+  }
+}
