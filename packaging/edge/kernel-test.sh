@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the edge's kernel tests (real SocketCAN on vcan, in the project's harness) against
+# the x64 single executable from dist/edge instead of `node dist/main.js`:
+#   bash packaging/edge/kernel-test.sh [--binary PATH]
+# Without --binary it unpacks dist/edge/canbridge-edge-<version>-linux-x64.tar.gz.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+root=$PWD
+bin=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --binary) bin=$(readlink -f "$2"); shift 2 ;;
+    -h | --help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "kernel-test.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$bin" ]; then
+  version=$(node -p "require('./packages/edge-client/package.json').version")
+  tarball=dist/edge/canbridge-edge-$version-linux-x64.tar.gz
+  [ -f "$tarball" ] || { echo "kernel-test.sh: $tarball missing: bash scripts/build-edge.sh --arch x64" >&2; exit 1; }
+  work=$root/packaging/.cache/kernel-sea/unpacked
+  rm -rf "$work" && mkdir -p "$work"
+  tar xzf "$tarball" -C "$work"
+  bin=$work/canbridge-edge-$version-linux-x64/canbridge-edge
+fi
+echo "kernel-test: edge kernel tests against $bin ($("$bin" --version | head -1))" >&2
+cd packages/edge-client
+export CANBRIDGE_EDGE_BIN=$bin
+export PATH=$root/node_modules/.bin:$PATH
+exec bash ../../scripts/kernel-harness.sh --fd --vcan vcan0,vcan1 --timeout 900 -- \
+  vitest run --config ../../packaging/edge/vitest.kernel-sea.config.ts
