@@ -1,0 +1,73 @@
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { PROTOCOL_VERSION } from '@canbridge/protocol'
+import { describe, expect, it } from 'vitest'
+import { SETTINGS } from './config.ts'
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url))
+
+function run(...args: string[]) {
+  const result = spawnSync(process.execPath, [MAIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env['PATH'] ?? '' },
+    timeout: 15_000,
+  })
+  return { code: result.status, out: result.stdout, err: result.stderr }
+}
+
+describe('canbridge-edge command line', () => {
+  it('--help lists every option with its environment variable', () => {
+    const { code, out } = run('--help')
+    expect(code).toBe(0)
+    expect(out).toMatch(/^Usage: canbridge-edge \[options\]/)
+    for (const setting of SETTINGS) {
+      expect(out).toContain(setting.flag)
+      expect(out).toContain(setting.env)
+    }
+    expect(out).toContain('--config')
+    expect(out).toContain('--version')
+  })
+
+  it('--version prints the version, protocol, Node and N-API versions', () => {
+    const { code, out } = run('--version')
+    expect(code).toBe(0)
+    expect(out).toMatch(/^canbridge-edge \d+\.\d+\.\d+\n/)
+    expect(out).toContain(`protocol ${PROTOCOL_VERSION}`)
+    expect(out).toContain(`node ${process.version}`)
+    expect(out).toMatch(/n-api \d+/)
+  })
+
+  it('an unknown flag or a missing value is a usage error (exit 2) with a hint', () => {
+    let r = run('--no-such-flag')
+    expect(r.code).toBe(2)
+    expect(r.err).toMatch(/unknown option '--no-such-flag'/)
+    expect(r.err).toMatch(/canbridge-edge --help/)
+    r = run('--server')
+    expect(r.code).toBe(2)
+    expect(r.err).toMatch(/argument missing/)
+    r = run('stray-argument')
+    expect(r.code).toBe(2)
+  })
+
+  it('a bad value exits 2 naming the setting; a missing interface exits 1 saying what to fix', () => {
+    let r = run('--server', 'localhost:1', '--channel', 'can0', '--ring-bytes', 'huge')
+    expect(r.code).toBe(2)
+    expect(r.err).toMatch(/bad ring-bytes "huge" \(from --ring-bytes\)/)
+    r = run('--channel', 'can0')
+    expect(r.code).toBe(2)
+    expect(r.err).toMatch(/no server given/)
+    r = run('--server', 'localhost:1', '--channel', 'nosuchcan9')
+    expect(r.code).toBe(1)
+    expect(r.err).toMatch(/no such network interface: nosuchcan9/)
+    r = run(
+      '--server',
+      'localhost:1',
+      '--channel',
+      'virtual:x',
+      '--spool-dir',
+      '/etc/hostname/spool',
+    )
+    expect(r.code).toBe(1)
+    expect(r.err).toMatch(/cannot use the spool \(--spool-dir \/etc\/hostname\/spool\): .*ENOTDIR/)
+  })
+})

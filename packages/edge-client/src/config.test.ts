@@ -1,0 +1,165 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from './config.ts'
+
+const base = { server: 'localhost:29536', channels: ['can0'] }
+
+function file(content: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'canbridge-config-'))
+  const path = join(dir, 'edge.json')
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content))
+  return path
+}
+
+function message(run: () => unknown): string {
+  try {
+    run()
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return (error as Error).message
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('config', () => {
+  it('has defaults for everything but server and channels', () => {
+    const config = loadConfig(base, {})
+    expect(config).toMatchObject({
+      server: { kind: 'tcp', host: 'localhost', port: 29536 },
+      channels: ['can0'],
+      ringBytes: 8 * 1024 * 1024,
+      spoolDir: null,
+      spoolBytes: 256 * 1024 * 1024,
+      dropPolicy: 'drop-oldest',
+      listenOnly: false,
+      logLevel: 'info',
+      statsIntervalMs: 60_000,
+      metricsPort: null,
+      shutdownTimeoutMs: 5000,
+    })
+    expect(config.edgeId.length).toBeGreaterThan(0)
+  })
+
+  it('layers defaults ← file ← environment ← flags', () => {
+    const path = file({
+      server: 'file-host:1',
+      channels: ['can1'],
+      ringBytes: '1M',
+      logLevel: 'warn',
+      edgeId: 'from-file',
+    })
+    const env = {
+      CANBRIDGE_SERVER: 'env-host:2',
+      CANBRIDGE_RING_BYTES: '2M',
+      CANBRIDGE_CONFIG: path,
+    }
+    const config = loadConfig({ ringBytes: '4M' }, env)
+    expect(config.server).toEqual({ kind: 'tcp', host: 'env-host', port: 2 })
+    expect(config.channels).toEqual(['can1'])
+    expect(config.ringBytes).toBe(4 * 1024 * 1024)
+    expect(config.logLevel).toBe('warn')
+    expect(config.edgeId).toBe('from-file')
+    expect(loadConfig({ config: path }, {}).server).toEqual({
+      kind: 'tcp',
+      host: 'file-host',
+      port: 1,
+    })
+  })
+
+  it('parses the value forms', () => {
+    const env = {
+      CANBRIDGE_SERVER: 'unix:/run/canbridge.sock',
+      CANBRIDGE_CHANNELS: 'can0, virtual:demo?rate=10',
+      CANBRIDGE_LISTEN_ONLY: 'yes',
+      CANBRIDGE_STATS_INTERVAL: '10s',
+      CANBRIDGE_METRICS_PORT: '9100',
+      CANBRIDGE_SPOOL_DIR: '/var/lib/canbridge',
+      CANBRIDGE_DROP_POLICY: 'drop-newest',
+    }
+    expect(loadConfig({}, env)).toMatchObject({
+      server: { kind: 'unix', path: '/run/canbridge.sock' },
+      channels: ['can0', 'virtual:demo?rate=10'],
+      listenOnly: true,
+      statsIntervalMs: 10_000,
+      metricsPort: 9100,
+      spoolDir: '/var/lib/canbridge',
+      dropPolicy: 'drop-newest',
+    })
+    expect(loadConfig({ ...base, server: '[::1]:80' }, {}).server).toEqual({
+      kind: 'tcp',
+      host: '::1',
+      port: 80,
+    })
+  })
+
+  it('names the setting, the source, the value and what is expected for every bad value', () => {
+    const cases: [Record<string, unknown>, Record<string, string>, RegExp][] = [
+      [
+        { ...base, server: 'nohost' },
+        {},
+        /^bad server "nohost" \(from --server\): expected host:port/,
+      ],
+      [{ ...base, server: 'h:70000' }, {}, /bad server "h:70000".*port 1\.\.65535/],
+      [
+        { channels: ['can0'] },
+        { CANBRIDGE_SERVER: 'x' },
+        /bad server "x" \(from CANBRIDGE_SERVER\)/,
+      ],
+      [{ ...base, channels: ['can0', 'can0'] }, {}, /bad channel .*channel can0 is given twice/],
+      [
+        { ...base, channels: ['this-name-is-far-too-long'] },
+        {},
+        /bad channel .*is not an interface name/,
+      ],
+      [
+        { ...base, channels: ['virtual:x?rate=fast'] },
+        {},
+        /bad channel .*rate must be frames per second/,
+      ],
+      [{ ...base, channels: ['virtual:x?colour=red'] }, {}, /unknown option "colour"/],
+      [
+        { ...base, ringBytes: '12x' },
+        {},
+        /^bad ring-bytes "12x" \(from --ring-bytes\): expected a byte size from 16K to 1G/,
+      ],
+      [{ ...base, ringBytes: '1K' }, {}, /bad ring-bytes "1K"/],
+      [{ ...base, spoolBytes: '10' }, {}, /bad spool-bytes "10"/],
+      [
+        { ...base, dropPolicy: 'drop-random' },
+        {},
+        /bad drop-policy "drop-random".*drop-newest, drop-oldest/,
+      ],
+      [{ ...base, listenOnly: 'maybe' }, {}, /bad listen-only "maybe".*true or false/],
+      [{ ...base, logLevel: 'loud' }, {}, /bad log-level "loud".*one of fatal, error/],
+      [{ ...base, statsIntervalMs: '5 minutes' }, {}, /bad stats-interval "5 minutes".*duration/],
+      [{ ...base, metricsPort: '99999' }, {}, /bad metrics-port "99999".*TCP port/],
+      [{ ...base, edgeId: 'has space' }, {}, /bad edge-id "has space"/],
+      [{ ...base, shutdownTimeoutMs: '-1' }, {}, /bad shutdown-timeout "-1"/],
+      [{ ...base, txTimeoutMs: '0' }, {}, /bad tx-timeout "0"/],
+      [{ ...base, txQueue: '0' }, {}, /bad tx-queue "0".*integer from 1/],
+      [{ ...base, highWater: '2' }, {}, /bad high-water "2".*fraction/],
+      [{ channels: ['can0'] }, {}, /^no server given: use --server host:port/],
+      [{ server: 'h:1' }, {}, /^no channel given: use --channel can0/],
+    ]
+    for (const [flags, env, expected] of cases) {
+      expect(message(() => loadConfig(flags, env))).toMatch(expected)
+    }
+  })
+
+  it('reports config file problems with the path and key', () => {
+    expect(message(() => loadConfig({ config: '/nonexistent/edge.json' }, {}))).toMatch(
+      /cannot read the config file \/nonexistent\/edge\.json/,
+    )
+    expect(message(() => loadConfig({ config: file('{ nope') }, {}))).toMatch(/is not valid JSON/)
+    expect(message(() => loadConfig({ config: file([1]) }, {}))).toMatch(/must hold a JSON object/)
+    expect(message(() => loadConfig({ config: file({ ...base, ringbytes: 1 }) }, {}))).toMatch(
+      /unknown key "ringbytes"/,
+    )
+    const path = file({ ...base, ringBytes: 'lots' })
+    expect(message(() => loadConfig({ config: path }, {}))).toMatch(
+      new RegExp(`bad ring-bytes "lots" \\(from "ringBytes" in ${path}\\)`),
+    )
+  })
+})

@@ -1,0 +1,427 @@
+// Configuration: defaults ← config file (JSON) ← environment (CANBRIDGE_*) ← command-line
+// flags. Every value is checked where it enters; a bad one fails with a message naming the
+// setting, where it came from, the value, and what is expected.
+import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { parseVirtualChannel, VIRTUAL_PREFIX } from './can/virtual-source.ts'
+import { MAX_RING_BYTES, MIN_RING_BYTES } from './ring.ts'
+
+export type ServerAddress =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'unix'; path: string }
+
+export const DROP_POLICIES = ['drop-newest', 'drop-oldest'] as const
+export type DropPolicy = (typeof DROP_POLICIES)[number]
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type ConfigLogLevel = (typeof LOG_LEVELS)[number]
+
+export interface EdgeConfig {
+  server: ServerAddress
+  channels: string[]
+  edgeId: string
+  ringBytes: number
+  spoolDir: string | null
+  spoolBytes: number
+  dropPolicy: DropPolicy
+  listenOnly: boolean
+  logLevel: ConfigLogLevel
+  statsIntervalMs: number
+  metricsPort: number | null
+  shutdownTimeoutMs: number
+  txTimeoutMs: number
+  txQueue: number
+  highWater: number
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
+const DURATION_UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/** A value that does not fit its setting: the message says what is expected. */
+class Invalid extends Error {
+  override readonly name = 'Invalid'
+}
+
+type Parse<T> = (raw: unknown) => T
+
+function numberOrString(raw: unknown, expected: string): number | string {
+  if (typeof raw === 'number' || typeof raw === 'string') return raw
+  throw new Invalid(expected)
+}
+
+/** A byte size: 65536, "64K", "32M", "1G" (binary units). */
+function size(min: number, max: number): Parse<number> {
+  const expected = `expected a byte size from ${human(min)} to ${human(max)}, like 65536, 64K, 32M or 1G`
+  return (raw) => {
+    const value = numberOrString(raw, expected)
+    const match =
+      typeof value === 'number' ? null : /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$/i.exec(value)
+    const bytes =
+      typeof value === 'number'
+        ? value
+        : match
+          ? Math.round(Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]!)
+          : Number.NaN
+    if (!Number.isInteger(bytes) || bytes < min || bytes > max) throw new Invalid(expected)
+    return bytes
+  }
+}
+
+/** A duration: milliseconds as a number, or "500ms", "10s", "5m". */
+function duration(min: number, max: number): Parse<number> {
+  const expected = `expected a duration from ${min} ms to ${max} ms, like 500ms, 10s or 5m`
+  return (raw) => {
+    const value = numberOrString(raw, expected)
+    const match =
+      typeof value === 'number' ? null : /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|)\s*$/i.exec(value)
+    const ms =
+      typeof value === 'number'
+        ? value
+        : match
+          ? Number(match[1]) * DURATION_UNITS[match[2]!.toLowerCase()]!
+          : Number.NaN
+    if (!Number.isFinite(ms) || ms < min || ms > max) throw new Invalid(expected)
+    return Math.round(ms)
+  }
+}
+
+function integer(min: number, max: number): Parse<number> {
+  const expected = `expected an integer from ${min} to ${max}`
+  return (raw) => {
+    const value = numberOrString(raw, expected)
+    const n =
+      typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN
+    if (!Number.isInteger(n) || n < min || n > max) throw new Invalid(expected)
+    return n
+  }
+}
+
+const booleanish: Parse<boolean> = (raw) => {
+  if (typeof raw === 'boolean') return raw
+  const v = typeof raw === 'string' ? raw.trim().toLowerCase() : ''
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true
+  if (['0', 'false', 'no', 'off', ''].includes(v) && typeof raw === 'string') return false
+  throw new Invalid('expected true or false (1/0, yes/no, on/off)')
+}
+
+function oneOf<T extends readonly string[]>(values: T): Parse<T[number]> {
+  return (raw) => {
+    if (typeof raw !== 'string' || !(values as readonly string[]).includes(raw)) {
+      throw new Invalid(`expected one of ${values.join(', ')}`)
+    }
+    return raw as T[number]
+  }
+}
+
+function text(raw: unknown, expected: string): string {
+  if (typeof raw !== 'string') throw new Invalid(expected)
+  return raw
+}
+
+const serverAddress: Parse<ServerAddress> = (raw) => {
+  const expected = 'expected host:port (port 1..65535), [ipv6]:port or unix:/path'
+  const value = text(raw, expected)
+  if (value.startsWith('unix:')) {
+    const path = value.slice(5)
+    if (path.length === 0 || path.length > 107) {
+      throw new Invalid('expected unix:/path/to/socket (at most 107 characters)')
+    }
+    return { kind: 'unix', path }
+  }
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value.trim())
+  const port = match ? Number(match[3]) : 0
+  if (!match || port < 1 || port > 65535) throw new Invalid(expected)
+  return { kind: 'tcp', host: (match[1] ?? match[2])!, port }
+}
+
+const channelList: Parse<string[]> = (raw) => {
+  const expected = 'expected 1..256 channels, like can0 or virtual:demo'
+  const items =
+    typeof raw === 'string'
+      ? raw.split(',')
+      : Array.isArray(raw)
+        ? raw.map((c) => text(c, expected))
+        : undefined
+  if (items === undefined) throw new Invalid(expected)
+  const list = items.map((c) => c.trim()).filter((c) => c !== '')
+  if (list.length === 0 || list.length > 256) throw new Invalid(expected)
+  const seen = new Set<string>()
+  for (const channel of list) {
+    if (channel.startsWith(VIRTUAL_PREFIX)) {
+      try {
+        parseVirtualChannel(channel)
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error
+        throw new Invalid(error.message)
+      }
+    } else if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(channel)) {
+      throw new Invalid(
+        `channel ${JSON.stringify(channel)} is not an interface name (1..15 of A-Z a-z 0-9 _ . : -) or virtual:NAME`,
+      )
+    }
+    const name = channel.split('?')[0]!
+    if (seen.has(name)) throw new Invalid(`channel ${name} is given twice`)
+    seen.add(name)
+  }
+  return list
+}
+
+const edgeId: Parse<string> = (raw) => {
+  const expected = 'expected 1..64 of A-Z a-z 0-9 _ . : @ -'
+  const value = text(raw, expected)
+  if (!/^[A-Za-z0-9_.:@-]{1,64}$/.test(value)) throw new Invalid(expected)
+  return value
+}
+
+const optionalPath: Parse<string | null> = (raw) => {
+  if (raw === null) return null
+  const value = text(raw, 'expected a directory path')
+  return value.trim() === '' ? null : value
+}
+
+const port: Parse<number | null> = (raw) => {
+  const expected = 'expected a TCP port 1..65535, or 0/off for none'
+  if (raw === null || raw === '' || raw === 'off' || raw === 0 || raw === '0') return null
+  const value = numberOrString(raw, expected)
+  const n = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : Number.NaN
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Invalid(expected)
+  return n
+}
+
+const fraction: Parse<number> = (raw) => {
+  const expected = 'expected a fraction from 0.1 to 0.95'
+  const value = numberOrString(raw, expected)
+  const n = typeof value === 'number' ? value : value.trim() === '' ? Number.NaN : Number(value)
+  if (!Number.isFinite(n) || n < 0.1 || n > 0.95) throw new Invalid(expected)
+  return n
+}
+
+interface Setting {
+  /** key in the config file and in EdgeConfig */
+  key: keyof EdgeConfig
+  /** command-line flag (commander's attribute name is the camel-case key) */
+  flag: string
+  env: string
+  parse: Parse<unknown>
+  default: () => unknown
+  /** help text */
+  help: string
+}
+
+/** Every setting, its sources, its check and its default: the README's reference. */
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: 'server',
+    flag: '--server',
+    env: 'CANBRIDGE_SERVER',
+    parse: serverAddress,
+    default: () => undefined,
+    help: 'server address: host:port, [ipv6]:port or unix:/path (required)',
+  },
+  {
+    key: 'channels',
+    flag: '--channel',
+    env: 'CANBRIDGE_CHANNELS',
+    parse: channelList,
+    default: () => undefined,
+    help: 'CAN channel, repeatable: can0, or virtual:NAME[?rate=..&pattern=..] (required); env: comma-separated',
+  },
+  {
+    key: 'edgeId',
+    flag: '--edge-id',
+    env: 'CANBRIDGE_EDGE_ID',
+    parse: edgeId,
+    default: () =>
+      hostname()
+        .replace(/[^A-Za-z0-9_.:@-]/g, '-')
+        .slice(0, 64) || 'edge',
+    help: "this edge's stable name (default: the host name)",
+  },
+  {
+    key: 'ringBytes',
+    flag: '--ring-bytes',
+    env: 'CANBRIDGE_RING_BYTES',
+    parse: size(MIN_RING_BYTES, MAX_RING_BYTES),
+    default: () => 8 * 1024 * 1024,
+    help: 'memory ring per channel (default 8M)',
+  },
+  {
+    key: 'spoolDir',
+    flag: '--spool-dir',
+    env: 'CANBRIDGE_SPOOL_DIR',
+    parse: optionalPath,
+    default: () => null,
+    help: 'directory of the disk spool (default: none, memory only)',
+  },
+  {
+    key: 'spoolBytes',
+    flag: '--spool-bytes',
+    env: 'CANBRIDGE_SPOOL_BYTES',
+    parse: size(1024 * 1024, 2 ** 50),
+    default: () => 256 * 1024 * 1024,
+    help: 'disk spool limit per channel (default 256M)',
+  },
+  {
+    key: 'dropPolicy',
+    flag: '--drop-policy',
+    env: 'CANBRIDGE_DROP_POLICY',
+    parse: oneOf(DROP_POLICIES),
+    default: () => 'drop-oldest',
+    help: 'what goes when ring and spool are full: drop-newest | drop-oldest (default)',
+  },
+  {
+    key: 'listenOnly',
+    flag: '--listen-only',
+    env: 'CANBRIDGE_LISTEN_ONLY',
+    parse: booleanish,
+    default: () => false,
+    help: 'refuse every transmit and periodic task',
+  },
+  {
+    key: 'logLevel',
+    flag: '--log-level',
+    env: 'CANBRIDGE_LOG_LEVEL',
+    parse: oneOf(LOG_LEVELS),
+    default: () => 'info',
+    help: 'fatal | error | warn | info (default) | debug | trace | silent',
+  },
+  {
+    key: 'statsIntervalMs',
+    flag: '--stats-interval',
+    env: 'CANBRIDGE_STATS_INTERVAL',
+    parse: duration(100, 86_400_000),
+    default: () => 60_000,
+    help: 'how often statistics are logged and sent as STATS (default 60s)',
+  },
+  {
+    key: 'metricsPort',
+    flag: '--metrics-port',
+    env: 'CANBRIDGE_METRICS_PORT',
+    parse: port,
+    default: () => null,
+    help: 'serve Prometheus metrics on this port at /metrics (default: off)',
+  },
+  {
+    key: 'shutdownTimeoutMs',
+    flag: '--shutdown-timeout',
+    env: 'CANBRIDGE_SHUTDOWN_TIMEOUT',
+    parse: duration(0, 600_000),
+    default: () => 5000,
+    help: 'on SIGTERM, how long to wait for the server to acknowledge before spooling (default 5s)',
+  },
+  {
+    key: 'txTimeoutMs',
+    flag: '--tx-timeout',
+    env: 'CANBRIDGE_TX_TIMEOUT',
+    parse: duration(1, 600_000),
+    default: () => 1000,
+    help: 'how long a transmit without ttlMs may wait for a full TX queue (default 1s)',
+  },
+  {
+    key: 'txQueue',
+    flag: '--tx-queue',
+    env: 'CANBRIDGE_TX_QUEUE',
+    parse: integer(1, 65_536),
+    default: () => 256,
+    help: 'transmit requests that may wait per channel (default 256)',
+  },
+  {
+    key: 'highWater',
+    flag: '--high-water',
+    env: 'CANBRIDGE_HIGH_WATER',
+    parse: fraction,
+    default: () => 0.5,
+    help: 'ring fill (0.1..0.95) above which unacknowledged frames move to the spool (default 0.5)',
+  },
+]
+
+export type FlagValues = Partial<Record<keyof EdgeConfig, unknown>> & {
+  config?: string | undefined
+}
+
+function human(bytes: number): string {
+  for (const [unit, factor] of [
+    ['G', 1024 ** 3],
+    ['M', 1024 ** 2],
+    ['K', 1024],
+  ] as const) {
+    if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${unit}`
+  }
+  return String(bytes)
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`cannot read the config file ${path}: ${(error as Error).message}`)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`)
+  }
+  const known = new Set(SETTINGS.map((s) => s.key as string))
+  for (const key of Object.keys(value)) {
+    if (!known.has(key)) {
+      throw new ConfigError(
+        `config file ${path}: unknown key ${JSON.stringify(key)} (known: ${[...known].join(', ')})`,
+      )
+    }
+  }
+  return value as Record<string, unknown>
+}
+
+/**
+ * Merges the layers and checks every value. `flags` holds only what was given on the
+ * command line; `env` is process.env or a test's own.
+ */
+export function loadConfig(flags: FlagValues, env: Record<string, string | undefined>): EdgeConfig {
+  const configPath = flags.config ?? env['CANBRIDGE_CONFIG']
+  const file = configPath ? readConfigFile(configPath) : {}
+  const result: Record<string, unknown> = {}
+  for (const setting of SETTINGS) {
+    let raw: unknown
+    let source: string
+    if (flags[setting.key] !== undefined) {
+      raw = flags[setting.key]
+      source = setting.flag
+    } else if (env[setting.env] !== undefined) {
+      raw = env[setting.env]
+      source = setting.env
+    } else if (file[setting.key] !== undefined) {
+      raw = file[setting.key]
+      source = `"${setting.key}" in ${configPath}`
+    } else {
+      result[setting.key] = setting.default()
+      continue
+    }
+    try {
+      result[setting.key] = setting.parse(raw)
+    } catch (error) {
+      if (!(error instanceof Invalid)) throw error
+      throw new ConfigError(
+        `bad ${setting.flag.slice(2)} ${JSON.stringify(raw)} (from ${source}): ${error.message}`,
+      )
+    }
+  }
+  if (result['server'] === undefined) {
+    throw new ConfigError(
+      'no server given: use --server host:port (or unix:/path), CANBRIDGE_SERVER, or "server" in the config file',
+    )
+  }
+  if (result['channels'] === undefined) {
+    throw new ConfigError(
+      'no channel given: use --channel can0 (repeatable), CANBRIDGE_CHANNELS=can0,can1, or "channels" in the config file',
+    )
+  }
+  return result as unknown as EdgeConfig
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+// canbridge-edge: the command line. Parses flags, loads the configuration, starts the
+// supervisor, and stops it on SIGTERM / SIGINT (flush to the server, else to the spool).
+import { realpathSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+import { PROTOCOL_VERSION } from '@canbridge/protocol'
+import { Command, CommanderError, Option } from 'commander'
+import { ConfigError, type EdgeConfig, type FlagValues, loadConfig, SETTINGS } from './config.ts'
+import { createLogger } from './logger.ts'
+import { packageVersion, StartupError, Supervisor } from './supervisor.ts'
+
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const
+
+export function versionText(): string {
+  return [
+    `canbridge-edge ${packageVersion()}`,
+    `protocol ${PROTOCOL_VERSION}`,
+    `node ${process.version}`,
+    `n-api ${process.versions.napi ?? 'unknown'}`,
+  ].join('\n')
+}
+
+function buildProgram(): Command {
+  const program = new Command('canbridge-edge')
+    .description(
+      'Streams SocketCAN frames to a canbridge TCPBus server, and frames from it to the bus.',
+    )
+    .version(versionText(), '-V, --version', 'print the version, protocol, Node and N-API versions')
+    .helpOption('-h, --help', 'show this help')
+    .option('-c, --config <path>', 'JSON config file (also CANBRIDGE_CONFIG)')
+    .showHelpAfterError('(run canbridge-edge --help for the options)')
+    .allowExcessArguments(false)
+  for (const setting of SETTINGS) {
+    const env = ` [env ${setting.env}]`
+    if (setting.key === 'channels') {
+      program.addOption(
+        new Option(`${setting.flag} <name>`, setting.help + env).argParser(
+          (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+        ),
+      )
+    } else if (setting.key === 'listenOnly') {
+      program.addOption(new Option(setting.flag, setting.help + env))
+    } else {
+      program.addOption(new Option(`${setting.flag} <value>`, setting.help + env))
+    }
+  }
+  program.addHelpText(
+    'after',
+    `
+Settings come from defaults, then the config file, then the environment, then flags.
+Examples:
+  canbridge-edge --server 192.168.1.10:29536 --channel can0
+  canbridge-edge --server unix:/run/canbridge.sock --channel can0 --channel can1 --spool-dir /var/lib/canbridge
+  canbridge-edge --server localhost:29536 --channel 'virtual:demo?rate=1000&pattern=mixed'`,
+  )
+  return program
+}
+
+/** Parses argv into the flags that were given; throws CommanderError for bad usage. */
+export function parseFlags(
+  argv: readonly string[],
+  output?: { out: (s: string) => void; err: (s: string) => void },
+): FlagValues {
+  const program = buildProgram().exitOverride()
+  if (output) program.configureOutput({ writeOut: output.out, writeErr: output.err })
+  program.parse(argv as string[], { from: 'user' })
+  const options = program.opts<Record<string, unknown>>()
+  const flags: FlagValues = {}
+  for (const setting of SETTINGS) {
+    const attribute = setting.flag.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+    const value = options[attribute]
+    if (value !== undefined) flags[setting.key] = value
+  }
+  if (typeof options['config'] === 'string') flags.config = options['config']
+  return flags
+}
+
+/** Runs the daemon until a signal; resolves to the exit code. */
+export async function main(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+): Promise<number> {
+  let flags: FlagValues
+  try {
+    flags = parseFlags(argv)
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error
+    // --help and --version end here too, with exit code 0
+    return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE
+  }
+  let config: EdgeConfig
+  try {
+    config = loadConfig(flags, env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`canbridge-edge: ${error.message}\n`)
+    return EXIT.USAGE
+  }
+  const log = createLogger(config.logLevel)
+  const supervisor = new Supervisor(config, log)
+  const stopped = new Promise<number>((resolve) => {
+    let signals = 0
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++
+      if (signals > 1) {
+        log.warn({ signal }, 'second signal: exiting without waiting for the flush')
+        resolve(EXIT.FAILED)
+        return
+      }
+      supervisor.stop(signal).then(
+        () => resolve(EXIT.OK),
+        (error: unknown) => {
+          log.error({ err: error }, 'shutdown failed')
+          resolve(EXIT.FAILED)
+        },
+      )
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+    supervisor.onFatal = (error) => {
+      log.fatal({ err: error }, 'fatal')
+      supervisor.stop('fatal error').finally(() => resolve(EXIT.FAILED))
+    }
+  })
+  // a signal during startup (a slow spool directory, say) must still stop the daemon
+  const started = supervisor.start().then(
+    () => 'started' as const,
+    (error: unknown) => error,
+  )
+  const first = await Promise.race([started, stopped])
+  if (typeof first === 'number') return first
+  if (first !== 'started') {
+    if (!(first instanceof StartupError)) throw first
+    log.fatal({ code: first.code }, first.message)
+    process.stderr.write(`canbridge-edge: ${first.message}\n`)
+    await supervisor.stop('startup failed')
+    return EXIT.FAILED
+  }
+  // prom-client is loaded only when metrics are asked for (memory on a Pi)
+  const metrics =
+    config.metricsPort === null
+      ? undefined
+      : await (await import('./metrics.ts')).startMetrics(config.metricsPort, supervisor, log)
+  const code = await stopped
+  await metrics?.close()
+  return code
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1]
+  if (!script) return false
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(
+        `canbridge-edge: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      )
+      process.exit(EXIT.FAILED)
+    },
+  )
+}

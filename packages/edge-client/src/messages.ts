@@ -1,0 +1,122 @@
+// Messages between the supervisor (main thread), the poll worker and the socket-write
+// worker. Every receiver treats a type it does not know as a fatal bug, never ignores it.
+
+import type { MessagePort } from 'node:worker_threads'
+import type {
+  BusStateName,
+  CanFilter,
+  PeriodicModify,
+  PeriodicStart,
+  PeriodicStop,
+  TransmitResult,
+  TxFrame,
+} from '@canbridge/protocol'
+import type { ServerAddress } from './config.ts'
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+
+export interface LogMessage {
+  type: 'log'
+  level: LogLevel
+  msg: string
+  fields?: Record<string, unknown>
+}
+
+export interface ChannelInfo {
+  name: string
+  fd: boolean
+}
+
+export interface PollWorkerData {
+  channels: string[]
+  rings: SharedArrayBuffer[]
+  doorbell: SharedArrayBuffer
+  listenOnly: boolean
+  /** most transmit requests waiting per channel (beyond: tx-queue-full at once) */
+  txQueueLimit: number
+  /** how long a transmit without ttlMs may wait for room in the TX queue */
+  txTimeoutMs: number
+}
+
+export interface SpoolSettings {
+  dir: string
+  maxBytes: number
+}
+
+export interface WriteWorkerData {
+  server: ServerAddress
+  edgeId: string
+  instanceId: string
+  software: string
+  channels: ChannelInfo[]
+  rings: SharedArrayBuffer[]
+  doorbell: SharedArrayBuffer
+  spool: SpoolSettings | null
+  dropPolicy: 'drop-newest' | 'drop-oldest'
+  listenOnly: boolean
+  statsIntervalMs: number
+  /** fraction of the ring above which unacknowledged records move to the spool */
+  highWater: number
+  reconnectMinMs: number
+  reconnectMaxMs: number
+  handshakeTimeoutMs: number
+  /** heartbeat interval before WELCOME says otherwise */
+  heartbeatMs: number
+}
+
+// supervisor → workers
+export type SupervisorToPoll = { type: 'port'; port: MessagePort } | { type: 'stop' }
+export type SupervisorToWrite =
+  | { type: 'port'; port: MessagePort }
+  | { type: 'flush'; deadlineMs: number }
+
+// workers → supervisor
+export type PollToSupervisor =
+  | LogMessage
+  | { type: 'ready'; channels: ChannelInfo[] }
+  | { type: 'open-failed'; channel: string; code: string; message: string }
+  | { type: 'stopped' }
+
+export interface ChannelCounters {
+  framesSent: number
+  framesAcked: number
+  ringBytes: number
+  spoolBytes: number
+  spoolFrames: number
+  dropsSpoolFull: number
+  dropsRingOldest: number
+}
+
+export interface WriteStats {
+  connected: boolean
+  reconnects: number
+  channels: ChannelCounters[]
+}
+
+export type WriteToSupervisor =
+  | LogMessage
+  | { type: 'ready' }
+  | { type: 'stats'; stats: WriteStats }
+  | { type: 'flushed'; unacked: number; spooled: number; lost: number }
+
+// socket-write worker ↔ poll worker (MessagePort)
+export type WriteToPoll =
+  | {
+      type: 'transmit'
+      requestId: number
+      channel: number
+      frame: TxFrame
+      ttlMs: number | undefined
+      /** Date.now() when the request arrived */
+      receivedAt: number
+    }
+  | { type: 'filters'; channel: number | null; filters: CanFilter[] }
+  | { type: 'periodic-start'; task: PeriodicStart }
+  | { type: 'periodic-modify'; task: PeriodicModify }
+  | { type: 'periodic-stop'; task: PeriodicStop }
+  | { type: 'link'; connected: boolean; ownMessages: boolean }
+
+export type PollToWrite =
+  | { type: 'transmit-result'; result: TransmitResult }
+  | { type: 'bus-state'; channel: number; state: BusStateName; timeMs: number }
+  | { type: 'notice'; code: string; message: string }

@@ -1,0 +1,342 @@
+// The poll worker: owns the CAN channels, writes received frames into the rings (one per
+// channel), and runs the reverse path: transmit requests, periodic tasks, filters.
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
+import {
+  type BusStateName,
+  FRAME_FLAG,
+  type TransmitError,
+  type TxFrame,
+} from '@canbridge/protocol'
+import { busStateOfError } from './can/bus-state.ts'
+import { CanOpenError, type CanSource, type LinkState } from './can/can-source.ts'
+import type { FrameBatch } from './can/frame-batch.ts'
+import { SocketCanSource } from './can/socketcan-source.ts'
+import { VIRTUAL_PREFIX, VirtualSource } from './can/virtual-source.ts'
+import type {
+  PollToSupervisor,
+  PollToWrite,
+  PollWorkerData,
+  SupervisorToPoll,
+  WriteToPoll,
+} from './messages.ts'
+import { PeriodicScheduler } from './periodic.ts'
+import { RING_COUNTER, RingProducer } from './ring.ts'
+import { workerLog } from './worker-log.ts'
+
+const settings = workerData as PollWorkerData
+const parent = parentPort!
+
+function post(message: PollToSupervisor): void {
+  parent.postMessage(message)
+}
+
+const producers = settings.rings.map((ring) => new RingProducer(ring, settings.doorbell))
+const sources: CanSource[] = settings.channels.map((spec) =>
+  spec.startsWith(VIRTUAL_PREFIX) ? new VirtualSource(spec) : new SocketCanSource(spec),
+)
+const busStates: BusStateName[] = sources.map(() => 'active')
+/** wall clock (ms) of each channel's last state change */
+const busStateTimes: number[] = sources.map(() => Date.now())
+let writePort: MessagePort | undefined
+let ownMessages = false
+let connected = false
+
+function toWrite(message: PollToWrite): void {
+  writePort?.postMessage(message)
+}
+
+function setBusState(
+  channel: number,
+  state: BusStateName,
+  reason: string,
+  timeMs = Date.now(),
+): void {
+  if (busStates[channel] === state) return
+  busStates[channel] = state
+  busStateTimes[channel] = timeMs
+  workerLog(state === 'active' ? 'info' : 'warn', `bus state ${state}`, {
+    channel: sources[channel]!.name,
+    reason,
+  })
+  toWrite({ type: 'bus-state', channel, state, timeMs })
+}
+
+function onFrames(channel: number, batch: FrameBatch): void {
+  const producer = producers[channel]!
+  const { seconds, nanoseconds, ids, flags, lens, data } = batch
+  for (let i = 0; i < batch.count; i++) {
+    const f = flags[i]!
+    producer.write(seconds[i]!, nanoseconds[i]!, ids[i]!, f, lens[i]!, data, i * 64)
+    if (f & FRAME_FLAG.ERR) {
+      const state = busStateOfError(ids[i]!, lens[i]! > 1 ? data[i * 64 + 1]! : 0)
+      if (state !== undefined) {
+        // the error frame's own receive time
+        const timeMs = seconds[i]! * 1000 + Math.floor(nanoseconds[i]! / 1e6)
+        setBusState(channel, state, `error frame class 0x${ids[i]!.toString(16)}`, timeMs)
+      }
+    }
+  }
+  producer.publish()
+}
+
+function onLinkState(channel: number, state: LinkState, reason: string): void {
+  const level = state === 'up' ? 'info' : 'warn'
+  workerLog(level, `channel ${state}`, { channel: sources[channel]!.name, reason })
+  setBusState(channel, state === 'up' ? 'active' : 'stopped', reason)
+}
+
+// --- transmit: non-blocking sends, retried with backoff while the TX queue is full ---
+
+interface PendingTransmit {
+  requestId: number
+  channel: number
+  frame: TxFrame
+  /** Date.now() after which the frame must not go out */
+  expiresAt: number
+  /** the error to give when it expires */
+  expiry: Extract<TransmitError, 'ttl-expired' | 'timeout'>
+}
+
+const queues: PendingTransmit[][] = sources.map(() => [])
+let retryTimer: NodeJS.Timeout | undefined
+let retryDelayMs = 1
+const RETRY_MAX_MS = 50
+
+function result(requestId: number, ok: boolean, error?: TransmitError, message?: string): void {
+  toWrite({
+    type: 'transmit-result',
+    result: ok ? { requestId, ok } : { requestId, ok, error, message },
+  })
+}
+
+/** Tries one send; true when the frame is done (sent or failed for good). */
+function attempt(pending: PendingTransmit): boolean {
+  if (Date.now() > pending.expiresAt) {
+    result(
+      pending.requestId,
+      false,
+      pending.expiry,
+      `not on the bus within its ${pending.expiry === 'ttl-expired' ? 'ttl' : 'timeout'}`,
+    )
+    return true
+  }
+  const outcome = sources[pending.channel]!.send(pending.frame)
+  if (outcome.ok) {
+    echo(pending.channel, pending.frame)
+    result(pending.requestId, true)
+    return true
+  }
+  if (outcome.error === 'tx-queue-full') return false
+  result(pending.requestId, false, outcome.error, outcome.message)
+  return true
+}
+
+/** With own-messages on, a frame this edge sent goes into the ring with the TX flag. */
+function echo(channel: number, frame: TxFrame): void {
+  if (!ownMessages) return
+  const nowMs = performance.timeOrigin + performance.now()
+  const seconds = Math.floor(nowMs / 1000)
+  const nanoseconds = Math.min(999_999_999, Math.round((nowMs - seconds * 1000) * 1e6))
+  const producer = producers[channel]!
+  if (
+    producer.write(
+      seconds,
+      nanoseconds,
+      frame.id,
+      frame.flags | FRAME_FLAG.TX,
+      frame.len,
+      frame.data,
+      0,
+    )
+  ) {
+    producer.counters[RING_COUNTER.FRAMES_ECHOED]!++
+  }
+  producer.publish()
+}
+
+function transmit(message: Extract<WriteToPoll, { type: 'transmit' }>): void {
+  const { requestId, channel, frame, ttlMs, receivedAt } = message
+  const queue = queues[channel]
+  if (settings.listenOnly) {
+    result(requestId, false, 'listen-only', 'the edge runs in listen-only mode')
+  } else if (queue === undefined) {
+    result(requestId, false, 'invalid-frame', `no channel ${channel}`)
+  } else if (queue.length >= settings.txQueueLimit) {
+    result(requestId, false, 'tx-queue-full', `${queue.length} frames already wait on this channel`)
+  } else {
+    enqueue(queue, { requestId, channel, frame, ttlMs, receivedAt })
+  }
+}
+
+function enqueue(
+  queue: PendingTransmit[],
+  {
+    requestId,
+    channel,
+    frame,
+    ttlMs,
+    receivedAt,
+  }: Omit<Extract<WriteToPoll, { type: 'transmit' }>, 'type'>,
+): void {
+  const pending: PendingTransmit = {
+    requestId,
+    channel,
+    frame,
+    expiresAt: receivedAt + (ttlMs ?? settings.txTimeoutMs),
+    expiry: ttlMs === undefined ? 'timeout' : 'ttl-expired',
+  }
+  // keep order: behind frames already waiting, never around them
+  if (queue.length > 0 || !attempt(pending)) {
+    queue.push(pending)
+    scheduleRetry()
+  }
+}
+
+function scheduleRetry(): void {
+  if (retryTimer) return
+  retryTimer = setTimeout(retry, retryDelayMs)
+}
+
+function retry(): void {
+  retryTimer = undefined
+  let waiting = false
+  let progressed = false
+  for (const queue of queues) {
+    while (queue.length > 0) {
+      if (!attempt(queue[0]!)) break
+      queue.shift()
+      progressed = true
+    }
+    if (queue.length > 0) waiting = true
+  }
+  retryDelayMs = progressed ? 1 : Math.min(RETRY_MAX_MS, retryDelayMs * 2)
+  if (waiting) scheduleRetry()
+}
+
+function dropQueued(reason: string): void {
+  let dropped = 0
+  for (const queue of queues) {
+    dropped += queue.length
+    queue.length = 0
+  }
+  if (dropped > 0) workerLog('warn', 'transmit requests discarded', { count: dropped, reason })
+}
+
+// --- periodic tasks and filters ---
+
+const periodic = new PeriodicScheduler({
+  send: (channel, frame) => {
+    if (settings.listenOnly) return false
+    const source = sources[channel]
+    if (!source) return false
+    const outcome = source.send(frame)
+    if (outcome.ok) echo(channel, frame)
+    return outcome.ok
+  },
+  problem: (taskId, message) => {
+    workerLog('warn', 'periodic task problem', { taskId, message })
+    toWrite({ type: 'notice', code: 'periodic', message: `task ${taskId}: ${message}` })
+  },
+})
+
+function onWriteMessage(message: WriteToPoll): void {
+  switch (message.type) {
+    case 'transmit':
+      transmit(message)
+      return
+    case 'filters':
+      for (let i = 0; i < sources.length; i++) {
+        if (message.channel === null || message.channel === i)
+          sources[i]!.setFilters(message.filters)
+      }
+      workerLog('info', 'filters set', { channel: message.channel, count: message.filters.length })
+      return
+    case 'periodic-start':
+      if (settings.listenOnly) {
+        toWrite({
+          type: 'notice',
+          code: 'listen-only',
+          message: `periodic task ${message.task.taskId} refused: listen-only`,
+        })
+        return
+      }
+      if (message.task.channel >= sources.length) {
+        toWrite({
+          type: 'notice',
+          code: 'invalid-channel',
+          message: `periodic task ${message.task.taskId}: no channel ${message.task.channel}`,
+        })
+        return
+      }
+      periodic.start(message.task)
+      return
+    case 'periodic-modify':
+      periodic.modify(message.task)
+      return
+    case 'periodic-stop':
+      periodic.stop(message.task.taskId)
+      return
+    case 'link':
+      ownMessages = message.ownMessages
+      if (connected && !message.connected) {
+        // stale commands must not reach the bus after an outage
+        periodic.stopAll('server link lost')
+        dropQueued('server link lost')
+      }
+      connected = message.connected
+      return
+    default:
+      fatal(`unknown message from the socket-write worker: ${JSON.stringify(message)}`)
+  }
+}
+
+function fatal(message: string): never {
+  throw new Error(message)
+}
+
+parent.on('message', (message: SupervisorToPoll) => {
+  switch (message.type) {
+    case 'port':
+      writePort?.close()
+      writePort = message.port
+      writePort.on('message', onWriteMessage)
+      // the write worker is new (or restarted): it learns the bus states again
+      for (let i = 0; i < busStates.length; i++) {
+        if (busStates[i] !== 'active')
+          toWrite({
+            type: 'bus-state',
+            channel: i,
+            state: busStates[i]!,
+            timeMs: busStateTimes[i]!,
+          })
+      }
+      return
+    case 'stop':
+      periodic.stopAll('shutdown')
+      dropQueued('shutdown')
+      for (const source of sources) source.close()
+      for (const producer of producers) producer.publish()
+      writePort?.close()
+      post({ type: 'stopped' })
+      return
+    default:
+      fatal(`unknown message from the supervisor: ${JSON.stringify(message)}`)
+  }
+})
+
+for (let i = 0; i < sources.length; i++) {
+  const source = sources[i]!
+  try {
+    source.open({
+      onFrames: (batch) => onFrames(i, batch),
+      onLinkState: (state, reason) => onLinkState(i, state, reason),
+    })
+  } catch (error) {
+    if (!(error instanceof CanOpenError)) throw error
+    for (const opened of sources.slice(0, i)) opened.close()
+    post({ type: 'open-failed', channel: error.channel, code: error.code, message: error.message })
+    parent.close()
+    process.exit(0)
+  }
+}
+post({ type: 'ready', channels: sources.map((s) => ({ name: s.name, fd: s.fd })) })

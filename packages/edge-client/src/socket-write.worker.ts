@@ -1,0 +1,921 @@
+// The socket-write worker: owns the server connection and the spools. It drains each
+// channel's ring into DATA batches (spool first after an outage), frees ring and spool on
+// ACK, moves unacknowledged frames to the spool when the ring fills, reports drops, and
+// relays commands to the poll worker. Reconnects with backoff; resends from the last ACK.
+import { join } from 'node:path'
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
+import {
+  BATCH_HEADER_BYTES,
+  BatchEncoder,
+  type BusStateName,
+  type ControlMessage,
+  type Drops,
+  HEADER_BYTES,
+  MAX_BATCH_FRAMES,
+  PROTOCOL_VERSION,
+  RECORD_HEADER_BYTES,
+  type Welcome,
+} from '@canbridge/protocol'
+import { describeAddress, ServerLink } from './connection.ts'
+import type {
+  ChannelCounters,
+  PollToWrite,
+  SupervisorToWrite,
+  WriteToPoll,
+  WriteToSupervisor,
+  WriteWorkerData,
+} from './messages.ts'
+import { RangeSet } from './range-set.ts'
+import { DOORBELL, RING_COUNTER, RingConsumer, RUN_KIND } from './ring.ts'
+import { Spool, SpoolFullError } from './spool/index.ts'
+import { workerLog } from './worker-log.ts'
+
+const settings = workerData as WriteWorkerData
+const parent = parentPort!
+const MAX_BATCH_BYTES =
+  HEADER_BYTES + BATCH_HEADER_BYTES + MAX_BATCH_FRAMES * (RECORD_HEADER_BYTES + 64)
+/** most bytes moved to the spool in one append */
+const SPOOL_CHUNK_BYTES = 256 * 1024
+/** without a spool, drop-oldest frees the ring down to this fill once it passes DROP_MARK */
+const DROP_MARK = 0.9
+const DROP_TO = 0.75
+/** unsent DROPS reports kept while disconnected (older ones are merged into counters) */
+const MAX_PENDING_DROPS = 4096
+
+function post(message: WriteToSupervisor): void {
+  parent.postMessage(message)
+}
+
+interface Channel {
+  index: number
+  name: string
+  fd: boolean
+  consumer: RingConsumer
+  spool: Spool | null
+  /** sequence after the newest frame in the spool (upper bound) */
+  spoolTail: number
+  /** next sequence to send on the current connection */
+  sendSeq: number
+  /** a spool read or move is in flight */
+  reading: boolean
+  moving: boolean
+  /** drops already reported (a resend passes a ring gap again) */
+  reported: RangeSet
+  /** drop-newest: the spool refused the last move (full); no retry until it frees space */
+  spoolRefused: boolean
+  /** DROPS sent and not yet confirmed by an ACK on the same connection */
+  unconfirmed: { drops: Drops; generation: number }[]
+  /** highest acknowledgement seen (-1 before the first) */
+  ackedSeq: number
+  /** sequence after the newest frame ever handed to a connection */
+  sentUpTo: number
+  /**
+   * frames discarded after being handed to a connection, by reason: reported only if the
+   * next WELCOME shows the server lacks them
+   */
+  inflight: Map<string, RangeSet>
+  busState: BusStateName
+  busStateTimeMs: number
+  framesSpooled: number
+  dropsSpoolFull: number
+  dropsRingOldest: number
+  spoolFailed: boolean
+}
+
+const doorbell = new Int32Array(settings.doorbell)
+/** for spool replay (rare): its bytes are copied before writing */
+const replayEncoder = new BatchEncoder({ maxBytes: MAX_BATCH_BYTES })
+/**
+ * Encoders for ring batches, each handed to the socket without a copy and taken back when
+ * the socket has flushed it: no allocation per batch. None free = wait, like 'drain'.
+ */
+const ENCODERS = 8
+const freeEncoders: BatchEncoder[] = Array.from(
+  { length: ENCODERS },
+  () => new BatchEncoder({ maxBytes: MAX_BATCH_BYTES }),
+)
+const busyEncoders = new Set<BatchEncoder>()
+
+function returnEncoder(encoder: BatchEncoder): void {
+  // a late callback from a destroyed socket finds it already returned
+  if (!busyEncoders.delete(encoder)) return
+  freeEncoders.push(encoder)
+  schedulePump()
+}
+const channels: Channel[] = []
+const pendingDrops: Drops[] = []
+let link: ServerLink | null = null
+/** increases with every connection, so that late async results of an old one are ignored */
+let generation = 0
+let reconnects = 0
+let attempt = 0
+let reconnectTimer: NodeJS.Timeout | undefined
+let ownMessages = false
+let pollPort: MessagePort | undefined
+let stopping = false
+let pumpScheduled = false
+
+function toPoll(message: WriteToPoll): void {
+  pollPort?.postMessage(message)
+}
+
+// --- startup ---
+
+async function openChannels(): Promise<void> {
+  for (let i = 0; i < settings.channels.length; i++) {
+    const info = settings.channels[i]!
+    let spool: Spool | null = null
+    if (settings.spool) {
+      const dir = join(settings.spool.dir, encodeURIComponent(info.name))
+      // segments small enough that drop-oldest frees a fraction, not the whole spool
+      const segmentBytes = Math.max(
+        64 * 1024,
+        Math.min(4 * 1024 * 1024, Math.floor(settings.spool.maxBytes / 8)),
+      )
+      spool = await Spool.open(dir, { maxBytes: settings.spool.maxBytes, segmentBytes })
+      const { recovery } = spool
+      workerLog(recovery.problems.length > 0 ? 'warn' : 'info', 'spool opened', {
+        channel: info.name,
+        dir,
+        frames: spool.frames,
+        bytes: spool.bytes,
+        firstSeq: spool.firstSeq,
+        nextSeq: spool.nextSeq,
+        problems: recovery.problems,
+      })
+    }
+    const consumer = new RingConsumer(settings.rings[i]!, spool?.nextSeq ?? 0)
+    channels.push({
+      index: i,
+      name: info.name,
+      fd: info.fd,
+      consumer,
+      spool,
+      spoolTail: spool?.nextSeq ?? 0,
+      sendSeq: consumer.releaseSeq,
+      reading: false,
+      moving: false,
+      reported: new RangeSet(),
+      sentUpTo: 0,
+      ackedSeq: -1,
+      unconfirmed: [],
+      spoolRefused: false,
+      inflight: new Map(),
+      busState: 'active',
+      busStateTimeMs: 0,
+      framesSpooled: 0,
+      dropsSpoolFull: 0,
+      dropsRingOldest: 0,
+      spoolFailed: false,
+    })
+  }
+}
+
+/** The oldest sequence still held: where a server without history resumes. */
+function oldestHeld(c: Channel): number {
+  const first = c.spool?.firstSeq
+  return first === null || first === undefined
+    ? c.consumer.releaseSeq
+    : Math.min(first, c.consumer.releaseSeq)
+}
+
+// --- connection ---
+
+function connect(): void {
+  reconnectTimer = undefined
+  if (stopping && !flushState) return
+  generation++
+  const capabilities = ['transmit', 'periodic', 'filters', 'own-messages']
+  if (channels.some((c) => c.fd)) capabilities.unshift('fd')
+  if (settings.listenOnly) capabilities.push('listen-only')
+  const hello = {
+    edgeId: settings.edgeId,
+    instanceId: settings.instanceId,
+    software: settings.software,
+    channels: channels.map((c) => ({ name: c.name, fd: c.fd, nextSeq: oldestHeld(c) })),
+    capabilities,
+  }
+  const mine = generation
+  link = new ServerLink(
+    settings.server,
+    hello,
+    {
+      onWelcome: (welcome) => onWelcome(welcome),
+      onMessage: (message) => onServerMessage(message),
+      onDrain: () => schedulePump(),
+      onClose: (reason, welcomed) => onClose(mine, reason, welcomed),
+    },
+    { handshakeTimeoutMs: settings.handshakeTimeoutMs, keepAliveMs: 10_000 },
+  )
+}
+
+function onClose(which: number, reason: string, welcomed: boolean): void {
+  if (which !== generation) return
+  link = null
+  for (const encoder of [...busyEncoders]) returnEncoder(encoder)
+  generation++
+  toPoll({ type: 'link', connected: false, ownMessages: false })
+  const where = describeAddress(settings.server)
+  if (flushState) {
+    flushState.linkLost = true
+    void finishFlush(`connection lost: ${reason}`)
+    return
+  }
+  if (stopping) return
+  const delay = backoff()
+  const fields = { server: where, reason, retryInMs: delay, attempt }
+  if (welcomed) workerLog('warn', 'server connection lost; reconnecting', fields)
+  else if (attempt <= 3 || attempt % 20 === 0)
+    workerLog('warn', 'server unreachable; retrying with backoff', fields)
+  else workerLog('debug', 'server unreachable; retrying with backoff', fields)
+  reconnectTimer = setTimeout(connect, delay)
+}
+
+/** Exponential backoff with full jitter in the upper half: 100 ms → 10 s by default. */
+function backoff(): number {
+  attempt++
+  const ceiling = Math.min(
+    settings.reconnectMaxMs,
+    settings.reconnectMinMs * 2 ** Math.min(attempt - 1, 20),
+  )
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
+}
+
+function onWelcome(welcome: Welcome): void {
+  if (welcome.channels.length !== channels.length) {
+    workerLog('warn', 'WELCOME lists a different number of channels than HELLO', {
+      offered: channels.length,
+      welcomed: welcome.channels.length,
+    })
+  }
+  if (attempt > 0 || reconnects > 0) reconnects++
+  attempt = 0
+  ownMessages = welcome.capabilities.includes('own-messages')
+  workerLog('info', 'connected to the server', {
+    server: describeAddress(settings.server),
+    serverId: welcome.serverId,
+    heartbeatMs: welcome.heartbeatMs,
+    capabilities: welcome.capabilities,
+    resume: welcome.channels.map((c) => c.nextSeq),
+  })
+  requeueUnconfirmed()
+  for (const c of channels) resume(c, welcome.channels[c.index]?.nextSeq ?? null)
+  toPoll({ type: 'link', connected: true, ownMessages })
+  for (const c of channels) {
+    if (c.busState !== 'active') {
+      link?.send('BUS_STATE', { channel: c.index, state: c.busState, timeMs: c.busStateTimeMs })
+    }
+  }
+  flushDrops()
+  schedulePump()
+}
+
+/** Positions a channel after WELCOME: frees what the server holds, resends the rest. */
+function resume(c: Channel, serverNext: number | null): void {
+  const consumer = c.consumer
+  if (serverNext !== null && !consumer.touched && serverNext > consumer.releaseSeq) {
+    // The server holds numbers this process never sent (its spool state was lost, or no
+    // spool): continue after them instead of having the server discard our frames.
+    workerLog('warn', 'server is ahead of this edge; continuing at its sequence', {
+      channel: c.name,
+      from: consumer.releaseSeq,
+      to: serverNext,
+    })
+    consumer.rebase(serverNext)
+    if (c.spool && serverNext > c.spool.nextSeq) {
+      c.spool.setNextSeq(serverNext).catch((error: unknown) => spoolProblem(c, 'setNextSeq', error))
+    }
+  }
+  c.consumer.markTouched()
+  const oldest = oldestHeld(c)
+  if (c.ackedSeq < 0) c.ackedSeq = oldest
+  let from = oldest
+  if (serverNext !== null) {
+    if (serverNext > oldest) release(c, serverNext)
+    else if (serverNext < oldest) {
+      workerLog('info', 'server lacks frames this edge no longer holds', {
+        channel: c.name,
+        serverNextSeq: serverNext,
+        oldestHeld: oldest,
+      })
+      for (const [reason, set] of c.inflight) {
+        for (const [from, to] of set.intersect(serverNext, oldest))
+          reportDrops(c, from, to - from, reason)
+      }
+    }
+    from = Math.max(serverNext, oldest)
+  }
+  c.sendSeq = from
+  consumer.seek(Math.max(from, consumer.releaseSeq))
+}
+
+/** Everything below `seq` is held by the server: free it in spool and ring. */
+function release(c: Channel, seq: number): void {
+  const consumer = c.consumer
+  if (consumer.cursorSeq < seq) consumer.seek(seq)
+  consumer.release(seq)
+  c.reported.forgetBelow(seq)
+  for (const set of c.inflight.values()) set.forgetBelow(seq)
+  if (seq > c.ackedSeq) {
+    // sequence numbers acknowledged (a gap's numbers count too: the server moved past them)
+    if (c.ackedSeq >= 0) consumer.counters[RING_COUNTER.FRAMES_ACKED]! += seq - c.ackedSeq
+    c.ackedSeq = seq
+  }
+  const spool = c.spool
+  if (spool && spool.frames > 0) {
+    const upTo = Math.min(seq, consumer.releaseSeq)
+    if (upTo > spool.ackSeq) {
+      spool.release(upTo).then(
+        () => {
+          c.spoolRefused = false
+        },
+        (error: unknown) => spoolProblem(c, 'release', error),
+      )
+    }
+  }
+}
+
+function onServerMessage(message: Exclude<ControlMessage, { type: 'WELCOME' }>): void {
+  switch (message.type) {
+    case 'ACK': {
+      const c = channels[message.body.channel]
+      if (!c) {
+        protocolProblem(`ACK for unknown channel ${message.body.channel}`)
+        return
+      }
+      release(c, message.body.nextSeq)
+      confirmDrops(c, message.body.nextSeq)
+      if (stopping) checkFlushed()
+      schedulePump()
+      return
+    }
+    case 'TRANSMIT': {
+      const { requestId, channel, frame, ttlMs } = message.body
+      toPoll({ type: 'transmit', requestId, channel, frame, ttlMs, receivedAt: Date.now() })
+      return
+    }
+    case 'SET_FILTERS':
+      toPoll({ type: 'filters', channel: message.body.channel, filters: message.body.filters })
+      return
+    case 'PERIODIC_START':
+      toPoll({ type: 'periodic-start', task: message.body })
+      return
+    case 'PERIODIC_MODIFY':
+      toPoll({ type: 'periodic-modify', task: message.body })
+      return
+    case 'PERIODIC_STOP':
+      toPoll({ type: 'periodic-stop', task: message.body })
+      return
+    case 'HEARTBEAT':
+      return // its arrival already counts as a sign of life
+    case 'ERROR':
+      workerLog(message.body.fatal ? 'error' : 'warn', 'ERROR from the server', { ...message.body })
+      if (message.body.fatal)
+        link?.destroy(`server error ${message.body.code}: ${message.body.message}`)
+      return
+    default:
+      protocolProblem(`unexpected ${message.type} from the server`)
+  }
+}
+
+function protocolProblem(reason: string): void {
+  link?.send('ERROR', { code: 'protocol', message: reason, fatal: true })
+  link?.destroy(reason)
+}
+
+// --- sending ---
+
+function schedulePump(): void {
+  if (pumpScheduled) return
+  pumpScheduled = true
+  setImmediate(pump)
+}
+
+function pump(): void {
+  pumpScheduled = false
+  const l = link
+  if (l?.welcomed && !l.closed && !l.needDrain) {
+    l.cork()
+    try {
+      let progress = true
+      while (progress && !l.needDrain && !l.closed) {
+        progress = false
+        for (const c of channels) {
+          if (l.needDrain) break
+          if (sendOne(c, l)) progress = true
+        }
+      }
+    } finally {
+      l.uncork()
+    }
+  }
+  for (const c of channels) {
+    manageLevel(c)
+    reportTrailingGap(c)
+  }
+}
+
+/** Drops after the last frame read are reported once the cursor gets there, not later. */
+function reportTrailingGap(c: Channel): void {
+  const count = c.consumer.trailingGap()
+  if (count > 0) reportDrops(c, c.consumer.cursorSeq, count, 'ring-full')
+}
+
+/** Sends one DATA batch for a channel if it has something; true when it wrote. */
+function sendOne(c: Channel, l: ServerLink): boolean {
+  if (c.reading) return false
+  const spool = c.spool
+  if (spool && spool.frames > 0 && c.sendSeq < c.spoolTail) {
+    c.reading = true
+    const mine = generation
+    spool
+      .read(c.sendSeq, MAX_BATCH_FRAMES, MAX_BATCH_BYTES - HEADER_BYTES - BATCH_HEADER_BYTES)
+      .then((chunk) => {
+        c.reading = false
+        if (mine !== generation || link !== l) return
+        if (chunk === null) {
+          c.spoolTail = c.sendSeq // nothing more there: the ring has the rest
+        } else {
+          replayEncoder.begin(c.index, chunk.firstSeq)
+          replayEncoder.addEncoded(chunk.records, chunk.count)
+          l.write(Buffer.from(replayEncoder.finish()))
+          sent(c, chunk.firstSeq, chunk.count)
+          c.sendSeq = chunk.firstSeq + chunk.count
+        }
+        schedulePump()
+      })
+      .catch((error: unknown) => {
+        c.reading = false
+        spoolProblem(c, 'read', error)
+        c.spoolTail = c.sendSeq
+        schedulePump()
+      })
+    return false
+  }
+  const consumer = c.consumer
+  if (consumer.cursorSeq !== c.sendSeq) {
+    consumer.seek(c.sendSeq)
+    c.sendSeq = consumer.cursorSeq
+  }
+  const encoder = freeEncoders.at(-1)
+  if (encoder === undefined) return false
+  let open = false
+  for (;;) {
+    const room = MAX_BATCH_BYTES - (open ? encoder.byteLength : HEADER_BYTES + BATCH_HEADER_BYTES)
+    const kind = consumer.peek(MAX_BATCH_FRAMES - (open ? encoder.count : 0), room)
+    if (kind === RUN_KIND.EMPTY) break
+    if (kind === RUN_KIND.GAP) {
+      if (open) break // a gap ends a batch: its sequence numbers are not sent
+      reportDrops(c, consumer.cursorSeq, consumer.count, 'ring-full')
+      consumer.advance()
+      c.sendSeq = consumer.cursorSeq
+      continue
+    }
+    if (consumer.count === 0) break
+    if (!open) {
+      encoder.begin(c.index, consumer.cursorSeq)
+      open = true
+    }
+    encoder.addEncoded(consumer.data.subarray(consumer.start, consumer.end), consumer.count)
+    consumer.advance()
+  }
+  if (!open || encoder.count === 0) return false
+  freeEncoders.pop()
+  busyEncoders.add(encoder)
+  const count = encoder.count
+  l.write(encoder.finish(), () => returnEncoder(encoder))
+  sent(c, consumer.cursorSeq - count, count)
+  c.sendSeq = consumer.cursorSeq
+  return true
+}
+
+function sent(c: Channel, firstSeq: number, count: number): void {
+  c.consumer.counters[RING_COUNTER.FRAMES_SENT]! += count
+  c.sentUpTo = Math.max(c.sentUpTo, firstSeq + count)
+  c.consumer.markTouched()
+}
+
+/**
+ * Frames the edge discards (spool full, ring full without spool): reported now unless
+ * they were already handed to a connection, where they may still arrive; those are
+ * reported at the next WELCOME if the server says it lacks them.
+ */
+function discarded(c: Channel, fromSeq: number, count: number, reason: string): void {
+  const end = fromSeq + count
+  if (fromSeq < c.sentUpTo) {
+    const inflightEnd = Math.min(c.sentUpTo, end)
+    let set = c.inflight.get(reason)
+    if (!set) {
+      set = new RangeSet()
+      c.inflight.set(reason, set)
+    }
+    set.addNew(fromSeq, inflightEnd)
+    fromSeq = inflightEnd
+  }
+  if (fromSeq < end) reportDrops(c, fromSeq, end - fromSeq, reason)
+}
+
+function reportDrops(c: Channel, from: number, total: number, reason: string): void {
+  for (const [fromSeq, end] of c.reported.addNew(from, from + total))
+    queueDrops(c, fromSeq, end - fromSeq, reason)
+}
+
+/** A sustained overload drops in many small runs: log the first at once, then sum them. */
+const DROP_LOG_INTERVAL_MS = 5000
+interface DropLog {
+  lastAt: number
+  timer: NodeJS.Timeout | undefined
+  runs: number
+  count: number
+  fromSeq: number
+  toSeq: number
+}
+const dropLogs = new Map<string, DropLog>()
+
+function logDrops(c: Channel, fromSeq: number, count: number, reason: string): void {
+  const key = `${c.index}:${reason}`
+  const now = performance.now()
+  const entry = dropLogs.get(key)
+  if (!entry || (entry.timer === undefined && now - entry.lastAt >= DROP_LOG_INTERVAL_MS)) {
+    workerLog('warn', 'frames dropped', { channel: c.name, fromSeq, count, reason })
+    dropLogs.set(key, { lastAt: now, timer: undefined, runs: 0, count: 0, fromSeq: 0, toSeq: 0 })
+    return
+  }
+  const e = entry
+  if (e.runs === 0) e.fromSeq = fromSeq
+  e.runs++
+  e.count += count
+  e.toSeq = fromSeq + count
+  e.timer ??= setTimeout(
+    () => {
+      workerLog('warn', 'frames dropped', {
+        channel: c.name,
+        fromSeq: e.fromSeq,
+        count: e.count,
+        reason,
+        runs: e.runs,
+        untilSeq: e.toSeq,
+      })
+      dropLogs.set(key, {
+        lastAt: performance.now(),
+        timer: undefined,
+        runs: 0,
+        count: 0,
+        fromSeq: 0,
+        toSeq: 0,
+      })
+    },
+    Math.max(0, DROP_LOG_INTERVAL_MS - (now - e.lastAt)),
+  )
+}
+
+function queueDrops(c: Channel, fromSeq: number, count: number, reason: string): void {
+  logDrops(c, fromSeq, count, reason)
+  const last = pendingDrops[pendingDrops.length - 1]
+  if (
+    last &&
+    last.channel === c.index &&
+    last.reason === reason &&
+    last.fromSeq !== null &&
+    last.fromSeq + last.count === fromSeq
+  ) {
+    last.count += count
+  } else {
+    if (pendingDrops.length >= MAX_PENDING_DROPS) pendingDrops.shift()
+    pendingDrops.push({ channel: c.index, fromSeq, count, reason })
+  }
+  flushDrops()
+}
+
+function flushDrops(): void {
+  const l = link
+  if (!l?.welcomed || l.closed) return
+  while (pendingDrops.length > 0) {
+    const drops = pendingDrops.shift()!
+    l.send('DROPS', drops)
+    const c = channels[drops.channel]!
+    if (c.unconfirmed.length >= MAX_PENDING_DROPS) c.unconfirmed.shift()
+    c.unconfirmed.push({ drops, generation })
+  }
+}
+
+/**
+ * A DROPS report is confirmed by an ACK past its range on the connection that carried it
+ * (the report went before any later frame). Unconfirmed ones go again on the next
+ * connection: a connection that died may have lost them.
+ */
+function confirmDrops(c: Channel, ackSeq: number): void {
+  if (c.unconfirmed.length === 0) return
+  c.unconfirmed = c.unconfirmed.filter(
+    (u) => u.generation !== generation || u.drops.fromSeq! + u.drops.count > ackSeq,
+  )
+}
+
+function requeueUnconfirmed(): void {
+  const again: Drops[] = []
+  for (const c of channels) {
+    for (const u of c.unconfirmed) again.push(u.drops)
+    c.unconfirmed = []
+  }
+  pendingDrops.unshift(...again)
+}
+
+// --- ring level: spool or drop when the ring fills ---
+
+function manageLevel(c: Channel): void {
+  const consumer = c.consumer
+  const used = consumer.usedBytes()
+  const capacity = consumer.capacity
+  if (c.spool && !c.spoolFailed) {
+    if (used > settings.highWater * capacity && !c.moving && !c.spoolRefused)
+      void moveToSpool(c, (settings.highWater - 0.1) * capacity)
+    return
+  }
+  if (settings.dropPolicy === 'drop-oldest' && used > DROP_MARK * capacity) dropOldestFromRing(c)
+}
+
+/** Moves the oldest ring records into the spool until the ring is below `target` bytes. */
+async function moveToSpool(c: Channel, target: number): Promise<void> {
+  const spool = c.spool!
+  const consumer = c.consumer
+  c.moving = true
+  try {
+    while (consumer.usedBytes() > target) {
+      const kind = consumer.peekOldest(0xffff_ffff, SPOOL_CHUNK_BYTES)
+      if (kind === RUN_KIND.EMPTY) break
+      const firstSeq = consumer.releaseSeq
+      const { end, count } = consumer
+      if (kind === RUN_KIND.GAP) {
+        reportDrops(c, firstSeq, count, 'ring-full')
+        consumer.releaseTo(end, firstSeq + count)
+        continue
+      }
+      if (count === 0) break
+      const records = consumer.data.subarray(consumer.start, end)
+      try {
+        await spool.append(firstSeq, count, records)
+      } catch (error) {
+        if (!(error instanceof SpoolFullError)) throw error
+        if (settings.dropPolicy === 'drop-newest') {
+          // the ring fills and the producer drops; try again once an ACK frees spool space
+          c.spoolRefused = true
+          break
+        }
+        const ranges = await spool.dropOldest(error.bytesNeeded)
+        for (const range of ranges) {
+          c.dropsSpoolFull += range.count
+          discarded(c, range.fromSeq, range.count, 'spool-full')
+          if (c.sendSeq >= range.fromSeq && c.sendSeq < range.fromSeq + range.count)
+            c.sendSeq = range.fromSeq + range.count
+        }
+        await spool.append(firstSeq, count, records)
+      }
+      c.spoolTail = Math.max(c.spoolTail, firstSeq + count)
+      c.framesSpooled += count
+      c.consumer.markTouched()
+      consumer.releaseTo(end, firstSeq + count)
+    }
+  } catch (error) {
+    spoolProblem(c, 'append', error)
+  } finally {
+    c.moving = false
+  }
+  if (!c.spoolRefused) schedulePump()
+}
+
+function dropOldestFromRing(c: Channel): void {
+  const consumer = c.consumer
+  const target = DROP_TO * consumer.capacity
+  while (consumer.usedBytes() > target) {
+    const kind = consumer.peekOldest(0xffff_ffff, 1 << 20)
+    if (kind === RUN_KIND.EMPTY || consumer.count === 0) break
+    const firstSeq = consumer.releaseSeq
+    const { end, count } = consumer
+    if (kind === RUN_KIND.GAP) reportDrops(c, firstSeq, count, 'ring-full')
+    else {
+      c.dropsRingOldest += count
+      // drop-oldest without a spool: the ring was full all the same
+      discarded(c, firstSeq, count, 'ring-full')
+    }
+    consumer.releaseTo(end, firstSeq + count)
+  }
+  if (c.sendSeq < consumer.releaseSeq) c.sendSeq = consumer.releaseSeq
+}
+
+function spoolProblem(c: Channel, action: string, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error)
+  if (!c.spoolFailed) {
+    workerLog('error', `spool ${action} failed; this channel continues with the memory ring only`, {
+      channel: c.name,
+      error: message,
+    })
+  }
+  c.spoolFailed = true
+}
+
+// --- doorbell: wake when the poll worker publishes ---
+
+async function watchDoorbell(): Promise<void> {
+  while (!stopped) {
+    const seen = Atomics.load(doorbell, DOORBELL.COUNT)
+    pump()
+    Atomics.store(doorbell, DOORBELL.WAITING, 1)
+    const wait = Atomics.waitAsync(doorbell, DOORBELL.COUNT, seen, 500)
+    if (wait.async) await wait.value
+    Atomics.store(doorbell, DOORBELL.WAITING, 0)
+    // while the socket is backed up, let frames gather into bigger batches
+    if (link?.needDrain) await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+// --- statistics ---
+
+function counters(c: Channel): ChannelCounters {
+  const r = c.consumer.counters
+  return {
+    framesSent: r[RING_COUNTER.FRAMES_SENT]!,
+    framesAcked: r[RING_COUNTER.FRAMES_ACKED]!,
+    ringBytes: c.consumer.usedBytes(),
+    spoolBytes: c.spool?.bytes ?? 0,
+    spoolFrames: c.spool?.frames ?? 0,
+    dropsSpoolFull: c.dropsSpoolFull,
+    dropsRingOldest: c.dropsRingOldest,
+  }
+}
+
+const startedAt = performance.now()
+
+function reportStats(): void {
+  const stats = { connected: link?.welcomed === true, reconnects, channels: channels.map(counters) }
+  post({ type: 'stats', stats })
+  const l = link
+  if (l?.welcomed && !l.closed) {
+    l.send('STATS', {
+      uptimeMs: Math.round(performance.now() - startedAt),
+      reconnects,
+      channels: channels.map((c, i) => {
+        const r = c.consumer.counters
+        const own = stats.channels[i]!
+        return {
+          channel: c.index,
+          counters: {
+            framesRead: r[RING_COUNTER.FRAMES_READ]!,
+            framesSent: own.framesSent,
+            framesAcked: own.framesAcked,
+            framesEchoed: r[RING_COUNTER.FRAMES_ECHOED]!,
+            ringBytes: own.ringBytes,
+            spoolBytes: own.spoolBytes,
+            spoolFrames: own.spoolFrames,
+            'drops.ring-full': r[RING_COUNTER.DROPPED_RING_FULL]!,
+            'drops.spool-full': own.dropsSpoolFull,
+            'drops.ring-oldest': own.dropsRingOldest,
+          },
+        }
+      }),
+    })
+  }
+  // numbering must continue after a crash: persist how far the ring got now and then
+  for (const c of channels) {
+    const spool = c.spool
+    if (
+      spool &&
+      !c.spoolFailed &&
+      spool.frames === 0 &&
+      c.consumer.releaseSeq > spool.nextSeq &&
+      !c.moving
+    ) {
+      spool
+        .setNextSeq(c.consumer.releaseSeq)
+        .catch((error: unknown) => spoolProblem(c, 'setNextSeq', error))
+    }
+  }
+}
+
+// --- shutdown: flush to the server within a deadline, else to the spool ---
+
+interface FlushState {
+  deadline: NodeJS.Timeout
+  linkLost: boolean
+  done: boolean
+}
+let flushState: FlushState | null = null
+let stopped = false
+
+function allAcked(): boolean {
+  for (const c of channels) {
+    if (c.consumer.usedBytes() > 0) return false
+    if (c.spool && c.spool.frames > 0 && !c.spoolFailed) return false
+  }
+  return true
+}
+
+function checkFlushed(): void {
+  if (flushState && !flushState.done && allAcked()) void finishFlush('all frames acknowledged')
+}
+
+function startFlush(deadlineMs: number): void {
+  stopping = true
+  clearTimeout(reconnectTimer)
+  flushState = {
+    deadline: setTimeout(() => void finishFlush(`deadline of ${deadlineMs} ms passed`), deadlineMs),
+    linkLost: false,
+    done: false,
+  }
+  if (!link?.welcomed) {
+    void finishFlush('not connected')
+    return
+  }
+  schedulePump()
+  checkFlushed()
+}
+
+async function finishFlush(why: string): Promise<void> {
+  const state = flushState!
+  if (state.done) return
+  state.done = true
+  clearTimeout(state.deadline)
+  stopped = true
+  let unacked = 0
+  let spooled = 0
+  let lost = 0
+  for (const c of channels) {
+    while (c.moving) await new Promise((resolve) => setTimeout(resolve, 5))
+    const consumer = c.consumer
+    const endSeq = consumer.writeSeq()
+    unacked += endSeq - consumer.releaseSeq
+    if (c.spool && !c.spoolFailed) {
+      const before = c.framesSpooled
+      c.moving = false
+      await moveToSpool(c, 0)
+      spooled += c.framesSpooled - before
+      if (consumer.usedBytes() > 0) lost += consumer.writeSeq() - consumer.releaseSeq
+      try {
+        if (endSeq > c.spool.nextSeq) await c.spool.setNextSeq(endSeq)
+        await c.spool.close()
+      } catch (error) {
+        spoolProblem(c, 'close', error)
+      }
+    } else {
+      lost += endSeq - consumer.releaseSeq
+    }
+  }
+  workerLog(lost > 0 ? 'warn' : 'info', 'flushed', { why, unacked, spooled, lost })
+  link?.destroy('shutdown')
+  post({ type: 'flushed', unacked, spooled, lost })
+}
+
+// --- wiring ---
+
+function onPollMessage(message: PollToWrite): void {
+  switch (message.type) {
+    case 'transmit-result':
+      if (link?.welcomed) link.send('TRANSMIT_RESULT', message.result)
+      return
+    case 'bus-state': {
+      const c = channels[message.channel]
+      if (!c) return
+      c.busState = message.state
+      c.busStateTimeMs = message.timeMs
+      if (link?.welcomed) {
+        link.send('BUS_STATE', {
+          channel: message.channel,
+          state: message.state,
+          timeMs: message.timeMs,
+        })
+      }
+      return
+    }
+    case 'notice':
+      if (link?.welcomed)
+        link.send('ERROR', { code: message.code, message: message.message, fatal: false })
+      return
+    default:
+      throw new Error(`unknown message from the poll worker: ${JSON.stringify(message)}`)
+  }
+}
+
+parent.on('message', (message: SupervisorToWrite) => {
+  switch (message.type) {
+    case 'port':
+      pollPort?.close()
+      pollPort = message.port
+      pollPort.on('message', onPollMessage)
+      toPoll({ type: 'link', connected: link?.welcomed === true, ownMessages })
+      return
+    case 'flush':
+      startFlush(message.deadlineMs)
+      return
+    default:
+      throw new Error(`unknown message from the supervisor: ${JSON.stringify(message)}`)
+  }
+})
+
+await openChannels()
+post({ type: 'ready' })
+workerLog('info', 'connecting', {
+  server: describeAddress(settings.server),
+  protocol: PROTOCOL_VERSION,
+})
+setInterval(reportStats, settings.statsIntervalMs).unref()
+connect()
+void watchDoorbell()

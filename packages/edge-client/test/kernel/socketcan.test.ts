@@ -1,0 +1,368 @@
+// The built daemon on real SocketCAN (vcan), checked frame by frame against candump.
+// Run by `pnpm test:kernel` inside scripts/kernel-harness.sh (--fd: vcan0, vcan1 at mtu 72),
+// which sets CANBRIDGE_KERNEL; skipped anywhere else.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { FRAME_FLAG, type TransmitResult } from '@canbridge/protocol'
+import { afterEach, describe, expect, it } from 'vitest'
+import { DIST_MAIN, type EdgeProcess, startEdge } from '../helpers/edge-process.ts'
+import { type ReceivedFrame, ScriptedServer, ServerState } from '../helpers/scripted-server.ts'
+
+const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
+const fd = process.env['CANBRIDGE_VCAN_FD'] === '1'
+
+interface DumpFrame {
+  sec: number
+  usec: number
+  iface: string
+  id: number
+  ext: boolean
+  rtr: boolean
+  fd: boolean
+  len: number
+  data: string
+}
+
+/** Parses one `candump -L` line: `(sec.usec) iface ID#DATA`, `ID#R[len]`, `ID##<flags>DATA`. */
+export function parseDumpLine(line: string): DumpFrame | undefined {
+  const match = /^\((\d+)\.(\d{6})\) (\S+) ([0-9A-F]+)(##?)(.*)$/i.exec(line.trim())
+  if (!match) return undefined
+  const [, sec, usec, iface, id, sep, rest] = match as unknown as string[]
+  const frame: DumpFrame = {
+    sec: Number(sec),
+    usec: Number(usec),
+    iface: iface!,
+    id: Number.parseInt(id!, 16),
+    ext: id!.length === 8,
+    rtr: false,
+    fd: sep === '##',
+    len: 0,
+    data: '',
+  }
+  if (frame.fd) {
+    frame.data = rest!.slice(1).toLowerCase()
+  } else if (rest!.startsWith('R')) {
+    frame.rtr = true
+    frame.len = rest!.length > 1 ? Number.parseInt(rest!.slice(1), 16) : 0
+    return frame
+  } else {
+    frame.data = rest!.toLowerCase()
+  }
+  frame.len = frame.data.length / 2
+  return frame
+}
+
+class CanDump {
+  readonly child: ChildProcess
+  lines: string[] = []
+  #rest = ''
+
+  constructor(iface: string) {
+    // a big receive buffer (-r, root: SO_RCVBUFFORCE): under UML candump drops otherwise
+    this.child = spawn('candump', ['-r', '8388608', '-L', iface], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      const parts = (this.#rest + chunk).split('\n')
+      this.#rest = parts.pop()!
+      this.lines.push(...parts.filter((l) => l.trim() !== ''))
+    })
+  }
+
+  frames(): DumpFrame[] {
+    return this.lines.map((l) => parseDumpLine(l)).filter((f) => f !== undefined)
+  }
+
+  async stop(): Promise<DumpFrame[]> {
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    this.child.kill('SIGINT')
+    await new Promise((resolve) => this.child.once('exit', resolve))
+    return this.frames()
+  }
+}
+
+function sh(command: string, ...args: string[]): string {
+  return execFileSync(command, args, { encoding: 'utf8' })
+}
+
+const hex = (data: Uint8Array): string => Buffer.from(data).toString('hex')
+
+function sameFrame(got: ReceivedFrame, want: DumpFrame): void {
+  const flags =
+    (want.ext ? FRAME_FLAG.EXT : 0) |
+    (want.rtr ? FRAME_FLAG.RTR : 0) |
+    (want.fd && want.len > 8 ? FRAME_FLAG.FD : 0)
+  expect({ id: got.id, flags: got.flags, len: got.len, data: hex(got.data) }).toEqual({
+    id: want.id,
+    flags,
+    len: want.len,
+    data: want.rtr ? '' : want.data,
+  })
+}
+
+function sameTime(got: ReceivedFrame, want: DumpFrame): boolean {
+  return got.timestampNs === BigInt(want.sec) * 1_000_000_000n + BigInt(want.usec) * 1000n
+}
+
+const cleanups: (() => Promise<unknown> | unknown)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function setup(
+  channels: string[],
+  options: ConstructorParameters<typeof ScriptedServer>[0] = {},
+  extra: string[] = [],
+): Promise<{ s: ScriptedServer; e: EdgeProcess; port: number }> {
+  const s = new ScriptedServer(options)
+  const port = await s.listen(0)
+  cleanups.push(() => s.close())
+  const args = [
+    '--server',
+    `127.0.0.1:${port}`,
+    '--log-level',
+    'debug',
+    '--stats-interval',
+    '1s',
+    ...extra,
+  ]
+  for (const c of channels) args.push('--channel', c)
+  const e = await startEdge(args, {}, 'connected to the server', DIST_MAIN, 60_000)
+  cleanups.push(() => e.stop('SIGKILL'))
+  return { s, e, port }
+}
+
+function results(s: ScriptedServer): TransmitResult[] {
+  return s.state.messages
+    .filter((m) => m.type === 'TRANSMIT_RESULT')
+    .map((m) => m.body as TransmitResult)
+}
+
+describe.skipIf(!inKernel)('socketcan backend on vcan (kernel tests)', () => {
+  it('parses candump -L lines', () => {
+    expect(parseDumpLine('(1637791111.209224) vcan0 0BA5B2E6#CE01')).toMatchObject({
+      id: 0xba5b2e6,
+      ext: true,
+      len: 2,
+      data: 'ce01',
+      usec: 209224,
+    })
+    expect(parseDumpLine('(1.000001) vcan0 123##5112233445566778899AABBCC')).toMatchObject({
+      fd: true,
+      len: 12,
+    })
+    expect(parseDumpLine('(1.000001) vcan0 123#R')).toMatchObject({ rtr: true, len: 0 })
+  })
+
+  it('delivers cangen traffic exactly as candump sees it: ids, flags, data, kernel timestamps to the µs', async () => {
+    const { s } = await setup(['vcan0', 'vcan1'])
+    const dump0 = new CanDump('vcan0')
+    const dump1 = new CanDump('vcan1')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const gen1 = spawn('cangen', ['vcan1', '-n', '300', '-g', '2'], { stdio: 'ignore' })
+    sh('cangen', 'vcan0', '-n', '2000', '-g', '1', '-e', '-L', 'i')
+    await new Promise((resolve) => gen1.once('exit', resolve))
+    await s.waitFor(
+      () => s.state.count(0) === 2000 && s.state.count(1) === 300,
+      30_000,
+      'all generated frames',
+    )
+    const want0 = await dump0.stop()
+    const want1 = await dump1.stop()
+    expect(want0.length).toBe(2000)
+    expect(want1.length).toBe(300)
+    for (const [got, want] of [
+      [s.state.channel(0), want0],
+      [s.state.channel(1), want1],
+    ] as const) {
+      for (const [i, frame] of got.entries()) sameFrame(frame, want[i]!)
+      expect(got.map((f) => f.seq)).toEqual([...want.keys()])
+      // SIOCGSTAMP enables timestamps lazily: the first frame of a socket carries the time of
+      // that first call; every later one is the kernel's receive time exactly (README: limits)
+      const mismatched = got.filter((f, i) => i > 0 && !sameTime(f, want[i]!))
+      expect(mismatched).toEqual([])
+      const firstSkewNs =
+        got[0]!.timestampNs -
+        (BigInt(want[0]!.sec) * 1_000_000_000n + BigInt(want[0]!.usec) * 1000n)
+      expect(firstSkewNs >= 0n && firstSkewNs < 100_000_000n).toBe(true)
+    }
+    expect(s.state.gaps).toEqual([])
+  })
+
+  it.skipIf(!fd)(
+    'receives CAN FD frames: longer than 8 bytes is FD; 8 bytes or fewer reads as classic',
+    async () => {
+      const { s } = await setup(['vcan0'])
+      expect(s.state.hellos[0]!.channels[0]).toMatchObject({ name: 'vcan0', fd: true })
+      const dump = new CanDump('vcan0')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      sh('cansend', 'vcan0', `123##1${'11'.repeat(12)}`)
+      sh('cansend', 'vcan0', `1ABCDE00##0${'A5'.repeat(64)}`)
+      sh('cansend', 'vcan0', `321##0${'00'.repeat(8)}`)
+      sh('cansend', 'vcan0', '7FF#R')
+      await s.waitFor(() => s.state.count(0) === 4, 10_000, 'four frames')
+      const want = await dump.stop()
+      const got = s.state.channel(0)
+      expect(got[0]).toMatchObject({ id: 0x123, flags: FRAME_FLAG.FD, len: 12 }) // BRS is not reported by the binding
+      expect(got[1]).toMatchObject({
+        id: 0x1abcde00,
+        flags: FRAME_FLAG.FD | FRAME_FLAG.EXT,
+        len: 64,
+      })
+      expect(got[2]).toMatchObject({ id: 0x321, flags: 0, len: 8 })
+      expect(got[3]).toMatchObject({ id: 0x7ff, flags: FRAME_FLAG.RTR, len: 0 })
+      for (let i = 1; i < 4; i++) expect(sameTime(got[i]!, want[i]!)).toBe(true)
+    },
+  )
+
+  it('puts TRANSMIT frames on the bus (candump sees them) and echoes them with the TX flag', async () => {
+    const { s } = await setup(['vcan0'], { capabilities: ['own-messages'] })
+    const dump = new CanDump('vcan0')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const frames = [
+      { id: 0x123, flags: 0, len: 3, data: Uint8Array.of(1, 2, 3) },
+      {
+        id: 0x18daf110,
+        flags: FRAME_FLAG.EXT,
+        len: 8,
+        data: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8),
+      },
+      { id: 0x7df, flags: FRAME_FLAG.RTR, len: 3, data: new Uint8Array() },
+      ...(fd
+        ? [
+            {
+              id: 0x456,
+              flags: FRAME_FLAG.FD | FRAME_FLAG.BRS,
+              len: 12,
+              data: new Uint8Array(12).fill(0x5a),
+            },
+          ]
+        : []),
+    ]
+    for (const [i, frame] of frames.entries())
+      s.send('TRANSMIT', { requestId: i + 1, channel: 0, frame })
+    await s.waitFor(
+      () => results(s).length === frames.length && s.state.count(0) === frames.length,
+      10_000,
+      'results and echoes',
+    )
+    expect(results(s).every((r) => r.ok)).toBe(true)
+    const want = await dump.stop()
+    expect(want.map((f) => [f.id, f.ext, f.rtr, f.len, f.data])).toEqual([
+      [0x123, false, false, 3, '010203'],
+      [0x18daf110, true, false, 8, '0102030405060708'],
+      [0x7df, false, true, 3, ''],
+      ...(fd ? [[0x456, false, false, 12, '5a'.repeat(12)]] : []),
+    ])
+    expect(s.state.channel(0).map((f) => f.flags & FRAME_FLAG.TX)).toEqual(
+      frames.map(() => FRAME_FLAG.TX),
+    )
+  })
+
+  it('applies SET_FILTERS in the kernel (python-can rule, extended flag)', async () => {
+    const { s } = await setup(['vcan0'])
+    s.send('SET_FILTERS', {
+      channel: null,
+      filters: [{ canId: 0x100, canMask: 0x7f0, extended: false }],
+    })
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    for (const frame of ['105#01', '200#02', '00000101#03', '10F#04']) sh('cansend', 'vcan0', frame)
+    await s.waitFor(() => s.state.count(0) === 2, 10_000, 'the two matching frames')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(s.state.channel(0).map((f) => [f.id, f.flags])).toEqual([
+      [0x105, 0],
+      [0x10f, 0],
+    ])
+  })
+
+  it('turns error frames into BUS_STATE (bus-off, restarted, passive) and forwards them', async () => {
+    const { s } = await setup(['vcan0'])
+    // vcan passes a frame with CAN_ERR_FLAG to error-frame subscribers: an injected controller error
+    sh('cansend', 'vcan0', '20000040#0000000000000000') // CAN_ERR_BUSOFF
+    sh('cansend', 'vcan0', '20000100#0000000000000000') // CAN_ERR_RESTARTED
+    sh('cansend', 'vcan0', '20000004#0020000000000000') // CAN_ERR_CRTL, TX passive
+    const states = () =>
+      s.state.messages
+        .filter((m) => m.type === 'BUS_STATE')
+        .map((m) => (m.body as { state: string }).state)
+    await s.waitFor(() => states().length === 3, 10_000, 'three bus states')
+    expect(states()).toEqual(['bus-off', 'active', 'passive'])
+    // timeMs: the error frame's receive time, on the wall clock
+    for (const m of s.state.messages.filter((m) => m.type === 'BUS_STATE')) {
+      expect(Math.abs((m.body as { timeMs: number }).timeMs - Date.now())).toBeLessThan(60_000)
+    }
+    expect(s.state.channel(0).map((f) => [f.id, f.flags])).toEqual([
+      [0x40, FRAME_FLAG.ERR],
+      [0x100, FRAME_FLAG.ERR],
+      [0x4, FRAME_FLAG.ERR],
+    ])
+  })
+
+  it('survives the interface going down and up', async () => {
+    const { s } = await setup(['vcan0'])
+    const states = () =>
+      s.state.messages
+        .filter((m) => m.type === 'BUS_STATE')
+        .map((m) => (m.body as { state: string }).state)
+    try {
+      sh('ip', 'link', 'set', 'vcan0', 'down')
+      await s.waitFor(() => states().includes('stopped'), 10_000, 'BUS_STATE stopped')
+      s.send('TRANSMIT', {
+        requestId: 1,
+        channel: 0,
+        frame: { id: 1, flags: 0, len: 0, data: new Uint8Array() },
+      })
+      await s.waitFor(() => results(s).length === 1, 10_000, 'a result')
+      expect(results(s)[0]).toMatchObject({ ok: false, error: 'interface-down' })
+    } finally {
+      sh('ip', 'link', 'set', 'vcan0', 'up')
+    }
+    await s.waitFor(() => states().at(-1) === 'active', 10_000, 'BUS_STATE active again')
+    sh('cangen', 'vcan0', '-n', '100', '-g', '2')
+    await s.waitFor(
+      () => s.state.count(0) === 100,
+      20_000,
+      '100 frames after the interface came back',
+    )
+  })
+
+  it('reopens a channel whose interface was deleted and created again', async () => {
+    const { s } = await setup(['vcan1'])
+    const states = () =>
+      s.state.messages
+        .filter((m) => m.type === 'BUS_STATE')
+        .map((m) => (m.body as { state: string }).state)
+    const mtu = fd ? ['mtu', '72'] : []
+    try {
+      sh('ip', 'link', 'del', 'vcan1')
+      await s.waitFor(() => states().includes('stopped'), 10_000, 'BUS_STATE stopped')
+    } finally {
+      if (!sh('ip', '-o', 'link', 'show').includes('vcan1:'))
+        sh('ip', 'link', 'add', 'dev', 'vcan1', ...mtu, 'type', 'vcan')
+      sh('ip', 'link', 'set', 'vcan1', 'up')
+    }
+    await s.waitFor(() => states().at(-1) === 'active', 10_000, 'BUS_STATE active again')
+    sh('cangen', 'vcan1', '-n', '50', '-g', '2')
+    await s.waitFor(() => s.state.count(0) === 50, 20_000, '50 frames on the new interface')
+  })
+
+  it('loses nothing when the server is killed and restarted mid-stream', async () => {
+    const state = new ServerState()
+    const { s, port } = await setup(['vcan0'], { state })
+    const dump = new CanDump('vcan0')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const gen = spawn('cangen', ['vcan0', '-n', '3000', '-g', '1', '-L', '8'], { stdio: 'ignore' })
+    await s.waitFor(() => state.count(0) > 800, 20_000, '800 frames')
+    await s.close()
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const second = new ScriptedServer({ state })
+    await second.listen(port)
+    cleanups.push(() => second.close())
+    await new Promise((resolve) => gen.once('exit', resolve))
+    await second.waitFor(() => state.count(0) === 3000, 30_000, 'all 3,000 frames')
+    const want = await dump.stop()
+    expect(want.length).toBe(3000)
+    for (const [i, frame] of state.channel(0).entries()) sameFrame(frame, want[i]!)
+    expect(state.gaps).toEqual([])
+    expect(state.hellos.length).toBe(2)
+  })
+})
