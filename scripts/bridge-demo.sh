@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The main job on one machine, no hardware: a workstation TCPBus printing every frame, and
+# canbridge-edge streaming a virtual CAN channel to it over loopback TCP.
+# Usage: bash scripts/bridge-demo.sh [seconds] [frames-per-second]   (defaults: 5, 20)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+seconds=${1:-5}
+rate=${2:-20}
+[[ $seconds =~ ^[0-9]+$ && $rate =~ ^[0-9]+$ ]] || { echo "usage: bridge-demo.sh [seconds] [frames-per-second]" >&2; exit 2; }
+[ -f packages/edge-client/dist/main.js ] || pnpm build >/dev/null
+port=$((30000 + RANDOM % 20000))
+node packaging/edge/receive.ts --host 127.0.0.1 --port "$port" &
+receiver=$!
+trap 'kill "$receiver" "${edge:-}" 2>/dev/null || true' EXIT
+sleep 1
+node packages/edge-client/dist/main.js --server "127.0.0.1:$port" --edge-id demo-edge \
+  --channel "virtual:demo?rate=$rate&pattern=mixed" --spool-dir "$(mktemp -d)" --log-level warn &
+edge=$!
+sleep "$seconds"
+kill -TERM "$edge"
+wait "$edge" || true
