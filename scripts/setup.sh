@@ -33,9 +33,13 @@ step "toolchain: node $(node --version), pnpm $(pnpm --version)"
 step "installing workspace dependencies"
 pnpm install --frozen-lockfile
 
-if [ -f scripts/kernel-harness.sh ]; then
-  step "installing what the kernel tests need (UML, can-utils, iproute2)"
-  bash scripts/kernel-harness.sh --install-only
+step "installing what the kernel tests need (UML, can-utils, iproute2)"
+bash scripts/kernel-harness.sh --install-only
+
+# The soak report's test opens it in a real browser; Debian's Chromium, when we may install.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  step "installing Chromium (headless check of the soak's HTML report)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
 step "building"

@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // The soak needs real SocketCAN: `pnpm test:kernel` runs it (vitest.kernel.config.ts).
+    exclude: [...configDefaults.exclude, 'test/soak/ci-soak.test.ts'],
     testTimeout: 20_000,
     // The JSON report feeds the suite's closing line (scripts/test-summary.mjs).
     reporters: ['default', 'json'],
