@@ -36,6 +36,11 @@ pnpm install --frozen-lockfile
 step "installing what the kernel tests need (UML, can-utils, iproute2)"
 bash scripts/kernel-harness.sh --install-only
 
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  step "installing what building the edge executables needs (cross compilers, qemu-user)"
+  bash packaging/edge/install-build-deps.sh
+fi
+
 # The soak report's test opens it in a real browser; Debian's Chromium, when we may install.
 if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   step "installing Chromium (headless check of the soak's HTML report)"

@@ -372,8 +372,8 @@ function seaPlugin(inputs: BundleInputs): import('esbuild').Plugin {
         loader: 'js',
         resolveDir: SEA_DIR,
       }))
-      // The edge's build-info module, once it has one (src/build-info.ts exporting
-      // BUILD_INFO = undefined): this build's details, for --version.
+      // The edge's build-info module (src/build-info.ts exports BUILD_INFO = undefined):
+      // this build's details, for --version and doctor. checkVersion() sees that it took.
       build.onLoad({ filter: /[\\/]edge-client[\\/]dist[\\/]build-info\.js$/ }, () => ({
         contents: `export const BUILD_INFO = ${JSON.stringify(inputs.build)}`,
         loader: 'js',
@@ -556,7 +556,12 @@ function checkVersion(
     env: { ...process.env, CANBRIDGE_ADDON_DIR: '' },
   })
   const ms = performance.now() - started
-  const expected = [`canbridge-edge ${version}`, `node v${target.nodeVersion}`]
+  const expected = [
+    `canbridge-edge ${version}`,
+    `node v${target.nodeVersion}`,
+    `addon socketcan ${SOCKETCAN_VERSION} n-api ${ADDON_NAPI} (linux-${target.arch},`,
+    'single-executable',
+  ]
   for (const line of expected) {
     if (!text.includes(line))
       throw new BuildError(`${binary} --version printed:\n${text}\nexpected a line "${line}"`)

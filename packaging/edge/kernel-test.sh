@@ -2,7 +2,9 @@
 # Runs the edge's kernel tests (real SocketCAN on vcan, in the project's harness) against
 # the x64 single executable from dist/edge instead of `node dist/main.js`:
 #   bash packaging/edge/kernel-test.sh [--binary PATH]
-# Without --binary it unpacks dist/edge/canbridge-edge-<version>-linux-x64.tar.gz.
+# Without --binary it unpacks dist/edge/canbridge-edge-<version>-linux-x64.tar.gz. The tests
+# start the daemon (and `doctor`) through test/helpers/edge-process.ts, which runs
+# $CANBRIDGE_EDGE_BIN in place of dist/main.js when it is set.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/env.sh
@@ -20,14 +22,22 @@ if [ -z "$bin" ]; then
   version=$(node -p "require('./packages/edge-client/package.json').version")
   tarball=dist/edge/canbridge-edge-$version-linux-x64.tar.gz
   [ -f "$tarball" ] || { echo "kernel-test.sh: $tarball missing: bash scripts/build-edge.sh --arch x64" >&2; exit 1; }
+  rm -f "$root/packaging/.cache/kernel-sea/edge-process.ts" # left by the text-patching predecessor
   work=$root/packaging/.cache/kernel-sea/unpacked
   rm -rf "$work" && mkdir -p "$work"
   tar xzf "$tarball" -C "$work"
   bin=$work/canbridge-edge-$version-linux-x64/canbridge-edge
 fi
 echo "kernel-test: edge kernel tests against $bin ($("$bin" --version | head -1))" >&2
+# the tests' own imports: the protocol and the workstation library (TCPBus), built
+pnpm --filter '@canbridge/server-bus...' run build >/dev/null ||
+  { echo "kernel-test.sh: @canbridge/server-bus does not build" >&2; exit 1; }
 cd packages/edge-client
 export CANBRIDGE_EDGE_BIN=$bin
 export PATH=$root/node_modules/.bin:$PATH
-exec bash ../../scripts/kernel-harness.sh --fd --vcan vcan0,vcan1 --timeout 900 -- \
-  vitest run --config ../../packaging/edge/vitest.kernel-sea.config.ts
+# the harness as `pnpm test:kernel` runs it (raised socket buffers: candump, the tests'
+# reference, loses frames at the default); the default reporter only: the JSON report of
+# vitest.kernel.config.ts belongs to `pnpm test:kernel`
+exec bash ../../scripts/kernel-harness.sh --fd --vcan vcan0,vcan1 \
+  --sysctl net.core.rmem_default=4194304 --sysctl net.core.rmem_max=8388608 --timeout 900 -- \
+  vitest run --config vitest.kernel.config.ts --reporter=default

@@ -385,8 +385,67 @@ function readConfigFile(path: string): Record<string, unknown> {
  * command line; `env` is process.env or a test's own.
  */
 export function loadConfig(flags: FlagValues, env: Record<string, string | undefined>): EdgeConfig {
+  const { values } = resolveSettings(flags, env, (problem) => {
+    throw problem
+  })
+  return values as unknown as EdgeConfig
+}
+
+/** What `inspectConfig` found: the values it could read and what loadConfig would refuse. */
+export interface ConfigInspection {
+  /** every setting that was given validly or has a default */
+  values: Partial<EdgeConfig>
+  /** the config file, when one was named (flag or CANBRIDGE_CONFIG) */
+  configPath: string | undefined
+  /** bad values and unreadable or invalid config files, in loadConfig's words */
+  problems: string[]
+  /** required settings given nowhere (loadConfig's message for each) */
+  missing: { key: 'server' | 'channels'; message: string }[]
+}
+
+/**
+ * Reads the layers like loadConfig but never throws: `canbridge-edge doctor` reports every
+ * problem and checks what it could read.
+ */
+export function inspectConfig(
+  flags: FlagValues,
+  env: Record<string, string | undefined>,
+): ConfigInspection {
+  const problems: string[] = []
+  const missing: ConfigInspection['missing'] = []
+  const { values, configPath } = resolveSettings(
+    flags,
+    env,
+    (problem) => problems.push(problem.message),
+    (key, message) => missing.push({ key, message }),
+  )
+  return { values: values as Partial<EdgeConfig>, configPath, problems, missing }
+}
+
+const MISSING = {
+  server:
+    'no server given: use --server host:port (or unix:/path), CANBRIDGE_SERVER, or "server" in the config file',
+  channels:
+    'no channel given: use --channel can0 (repeatable), CANBRIDGE_CHANNELS=can0,can1, or "channels" in the config file',
+} as const
+
+function resolveSettings(
+  flags: FlagValues,
+  env: Record<string, string | undefined>,
+  onProblem: (problem: ConfigError) => void,
+  onMissing: (key: 'server' | 'channels', message: string) => void = (_, message) =>
+    onProblem(new ConfigError(message)),
+): { values: Record<string, unknown>; configPath: string | undefined } {
   const configPath = flags.config ?? env['CANBRIDGE_CONFIG']
-  const file = configPath ? readConfigFile(configPath) : {}
+  let file: Record<string, unknown> = {}
+  if (configPath) {
+    try {
+      file = readConfigFile(configPath)
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      onProblem(error)
+    }
+  }
   const result: Record<string, unknown> = {}
   for (const setting of SETTINGS) {
     let raw: unknown
@@ -408,20 +467,19 @@ export function loadConfig(flags: FlagValues, env: Record<string, string | undef
       result[setting.key] = setting.parse(raw)
     } catch (error) {
       if (!(error instanceof Invalid)) throw error
-      throw new ConfigError(
-        `bad ${setting.flag.slice(2)} ${JSON.stringify(raw)} (from ${source}): ${error.message}`,
+      onProblem(
+        new ConfigError(
+          `bad ${setting.flag.slice(2)} ${JSON.stringify(raw)} (from ${source}): ${error.message}`,
+        ),
       )
     }
   }
-  if (result['server'] === undefined) {
-    throw new ConfigError(
-      'no server given: use --server host:port (or unix:/path), CANBRIDGE_SERVER, or "server" in the config file',
-    )
+  for (const key of ['server', 'channels'] as const) {
+    if (result[key] === undefined && !Object.hasOwn(result, key)) continue
+    if (result[key] === undefined) {
+      delete result[key]
+      onMissing(key, MISSING[key])
+    }
   }
-  if (result['channels'] === undefined) {
-    throw new ConfigError(
-      'no channel given: use --channel can0 (repeatable), CANBRIDGE_CHANNELS=can0,can1, or "channels" in the config file',
-    )
-  }
-  return result as unknown as EdgeConfig
+  return { values: result, configPath }
 }

@@ -3,22 +3,16 @@
 // supervisor, and stops it on SIGTERM / SIGINT (flush to the server, else to the spool).
 import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
-import { PROTOCOL_VERSION } from '@canbridge/protocol'
 import { Command, CommanderError, Option } from 'commander'
 import { ConfigError, type EdgeConfig, type FlagValues, loadConfig, SETTINGS } from './config.ts'
 import { createLogger } from './logger.ts'
-import { packageVersion, StartupError, Supervisor } from './supervisor.ts'
+import { toleratePipeClose } from './stdio.ts'
+import { StartupError, Supervisor } from './supervisor.ts'
+import { versionText } from './version.ts'
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const
 
-export function versionText(): string {
-  return [
-    `canbridge-edge ${packageVersion()}`,
-    `protocol ${PROTOCOL_VERSION}`,
-    `node ${process.version}`,
-    `n-api ${process.versions.napi ?? 'unknown'}`,
-  ].join('\n')
-}
+export { versionText }
 
 function buildProgram(): Command {
   const program = new Command('canbridge-edge')
@@ -48,6 +42,10 @@ function buildProgram(): Command {
     'after',
     `
 Settings come from defaults, then the config file, then the environment, then flags.
+Commands:
+  canbridge-edge doctor [--server host:port] [--channel can0 ...] [--config path]
+      checks this host (kernel modules, interfaces and bitrate, raw CAN socket, socket
+      buffers, the addon, the server handshake) and says what to fix; doctor --help
 Examples:
   canbridge-edge --server 192.168.1.10:29536 --channel can0
   canbridge-edge --server unix:/run/canbridge.sock --channel can0 --channel can1 --spool-dir /var/lib/canbridge
@@ -80,6 +78,8 @@ export async function main(
   argv: readonly string[],
   env: Record<string, string | undefined>,
 ): Promise<number> {
+  toleratePipeClose()
+  if (argv[0] === 'doctor') return (await import('./doctor.ts')).runDoctor(argv.slice(1), env)
   let flags: FlagValues
   try {
     flags = parseFlags(argv)

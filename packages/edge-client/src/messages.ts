@@ -83,6 +83,8 @@ export interface ChannelCounters {
   ringBytes: number
   spoolBytes: number
   spoolFrames: number
+  /** spool operations that failed since start */
+  spoolErrors: number
   dropsSpoolFull: number
   dropsRingOldest: number
 }

@@ -1,17 +1,15 @@
 // The poll worker: owns the CAN channels, writes received frames into the rings (one per
 // channel), and runs the reverse path: transmit requests, periodic tasks, filters.
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
-import {
-  type BusStateName,
-  FRAME_FLAG,
-  type TransmitError,
-  type TxFrame,
-} from '@canbridge/protocol'
+import type { BusStateName, TransmitError, TxFrame } from '@canbridge/protocol'
+// the frame helpers alone: this thread never encodes control messages (memory, see README)
+import { FRAME_FLAG } from '@canbridge/protocol/frames'
 import { busStateOfError } from './can/bus-state.ts'
 import { CanOpenError, type CanSource, type LinkState } from './can/can-source.ts'
 import type { FrameBatch } from './can/frame-batch.ts'
 import { SocketCanSource } from './can/socketcan-source.ts'
 import { VIRTUAL_PREFIX, VirtualSource } from './can/virtual-source.ts'
+import { compactHeap } from './heap.ts'
 import type {
   PollToSupervisor,
   PollToWrite,
@@ -324,6 +322,8 @@ parent.on('message', (message: SupervisorToPoll) => {
   }
 })
 
+// startup garbage goes before the first frame arrives (README: memory)
+compactHeap()
 for (let i = 0; i < sources.length; i++) {
   const source = sources[i]!
   try {

@@ -12,7 +12,7 @@ import {
   RECORD_HEADER_BYTES,
   writeRecordParts,
   writeTimestampParts,
-} from '@canbridge/protocol'
+} from '@canbridge/protocol/frames'
 
 /** Int32 control slots (Atomics). */
 export const RING_CONTROL = {

@@ -17,6 +17,7 @@ import {
   type Welcome,
 } from '@canbridge/protocol'
 import { describeAddress, ServerLink } from './connection.ts'
+import { compactHeap } from './heap.ts'
 import type {
   ChannelCounters,
   PollToWrite,
@@ -79,7 +80,14 @@ interface Channel {
   framesSpooled: number
   dropsSpoolFull: number
   dropsRingOldest: number
+  /**
+   * the last spool operation failed: the channel holds frames in the ring (dropping by
+   * the policy only when it is full) and tries the spool again at spoolRetryAt
+   */
   spoolFailed: boolean
+  spoolRetryAt: number
+  spoolBackoffMs: number
+  spoolErrors: number
 }
 
 const doorbell = new Int32Array(settings.doorbell)
@@ -104,6 +112,11 @@ function returnEncoder(encoder: BatchEncoder): void {
 }
 const channels: Channel[] = []
 const pendingDrops: Drops[] = []
+/**
+ * reports already sent once: one queued again after a reconnect goes out unchanged (the
+ * server dedupes by exact range), so a new drop is never merged into it
+ */
+const sentDrops = new WeakSet<Drops>()
 let link: ServerLink | null = null
 /** increases with every connection, so that late async results of an old one are ignored */
 let generation = 0
@@ -114,6 +127,8 @@ let ownMessages = false
 let pollPort: MessagePort | undefined
 let stopping = false
 let pumpScheduled = false
+/** settles once every channel and its spool is open */
+let channelsOpen: Promise<void> = Promise.resolve()
 
 function toPoll(message: WriteToPoll): void {
   pollPort?.postMessage(message)
@@ -167,6 +182,9 @@ async function openChannels(): Promise<void> {
       dropsSpoolFull: 0,
       dropsRingOldest: 0,
       spoolFailed: false,
+      spoolRetryAt: 0,
+      spoolBackoffMs: 0,
+      spoolErrors: 0,
     })
   }
 }
@@ -574,6 +592,7 @@ function queueDrops(c: Channel, fromSeq: number, count: number, reason: string):
   const last = pendingDrops[pendingDrops.length - 1]
   if (
     last &&
+    !sentDrops.has(last) &&
     last.channel === c.index &&
     last.reason === reason &&
     last.fromSeq !== null &&
@@ -593,6 +612,7 @@ function flushDrops(): void {
   while (pendingDrops.length > 0) {
     const drops = pendingDrops.shift()!
     l.send('DROPS', drops)
+    sentDrops.add(drops)
     const c = channels[drops.channel]!
     if (c.unconfirmed.length >= MAX_PENDING_DROPS) c.unconfirmed.shift()
     c.unconfirmed.push({ drops, generation })
@@ -629,6 +649,17 @@ function manageLevel(c: Channel): void {
   if (c.spool && !c.spoolFailed) {
     if (used > settings.highWater * capacity && !c.moving && !c.spoolRefused)
       void moveToSpool(c, (settings.highWater - 0.1) * capacity)
+    return
+  }
+  // a failed spool is tried again after its backoff, never in a tight loop
+  if (
+    c.spool &&
+    !stopped &&
+    !c.moving &&
+    used > settings.highWater * capacity &&
+    performance.now() >= c.spoolRetryAt
+  ) {
+    void moveToSpool(c, (settings.highWater - 0.1) * capacity)
     return
   }
   if (settings.dropPolicy === 'drop-oldest' && used > DROP_MARK * capacity) dropOldestFromRing(c)
@@ -672,6 +703,7 @@ async function moveToSpool(c: Channel, target: number): Promise<void> {
       }
       c.spoolTail = Math.max(c.spoolTail, firstSeq + count)
       c.framesSpooled += count
+      spoolRecovered(c)
       c.consumer.markTouched()
       consumer.releaseTo(end, firstSeq + count)
     }
@@ -702,15 +734,39 @@ function dropOldestFromRing(c: Channel): void {
   if (c.sendSeq < consumer.releaseSeq) c.sendSeq = consumer.releaseSeq
 }
 
+/** first wait after a spool failure, doubled on each failed retry up to the maximum */
+const SPOOL_RETRY_MIN_MS = 1000
+const SPOOL_RETRY_MAX_MS = 60_000
+
+/**
+ * A spool operation failed (disk full, I/O error, directory gone): logged once per outage
+ * with the reason, counted, and retried after a backoff; meanwhile frames stay in the ring.
+ */
 function spoolProblem(c: Channel, action: string, error: unknown): void {
   const message = error instanceof Error ? error.message : String(error)
+  c.spoolErrors++
+  c.spoolBackoffMs = c.spoolFailed
+    ? Math.min(SPOOL_RETRY_MAX_MS, c.spoolBackoffMs * 2)
+    : SPOOL_RETRY_MIN_MS
+  c.spoolRetryAt = performance.now() + c.spoolBackoffMs
+  const fields = { channel: c.name, error: message, retryInMs: c.spoolBackoffMs }
   if (!c.spoolFailed) {
-    workerLog('error', `spool ${action} failed; this channel continues with the memory ring only`, {
-      channel: c.name,
-      error: message,
-    })
+    workerLog(
+      'error',
+      `spool ${action} failed; this channel keeps frames in the memory ring and retries the spool with backoff`,
+      fields,
+    )
+  } else {
+    workerLog('debug', `spool ${action} failed again`, fields)
   }
   c.spoolFailed = true
+}
+
+function spoolRecovered(c: Channel): void {
+  if (!c.spoolFailed) return
+  c.spoolFailed = false
+  c.spoolBackoffMs = 0
+  workerLog('info', 'spool usable again', { channel: c.name, errors: c.spoolErrors })
 }
 
 // --- doorbell: wake when the poll worker publishes ---
@@ -738,6 +794,7 @@ function counters(c: Channel): ChannelCounters {
     ringBytes: c.consumer.usedBytes(),
     spoolBytes: c.spool?.bytes ?? 0,
     spoolFrames: c.spool?.frames ?? 0,
+    spoolErrors: c.spoolErrors,
     dropsSpoolFull: c.dropsSpoolFull,
     dropsRingOldest: c.dropsRingOldest,
   }
@@ -903,14 +960,22 @@ parent.on('message', (message: SupervisorToWrite) => {
       toPoll({ type: 'link', connected: link?.welcomed === true, ownMessages })
       return
     case 'flush':
-      startFlush(message.deadlineMs)
+      // a stop while the spools are still opening (a signal during startup) flushes once
+      // they are open: the ring's frames go to the spool, or are counted as lost
+      void channelsOpen.then(
+        () => startFlush(message.deadlineMs),
+        () => {}, // the failure ends this worker (below)
+      )
       return
     default:
       throw new Error(`unknown message from the supervisor: ${JSON.stringify(message)}`)
   }
 })
 
-await openChannels()
+channelsOpen = openChannels()
+await channelsOpen
+// startup garbage goes before the first connection (README: memory)
+compactHeap()
 post({ type: 'ready' })
 workerLog('info', 'connecting', {
   server: describeAddress(settings.server),

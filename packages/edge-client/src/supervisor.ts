@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { MessageChannel, Worker } from 'node:worker_threads'
 import type { EdgeConfig } from './config.ts'
+import { compactHeap, enableHeapCompaction } from './heap.ts'
 import type { Logger } from './logger.ts'
 import type {
   ChannelInfo,
@@ -16,6 +17,7 @@ import type {
   WriteWorkerData,
 } from './messages.ts'
 import { createDoorbell, createRing, RING_COUNTER, RingMonitor } from './ring.ts'
+import { probeSpoolDirectory } from './spool/index.ts'
 
 /** Run from source (.ts, Node strips the types) or from dist (.js): workers follow suit. */
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
@@ -23,13 +25,22 @@ const POLL_WORKER_URL = new URL(`./poll.worker${EXT}`, import.meta.url)
 const WRITE_WORKER_URL = new URL(`./socket-write.worker${EXT}`, import.meta.url)
 
 /**
- * A small young generation per worker: the hot paths allocate little, and each isolate's
- * default semi-spaces would otherwise cost tens of MB of RSS on a Pi.
+ * Heap limits per worker, for memory on a Pi (README: memory):
+ * - young generation 2 MB, V8's smallest (1 MB semi-spaces): the hot paths allocate next to
+ *   nothing, so scavenges stay rare; 4 MB cost 2 MB more resident per worker for no gain
+ *   in throughput;
+ * - old generation 256 MB: far above what a worker holds (under 10 MB), so a leak ends in a
+ *   worker restart rather than the Pi's OOM killer; and below 2 GB, V8 does not remap its
+ *   2 MB of embedded builtins next to each isolate's code ("short builtin calls"), which
+ *   are otherwise resident once more per worker.
  */
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 }
+export const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 256 }
 
 /** More restarts than this within RESTART_WINDOW_MS: give up (systemd restarts the process). */
 const MAX_RESTARTS = 5
+/** how long stop() waits past --shutdown-timeout for the worker's flush, then for terminate() */
+const SHUTDOWN_MARGIN_MS = 2000
+const TERMINATE_WAIT_MS = 1000
 const RESTART_WINDOW_MS = 60_000
 
 export function packageVersion(): string {
@@ -60,6 +71,8 @@ export interface ChannelSnapshot {
   ringCapacity: number
   spoolBytes: number
   spoolFrames: number
+  /** spool operations that failed (the channel then holds frames in the ring, and retries) */
+  spoolErrors: number
 }
 
 export interface Snapshot {
@@ -95,9 +108,13 @@ export class Supervisor {
   #statsTimer: NodeJS.Timeout | undefined
   #startedAt = performance.now()
   readonly #exited = new WeakSet<Worker>()
+  /** why a worker was ended on purpose (an unknown message): its restart gives this reason */
+  readonly #endedFor = new WeakMap<Worker, string>()
   #waiters = new Map<string, (value: unknown) => void>()
   /** called once when the supervisor gives up (fatal) */
   onFatal: (error: Error) => void = () => {}
+  /** a worker cannot be terminated at shutdown: end the process (tests replace it) */
+  forceExit: (reason: string) => void = () => process.kill(process.pid, 'SIGKILL')
 
   constructor(config: EdgeConfig, log: Logger) {
     this.config = config
@@ -110,7 +127,11 @@ export class Supervisor {
     return this.#channels
   }
 
-  /** Opens the channels and starts both workers; throws StartupError with what to fix. */
+  /**
+   * Opens the channels and starts both workers; throws StartupError with what to fix.
+   * When stop() is called meanwhile (a signal during startup), it resolves as soon as it
+   * notices, without starting anything more; stop() ends what was started.
+   */
   async start(): Promise<void> {
     this.log.info(
       {
@@ -122,9 +143,16 @@ export class Supervisor {
       },
       'starting',
     )
+    enableHeapCompaction()
+    if (this.config.spoolDir !== null) await this.#checkSpool(this.config.spoolDir)
+    if (this.#stopping) return
     const ready = this.#expect('poll-ready')
     this.#poll = this.#startPoll()
-    const result = (await ready) as PollToSupervisor
+    const result = (await ready) as PollToSupervisor | Error | undefined
+    // a signal while starting: stop() ends what has started; start nothing more
+    if (this.#stopping) return
+    if (result instanceof Error || result === undefined)
+      throw new StartupError('worker', result?.message ?? 'the poll worker ended while starting')
     if (result.type === 'open-failed') {
       throw new StartupError(result.code, result.message)
     }
@@ -133,12 +161,20 @@ export class Supervisor {
     this.#channels = result.channels
     const writeReady = this.#expect('write-ready')
     this.#write = this.#startWrite()
-    const written = (await writeReady) as WriteToSupervisor | Error
-    if (written instanceof Error) throw new StartupError('spool', written.message)
+    const written = (await writeReady) as WriteToSupervisor | Error | undefined
+    if (this.#stopping) return
+    if (written instanceof Error) {
+      const spool = written.message.startsWith('cannot use the spool')
+      throw new StartupError(spool ? 'spool' : 'worker', written.message)
+    }
+    if (written === undefined)
+      throw new StartupError('worker', 'the socket-write worker ended while starting')
     this.#connectWorkers()
     this.#started = true
     this.#statsTimer = setInterval(() => this.#logStats(), this.config.statsIntervalMs)
     this.#statsTimer.unref()
+    // the workers compact theirs as they start (README: memory)
+    compactHeap()
   }
 
   /** Statistics for logs and metrics: ring counters read directly, the rest as last reported. */
@@ -168,6 +204,7 @@ export class Supervisor {
           ringCapacity: m.capacity,
           spoolBytes: w?.spoolBytes ?? 0,
           spoolFrames: w?.spoolFrames ?? 0,
+          spoolErrors: w?.spoolErrors ?? 0,
         }
       }),
     }
@@ -190,17 +227,55 @@ export class Supervisor {
     clearInterval(this.#statsTimer)
     this.log.info({ reason, deadlineMs: this.config.shutdownTimeoutMs }, 'stopping')
     if (this.#poll && !this.#exited.has(this.#poll)) {
-      const stopped = this.#expect('poll-stopped', 2000)
+      // a poll worker still starting (a signal during startup) answers once it has started
+      const starting = this.#waiters.has('poll-ready')
+      const stopped = this.#expect('poll-stopped', starting ? 15_000 : 2000)
       this.#poll.postMessage({ type: 'stop' })
       await stopped
     }
+    let failure: string | undefined
     if (this.#write && !this.#exited.has(this.#write)) {
-      const flushed = this.#expect('write-flushed', this.config.shutdownTimeoutMs + 10_000)
+      // the worker's own deadline, then a margin: a spool that hangs (a dead disk, a stuck
+      // file system) must not hold the shutdown
+      const waitMs = this.config.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS
+      const flushed = this.#expect('write-flushed', waitMs)
       this.#write.postMessage({ type: 'flush', deadlineMs: this.config.shutdownTimeoutMs })
-      await flushed
+      if ((await flushed) === undefined)
+        failure = `the socket-write worker did not finish flushing within ${waitMs} ms (is the spool stuck?)`
     }
     this.#logStats()
-    await Promise.all([this.#poll?.terminate(), this.#write?.terminate()])
+    await this.#endWorkers()
+    if (failure !== undefined) throw new Error(failure)
+  }
+
+  /** Terminates both workers; one stuck in a file system call ends the process instead. */
+  async #endWorkers(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const wedged = new Promise<'wedged'>((resolve) => {
+      timer = setTimeout(() => resolve('wedged'), TERMINATE_WAIT_MS)
+    })
+    const ended = Promise.all([this.#poll?.terminate(), this.#write?.terminate()])
+    const result = await Promise.race([ended, wedged])
+    clearTimeout(timer)
+    if (result !== 'wedged') return
+    // Node cannot end a worker blocked in native code, and process.exit() then waits for
+    // it forever: only a signal ends the process
+    const reason = `a worker did not end within ${TERMINATE_WAIT_MS} ms of terminate()`
+    this.log.fatal({ reason }, 'killing the process')
+    this.forceExit(reason)
+  }
+
+  /** The --spool-dir check before any worker starts: created if missing, and writable. */
+  async #checkSpool(dir: string): Promise<void> {
+    try {
+      await probeSpoolDirectory(dir)
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error)
+      throw new StartupError(
+        'spool',
+        `cannot use the spool (--spool-dir ${dir}): ${why}; give a directory this user can create and write, or leave out --spool-dir to run without a disk spool`,
+      )
+    }
   }
 
   #expect(key: string, timeoutMs?: number): Promise<unknown> {
@@ -313,8 +388,22 @@ export class Supervisor {
     this.log[level]({ worker: kind, ...message.fields }, message.msg)
   }
 
+  /**
+   * A message the supervisor does not know is a bug on one side or the other: never
+   * ignored. Logged as fatal with the message, and the worker is ended; it is restarted
+   * (counted, bounded) with this as the reason, or fails the start if it was starting.
+   */
   #unknown(kind: WorkerKind, worker: Worker, message: unknown): void {
+    let text: string
+    try {
+      text = JSON.stringify(message) ?? String(message)
+    } catch {
+      text = String(message)
+    }
+    if (text.length > 200) text = `${text.slice(0, 200)}…`
     this.log.fatal({ worker: kind, message }, 'unknown message from a worker: restarting it')
+    if (!this.#endedFor.has(worker))
+      this.#endedFor.set(worker, `unknown message from the ${kind} worker: ${text}`)
     void worker.terminate()
   }
 
@@ -326,9 +415,18 @@ export class Supervisor {
     })
     worker.on('exit', (code) => {
       this.#exited.add(worker)
-      if (this.#stopping) return
+      if (this.#stopping) {
+        // stop() waits for no answer from a worker that is gone (e.g. one still starting)
+        if ((kind === 'poll' ? this.#poll : this.#write) === worker) {
+          this.#settle(kind === 'poll' ? 'poll-stopped' : 'write-flushed', undefined)
+          this.#settle(kind === 'poll' ? 'poll-ready' : 'write-ready', undefined)
+        }
+        return
+      }
       if ((kind === 'poll' ? this.#poll : this.#write) !== worker) return
-      const reason = failure ? `${failure.name}: ${failure.message}` : `exit code ${code}`
+      const reason =
+        this.#endedFor.get(worker) ??
+        (failure ? `${failure.name}: ${failure.message}` : `exit code ${code}`)
       // A worker that fails before it is ready fails the start, not a restart loop.
       if (this.#waiters.has(kind === 'poll' ? 'poll-ready' : 'write-ready')) {
         // a spool that cannot be opened is the usual cause: say which setting to fix

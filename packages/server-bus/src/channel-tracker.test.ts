@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ChannelTracker } from './channel-tracker.ts'
+import { ChannelTracker, SequenceRanges } from './channel-tracker.ts'
 
 describe('ChannelTracker.admit', () => {
   it('accepts the first batch from any sequence, then tracks nextSeq', () => {
@@ -47,5 +47,36 @@ describe('ChannelTracker.admit', () => {
     expect(snapshot.sendQueued).toBe(2)
     snapshot.edgeDrops['ring-full'] = 0
     expect(t.edgeDrops['ring-full']).toBe(7)
+  })
+})
+
+describe('ChannelTracker.addDrops: idempotent by range', () => {
+  it('counts an identical range once, an overlapping one by its new part, rangeless ones always', () => {
+    const t = new ChannelTracker('pi', 'can0')
+    expect(t.addDrops('ring-full', 50, 100)).toEqual([[100, 150]])
+    expect(t.addDrops('ring-full', 50, 100)).toEqual([])
+    expect(t.addDrops('ring-full', 20, 140)).toEqual([[150, 160]])
+    expect(t.addDrops('ring-full', 30, 90)).toEqual([[90, 100]])
+    // another reason keeps its own ranges
+    expect(t.addDrops('spool-full', 50, 100)).toEqual([[100, 150]])
+    expect(t.addDrops('kernel-overflow', 2)).toBeNull()
+    expect(t.addDrops('kernel-overflow', 2, null)).toBeNull()
+    expect(t.edgeDrops).toEqual({ 'ring-full': 70, 'spool-full': 50, 'kernel-overflow': 4 })
+    expect(t.edgeDropReportsRepeated).toBe(1)
+    expect(t.snapshot(0).edgeDropReportsRepeated).toBe(1)
+  })
+
+  it('remembers a bounded number of ranges, forgetting the oldest', () => {
+    const ranges = new SequenceRanges(3)
+    for (const from of [0, 10, 20, 30])
+      expect(ranges.addNew(from, from + 5)).toEqual([[from, from + 5]])
+    expect(ranges.size).toBe(3)
+    expect(ranges.addNew(30, 35)).toEqual([])
+    expect(ranges.addNew(0, 5)).toEqual([[0, 5]]) // forgotten: counted again
+    // adjacent ranges merge into one
+    const merged = new SequenceRanges(2)
+    for (let from = 0; from < 100; from += 10) merged.addNew(from, from + 10)
+    expect(merged.size).toBe(1)
+    expect(merged.addNew(0, 100)).toEqual([])
   })
 })

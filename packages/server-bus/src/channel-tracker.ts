@@ -26,14 +26,71 @@ export interface ChannelStats {
   gapEvents: number
   /** frames received again (sequence already held) and discarded */
   duplicates: number
-  /** frames the edge reported lost, by reason (`ring-full`, `kernel-overflow`, ...) */
+  /**
+   * frames the edge reported lost, by reason (`ring-full`, `kernel-overflow`, ...); a report
+   * that repeats a range already counted (resent after a reconnect) is not counted again
+   */
   edgeDrops: Record<string, number>
+  /** DROPS reports whose whole range had been counted already (resends), ignored */
+  edgeDropReportsRepeated: number
   /** frames of this channel waiting in the receive queue */
   receiveQueued: number
   /** sends waiting: held while disconnected, queued for the socket, or awaiting a result */
   sendQueued: number
   /** the edge's own counters from its last STATS message */
   edgeCounters: Record<string, number>
+}
+
+/** Distinct DROPS ranges remembered per reason; beyond, the oldest are forgotten. */
+export const MAX_DROP_RANGES = 4096
+
+/**
+ * Sequence numbers kept as sorted, merged [from, to) ranges, at most `limit` of them (the
+ * lowest go first): which reported drops were counted already.
+ */
+export class SequenceRanges {
+  readonly limit: number
+  #ranges: [number, number][] = []
+
+  constructor(limit = MAX_DROP_RANGES) {
+    this.limit = limit
+  }
+
+  get size(): number {
+    return this.#ranges.length
+  }
+
+  /** Adds [from, to) and returns the parts of it that were not in the set before. */
+  addNew(from: number, to: number): [number, number][] {
+    const fresh: [number, number][] = []
+    let cursor = from
+    for (const [a, b] of this.#ranges) {
+      if (b <= cursor) continue
+      if (a >= to) break
+      if (a > cursor) fresh.push([cursor, Math.min(a, to)])
+      cursor = Math.max(cursor, b)
+      if (cursor >= to) break
+    }
+    if (cursor < to) fresh.push([cursor, to])
+    for (const [a, b] of fresh) this.#insert(a, b)
+    if (this.#ranges.length > this.limit) this.#ranges.splice(0, this.#ranges.length - this.limit)
+    return fresh
+  }
+
+  #insert(from: number, to: number): void {
+    const ranges = this.#ranges
+    let i = 0
+    while (i < ranges.length && ranges[i]![1] < from) i++
+    let start = from
+    let end = to
+    let j = i
+    while (j < ranges.length && ranges[j]![0] <= end) {
+      start = Math.min(start, ranges[j]![0])
+      end = Math.max(end, ranges[j]![1])
+      j++
+    }
+    ranges.splice(i, j - i, [start, end])
+  }
 }
 
 export class ChannelTracker {
@@ -55,6 +112,9 @@ export class ChannelTracker {
   /** frames of this channel in the receive queue */
   queued = 0
   edgeDrops: Record<string, number> = Object.create(null)
+  edgeDropReportsRepeated = 0
+  /** per reason: the ranges already counted in edgeDrops */
+  readonly #dropRanges = new Map<string, SequenceRanges>()
   edgeCounters: Record<string, number> = Object.create(null)
   /** size of the last gap `admit` found (0 when none) */
   lastGap = 0
@@ -88,8 +148,37 @@ export class ChannelTracker {
     return skip
   }
 
-  addDrops(reason: string, count: number): void {
-    this.edgeDrops[reason] = (this.edgeDrops[reason] ?? 0) + count
+  /**
+   * Counts frames the edge reports lost. A report with a range (`fromSeq`) counts only the
+   * frames of the range not counted before for that reason: the edge sends a report again
+   * on its next connection when the one that carried it died before confirming it, so an
+   * identical range may come twice (PROTOCOL.md §5.4: ranges are exact). Returns the new
+   * [from, to) parts (empty for a repeat), or null for a report without a range, which is
+   * always counted.
+   */
+  addDrops(
+    reason: string,
+    count: number,
+    fromSeq: number | null = null,
+  ): [number, number][] | null {
+    if (fromSeq === null) {
+      this.edgeDrops[reason] = (this.edgeDrops[reason] ?? 0) + count
+      return null
+    }
+    let ranges = this.#dropRanges.get(reason)
+    if (!ranges) {
+      ranges = new SequenceRanges()
+      this.#dropRanges.set(reason, ranges)
+    }
+    const fresh = ranges.addNew(fromSeq, fromSeq + count)
+    if (fresh.length === 0) {
+      this.edgeDropReportsRepeated++
+      return fresh
+    }
+    let added = 0
+    for (const [from, to] of fresh) added += to - from
+    this.edgeDrops[reason] = (this.edgeDrops[reason] ?? 0) + added
+    return fresh
   }
 
   snapshot(sendQueued: number): ChannelStats {
@@ -107,6 +196,7 @@ export class ChannelTracker {
       gapEvents: this.gapEvents,
       duplicates: this.duplicates,
       edgeDrops: { ...this.edgeDrops },
+      edgeDropReportsRepeated: this.edgeDropReportsRepeated,
       receiveQueued: this.queued,
       sendQueued,
       edgeCounters: { ...this.edgeCounters },

@@ -75,6 +75,10 @@ export interface GapEvent {
   missing: number
 }
 
+/**
+ * Frames the edge reports lost: one event per range counted. A report the edge resends
+ * after a reconnect (the same range) counts once and emits nothing the second time.
+ */
 export interface DropsEvent {
   channel: string
   count: number
@@ -575,15 +579,23 @@ export class TCPBus extends Bus<TCPBusEvents> {
     switch (message.type) {
       case 'DROPS': {
         const channel = session.channels[message.body.channel]!
-        channel.addDrops(message.body.reason, message.body.count)
-        const drops: DropsEvent = {
-          channel: channel.name,
-          count: message.body.count,
-          reason: message.body.reason,
-          fromSeq: message.body.fromSeq,
+        const { reason, count, fromSeq } = message.body
+        const fresh = channel.addDrops(reason, count, fromSeq)
+        if (fresh !== null && fresh.length === 0) {
+          // a report resent after a reconnect: its range is counted already
+          this.#logger.debug(
+            { channel: channel.name, count, reason, fromSeq },
+            `repeated drop report on ${channel.name} ignored`,
+          )
+          return
         }
-        this.#logger.warn({ ...drops }, `the edge lost ${drops.count} frames on ${channel.name}`)
-        this.emit('drops', drops)
+        const ranges: [number | null, number][] =
+          fresh === null ? [[null, count]] : fresh.map(([from, to]) => [from, to - from])
+        for (const [from, lost] of ranges) {
+          const drops: DropsEvent = { channel: channel.name, count: lost, reason, fromSeq: from }
+          this.#logger.warn({ ...drops }, `the edge lost ${drops.count} frames on ${channel.name}`)
+          this.emit('drops', drops)
+        }
         return
       }
       case 'BUS_STATE': {

@@ -108,6 +108,49 @@ describe('reconnect and resume', () => {
     expect(logger.at('warn').filter((e) => e.message.includes('lost'))).toHaveLength(3)
   })
 
+  it('counts a DROPS range the edge resends after a reconnect once: no second event, no double count', async () => {
+    let logger: Awaited<ReturnType<typeof listen>>['logger']
+    ;({ bus, logger } = await listen())
+    const events: DropsEvent[] = []
+    bus.on('drops', (drops) => events.push(drops))
+    const first = await start({ instanceId: 'run-1' })
+    await first.stream(0, 0, 100)
+    first.sendControl('DROPS', { channel: 0, fromSeq: 100, count: 50, reason: 'ring-full' })
+    await first.stream(0, 150, 50)
+    await waitUntil(() => events.length === 1)
+    // the connection dies before the edge saw an ACK past the range: it reports it again
+    first.destroy()
+    await waitUntil(() => bus!.edges.length === 0, 3000, 'the disconnect')
+    const second = await start({ instanceId: 'run-1', channels: [{ name: 'can0', nextSeq: 100 }] })
+    second.sendControl('DROPS', { channel: 0, fromSeq: 100, count: 50, reason: 'ring-full' })
+    // a range overlapping the counted one adds only its new part; rangeless reports add up
+    second.sendControl('DROPS', { channel: 0, fromSeq: 140, count: 20, reason: 'ring-full' })
+    second.sendControl('DROPS', { channel: 0, fromSeq: 100, count: 50, reason: 'spool-full' })
+    second.sendControl('DROPS', { channel: 0, fromSeq: null, count: 3, reason: 'kernel-overflow' })
+    second.sendControl('DROPS', { channel: 0, fromSeq: null, count: 3, reason: 'kernel-overflow' })
+    await second.stream(0, 200, 10)
+    await waitUntil(() => bus!.stats().channels['pi-test/can0']?.nextSeq === 210)
+    await waitUntil(() => events.length === 5)
+    await sleep(50)
+    const stats = bus.stats().channels['pi-test/can0']!
+    expect(stats.edgeDrops).toEqual({ 'ring-full': 60, 'spool-full': 50, 'kernel-overflow': 6 })
+    expect(stats.edgeDropReportsRepeated).toBe(1)
+    expect(events).toEqual([
+      { channel: 'pi-test/can0', count: 50, reason: 'ring-full', fromSeq: 100 },
+      { channel: 'pi-test/can0', count: 10, reason: 'ring-full', fromSeq: 150 },
+      { channel: 'pi-test/can0', count: 50, reason: 'spool-full', fromSeq: 100 },
+      { channel: 'pi-test/can0', count: 3, reason: 'kernel-overflow', fromSeq: null },
+      { channel: 'pi-test/can0', count: 3, reason: 'kernel-overflow', fromSeq: null },
+    ])
+    expect(logger.at('warn').filter((e) => e.message.includes('lost'))).toHaveLength(5)
+    expect(
+      logger.at('debug').filter((e) => e.message.includes('repeated drop report')),
+    ).toHaveLength(1)
+    // the frames themselves were not affected
+    expect(stats.gaps).toBe(50)
+    expect(stats.framesIn).toBe(160)
+  })
+
   it('tracks the bus state per channel and reports the worst', async () => {
     ;({ bus } = await listen())
     const changes: StateChangeEvent[] = []

@@ -4,5 +4,4 @@ declare module 'canbridge-edge-main' {
     argv: readonly string[],
     env: Record<string, string | undefined>,
   ): Promise<number>
-  export function versionText(): string
 }

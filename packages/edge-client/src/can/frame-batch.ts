@@ -1,6 +1,6 @@
 // A reusable batch of received frames in flat typed arrays: a CAN source fills it and hands
 // it over once per wake-up, so the hot path allocates nothing per frame.
-import { MAX_FD_LENGTH } from '@canbridge/protocol'
+import { MAX_FD_LENGTH } from '@canbridge/protocol/frames'
 
 export class FrameBatch {
   readonly capacity: number

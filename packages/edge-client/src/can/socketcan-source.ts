@@ -10,7 +10,8 @@
 // - no CAN_RAW_RECV_OWN_MSGS: the poll worker echoes frames it sent itself.
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { type CanFilter, FRAME_FLAG, frameProblem, type TxFrame } from '@canbridge/protocol'
+import type { CanFilter, TxFrame } from '@canbridge/protocol'
+import { FRAME_FLAG, frameProblem } from '@canbridge/protocol/frames'
 import {
   CAN_OPEN_ERROR,
   CanOpenError,

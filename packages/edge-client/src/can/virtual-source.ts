@@ -1,7 +1,8 @@
 // `virtual:NAME`: an in-process CAN channel with scripted traffic, for demos and logic
 // tests. A generator produces frames at a configured rate and pattern; sends succeed
 // (optionally after simulated TX-queue-full attempts) and can be looped back as traffic.
-import { type CanFilter, FRAME_FLAG, frameProblem, type TxFrame } from '@canbridge/protocol'
+import type { CanFilter, TxFrame } from '@canbridge/protocol'
+import { FRAME_FLAG, frameProblem } from '@canbridge/protocol/frames'
 import type { CanSource, CanSourceEvents, LinkState, SendOutcome } from './can-source.ts'
 import { matchesFilters } from './can-source.ts'
 import { FrameBatch } from './frame-batch.ts'

@@ -21,7 +21,10 @@ export class EdgeProcess {
   #waiters: { check: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = []
 
   constructor(args: string[], env: Record<string, string> = {}, main = MAIN) {
-    this.child = spawn(process.execPath, [main, ...args], {
+    // CANBRIDGE_EDGE_BIN: the built single executable stands in for dist/main.js
+    // (packaging/edge/kernel-test.sh runs the kernel tests against it)
+    const bin = main === DIST_MAIN ? process.env['CANBRIDGE_EDGE_BIN'] : undefined
+    this.child = spawn(bin ?? process.execPath, bin ? args : [main, ...args], {
       env: { PATH: process.env['PATH'] ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

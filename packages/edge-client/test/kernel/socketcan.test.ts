@@ -284,7 +284,12 @@ describe.skipIf(!inKernel)('socketcan backend on vcan (kernel tests)', () => {
       s.state.messages
         .filter((m) => m.type === 'BUS_STATE')
         .map((m) => (m.body as { state: string }).state)
-    await s.waitFor(() => states().length === 3, 10_000, 'three bus states')
+    // BUS_STATE goes out at once; the error frames themselves follow in DATA batches
+    await s.waitFor(
+      () => states().length === 3 && s.state.count(0) === 3,
+      10_000,
+      'three bus states and the three error frames',
+    )
     expect(states()).toEqual(['bus-off', 'active', 'passive'])
     // timeMs: the error frame's receive time, on the wall clock
     for (const m of s.state.messages.filter((m) => m.type === 'BUS_STATE')) {

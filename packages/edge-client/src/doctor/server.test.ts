@@ -1,0 +1,158 @@
+// The server check against real loopback servers: the workstation's TCPBus (TCP and a Unix
+// socket), and raw servers that answer wrongly.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { encodeControl, encodePreamble, ROLE } from '@canbridge/protocol'
+import { type EdgeInfo, TCPBus } from '@canbridge/server-bus'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { ServerAddress } from '../config.ts'
+import { checkServer, doctorEdgeId } from './server.ts'
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} }
+const cleanups: (() => Promise<unknown> | unknown)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+const options = { edgeId: 'pi-garage', software: 'canbridge-edge-doctor/test', timeoutMs: 3000 }
+
+async function rawServer(onConnection: (socket: Socket) => void): Promise<ServerAddress> {
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('error', () => {})
+    onConnection(socket)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  cleanups.push(
+    () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(resolve)
+      }),
+  )
+  return { kind: 'tcp', host: '127.0.0.1', port: (server.address() as { port: number }).port }
+}
+
+describe('server check', () => {
+  it('OK against a TCPBus: WELCOME, as edge <edgeId>.doctor, which then leaves', async () => {
+    const bus = await TCPBus.listen({
+      port: 0,
+      host: '127.0.0.1',
+      serverId: 'workstation',
+      logger: quiet,
+    })
+    cleanups.push(() => bus.shutdown())
+    const connected: EdgeInfo[] = []
+    const left: string[] = []
+    bus.on('edgeConnected', (edge) => connected.push(edge))
+    bus.on('edgeDisconnected', (edge) => left.push(edge.edgeId))
+    const { port } = bus.address as { port: number }
+    const r = await checkServer({ kind: 'tcp', host: '127.0.0.1', port }, options)
+    expect(r.status).toBe('OK')
+    expect(r.summary).toMatch(
+      new RegExp(
+        `^127\\.0\\.0\\.1:${port}: canbridge protocol 1, server "workstation" answered HELLO with WELCOME \\(connect \\d+ ms, handshake \\d+ ms, heartbeat 1000 ms\\)$`,
+      ),
+    )
+    expect(connected.map((e) => [e.edgeId, e.software])).toEqual([
+      ['pi-garage.doctor', 'canbridge-edge-doctor/test'],
+    ])
+    await expect.poll(() => left).toEqual(['pi-garage.doctor'])
+  })
+
+  it('OK over a Unix socket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'doctor-unix-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const path = join(dir, 'bus.sock')
+    const bus = await TCPBus.listen({ path, logger: quiet })
+    cleanups.push(() => bus.shutdown())
+    const r = await checkServer({ kind: 'unix', path }, options)
+    expect(r).toMatchObject({
+      status: 'OK',
+      summary: expect.stringMatching(/^unix:.*bus\.sock: canbridge protocol 1/),
+    })
+  })
+
+  it('keeps the doctor id within 64 characters', () => {
+    expect(doctorEdgeId('x'.repeat(64))).toBe(`${'x'.repeat(57)}.doctor`)
+  })
+
+  it('FAIL when nothing listens, saying how to start the server', async () => {
+    const probe = createServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const { port } = probe.address() as { port: number }
+    await new Promise((resolve) => probe.close(resolve))
+    const address: ServerAddress = { kind: 'tcp', host: '127.0.0.1', port }
+    const r = await checkServer(address, options)
+    expect(r).toMatchObject({
+      status: 'FAIL',
+      summary: expect.stringMatching(/: cannot connect: connect ECONNREFUSED/),
+    })
+    expect(r.fix![0]).toMatch(/TCPBus\.listen\(\{ port: \d+ \}\)/)
+    const unix = await checkServer({ kind: 'unix', path: '/nonexistent/bus.sock' }, options)
+    expect(unix).toMatchObject({ status: 'FAIL', summary: expect.stringMatching(/ENOENT/) })
+    expect(unix.fix![0]).toMatch(/^no socket file \/nonexistent\/bus\.sock/)
+  })
+
+  it('FAIL for a server that is not canbridge, showing what it sent', async () => {
+    const address = await rawServer((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'))
+    const r = await checkServer(address, options)
+    expect(r.status).toBe('FAIL')
+    expect(r.summary).toMatch(
+      /is not a canbridge server \(.*; it sent "HTTP\/1\.1 400 Bad Request"\)$/,
+    )
+  })
+
+  it('FAIL for another protocol version', async () => {
+    const address = await rawServer((socket) => {
+      const preamble = Buffer.from(encodePreamble(ROLE.SERVER))
+      preamble.writeUInt16LE(2, 4)
+      socket.write(preamble)
+    })
+    const r = await checkServer(address, options)
+    expect(r).toMatchObject({
+      status: 'FAIL',
+      summary: expect.stringMatching(/speaks another canbridge protocol version/),
+    })
+  })
+
+  it('FAIL with the code and message when the server refuses the HELLO', async () => {
+    const address = await rawServer((socket) => {
+      socket.write(encodePreamble(ROLE.SERVER))
+      socket.end(
+        encodeControl('ERROR', { code: 'BAD_HELLO', message: 'no edges from here', fatal: true }),
+      )
+    })
+    const r = await checkServer(address, options)
+    expect(r).toMatchObject({
+      status: 'FAIL',
+      summary: expect.stringMatching(/refused the HELLO: BAD_HELLO: no edges from here$/),
+    })
+  })
+
+  it('FAIL when the server closes before WELCOME or stays silent', async () => {
+    const closing = await rawServer((socket) => socket.destroy())
+    expect(await checkServer(closing, options)).toMatchObject({
+      status: 'FAIL',
+      summary: expect.stringMatching(
+        /the server closed the connection|connection lost during the handshake/,
+      ),
+    })
+    const silent = await rawServer(() => {})
+    const r = await checkServer(silent, { ...options, timeoutMs: 300 })
+    expect(r).toMatchObject({
+      status: 'FAIL',
+      summary: expect.stringMatching(/connected, but no canbridge preamble within 0\.3 s$/),
+    })
+  })
+
+  it('WARN without a server to check', async () => {
+    expect(await checkServer(undefined, options)).toMatchObject({
+      status: 'WARN',
+      summary: 'not checked: no server given',
+    })
+  })
+})

@@ -1,0 +1,67 @@
+// What keeps the daemon's memory down (README: memory): the poll worker's thread loads the
+// frame helpers of @canbridge/protocol only, never its control-message codec (msgpackr),
+// and each thread can compact its heap once it has started.
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { runInNewContext } from 'node:vm'
+import { describe, expect, it } from 'vitest'
+import { compactHeap, enableHeapCompaction } from '../src/heap.ts'
+
+const SRC = fileURLToPath(new URL('../src/', import.meta.url))
+
+/**
+ * Module specifiers a source file loads at run time: every import or export ... from,
+ * except `import type` / `export type` (erased). An import whose specifiers are all
+ * inline types still loads its module, so it counts.
+ */
+function runtimeImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8')
+  const found: string[] = []
+  const statement = /^(import|export)\s+(type\s+)?([^;'"]*?)\s*from\s+'([^']+)'/gms
+  for (const match of text.matchAll(statement)) {
+    if (match[2] === undefined) found.push(match[4]!)
+  }
+  for (const match of text.matchAll(/^import\s+'([^']+)'/gm)) found.push(match[1]!)
+  return found
+}
+
+/** Every bare (package) specifier reachable at run time from `entry` through relative imports. */
+function packagesReached(entry: string): Map<string, string> {
+  const packages = new Map<string, string>()
+  const seen = new Set<string>()
+  const walk = (file: string): void => {
+    if (seen.has(file)) return
+    seen.add(file)
+    for (const specifier of runtimeImports(file)) {
+      if (specifier.startsWith('.')) walk(resolve(dirname(file), specifier))
+      else if (!specifier.startsWith('node:')) packages.set(specifier, file.slice(SRC.length))
+    }
+  }
+  walk(entry)
+  return packages
+}
+
+describe('memory', () => {
+  it('the poll worker never loads the control-message codec of @canbridge/protocol', () => {
+    const reached = packagesReached(resolve(SRC, 'poll.worker.ts'))
+    expect(reached.has('@canbridge/protocol/frames')).toBe(true)
+    expect(Object.fromEntries(reached)).not.toHaveProperty(['@canbridge/protocol'])
+    expect([...reached.keys()].sort()).toEqual(['@canbridge/protocol/frames'])
+  })
+
+  it('finds runtime imports, not type-only ones', () => {
+    expect(runtimeImports(resolve(SRC, 'poll.worker.ts'))).not.toContain('@canbridge/protocol')
+    expect(runtimeImports(resolve(SRC, 'socket-write.worker.ts'))).toContain('@canbridge/protocol')
+  })
+
+  it('compacts a heap once gc is exposed, and only when asked to', () => {
+    enableHeapCompaction({})
+    expect(() => runInNewContext('gc')).toThrow(/gc is not defined/)
+    expect(() => compactHeap()).not.toThrow()
+    // CANBRIDGE_COMPACT_HEAP=1 exposes gc to contexts created afterwards, process-wide
+    enableHeapCompaction({ CANBRIDGE_COMPACT_HEAP: '1' })
+    expect(typeof runInNewContext('gc')).toBe('function')
+    expect(() => compactHeap()).not.toThrow()
+  })
+})
