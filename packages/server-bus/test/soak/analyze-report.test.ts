@@ -105,6 +105,8 @@ function chromium(): string | undefined {
 
 const browser = process.env['CANBRIDGE_KERNEL'] === undefined ? chromium() : undefined
 
+// Skipped only where no Chromium exists (setup.sh installs it when run as root) and inside
+// the kernel harness (no browser there): the report is checked in a real browser or not at all.
 describe.skipIf(browser === undefined)('HTML report in headless Chromium', () => {
   const dir = mkdtempSync(join(tmpdir(), 'soak-report-'))
   const file = join(dir, 'report.html')
