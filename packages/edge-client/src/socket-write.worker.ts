@@ -14,6 +14,7 @@ import {
   MAX_BATCH_FRAMES,
   PROTOCOL_VERSION,
   RECORD_HEADER_BYTES,
+  SequenceRanges,
   type Welcome,
 } from '@canbridge/protocol'
 import { describeAddress, ServerLink } from './connection.ts'
@@ -26,7 +27,6 @@ import type {
   WriteToSupervisor,
   WriteWorkerData,
 } from './messages.ts'
-import { RangeSet } from './range-set.ts'
 import { DOORBELL, RING_COUNTER, RingConsumer, RUN_KIND } from './ring.ts'
 import { Spool, SpoolFullError } from './spool/index.ts'
 import { workerLog } from './worker-log.ts'
@@ -61,7 +61,7 @@ interface Channel {
   reading: boolean
   moving: boolean
   /** drops already reported (a resend passes a ring gap again) */
-  reported: RangeSet
+  reported: SequenceRanges
   /** drop-newest: the spool refused the last move (full); no retry until it frees space */
   spoolRefused: boolean
   /** DROPS sent and not yet confirmed by an ACK on the same connection */
@@ -74,7 +74,7 @@ interface Channel {
    * frames discarded after being handed to a connection, by reason: reported only if the
    * next WELCOME shows the server lacks them
    */
-  inflight: Map<string, RangeSet>
+  inflight: Map<string, SequenceRanges>
   busState: BusStateName
   busStateTimeMs: number
   framesSpooled: number
@@ -170,7 +170,7 @@ async function openChannels(): Promise<void> {
       sendSeq: consumer.releaseSeq,
       reading: false,
       moving: false,
-      reported: new RangeSet(),
+      reported: new SequenceRanges(),
       sentUpTo: 0,
       ackedSeq: -1,
       unconfirmed: [],
@@ -524,7 +524,7 @@ function discarded(c: Channel, fromSeq: number, count: number, reason: string): 
     const inflightEnd = Math.min(c.sentUpTo, end)
     let set = c.inflight.get(reason)
     if (!set) {
-      set = new RangeSet()
+      set = new SequenceRanges()
       c.inflight.set(reason, set)
     }
     set.addNew(fromSeq, inflightEnd)

@@ -19,3 +19,4 @@ export {
   writeTimestampNs,
   writeTimestampParts,
 } from './record.ts'
+export { SequenceRanges } from './sequence-ranges.ts'

@@ -89,3 +89,4 @@ export {
   writeTimestampNs,
   writeTimestampParts,
 } from './record.ts'
+export { SequenceRanges } from './sequence-ranges.ts'

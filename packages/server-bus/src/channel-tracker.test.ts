@@ -1,5 +1,6 @@
+import { SequenceRanges } from '@canbridge/protocol'
 import { describe, expect, it } from 'vitest'
-import { ChannelTracker, SequenceRanges } from './channel-tracker.ts'
+import { ChannelTracker } from './channel-tracker.ts'
 
 describe('ChannelTracker.admit', () => {
   it('accepts the first batch from any sequence, then tracks nextSeq', () => {

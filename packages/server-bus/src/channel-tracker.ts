@@ -1,6 +1,6 @@
 // Per-channel state that outlives connections: the next expected sequence number (so a
 // reconnecting edge resumes where the server stopped), duplicates, gaps, drops, counters.
-import type { BusStateName } from '@canbridge/protocol'
+import { type BusStateName, SequenceRanges } from '@canbridge/protocol'
 
 /** Counters of one channel, as `TCPBus.stats()` reports them. */
 export interface ChannelStats {
@@ -43,55 +43,6 @@ export interface ChannelStats {
 
 /** Distinct DROPS ranges remembered per reason; beyond, the oldest are forgotten. */
 export const MAX_DROP_RANGES = 4096
-
-/**
- * Sequence numbers kept as sorted, merged [from, to) ranges, at most `limit` of them (the
- * lowest go first): which reported drops were counted already.
- */
-export class SequenceRanges {
-  readonly limit: number
-  #ranges: [number, number][] = []
-
-  constructor(limit = MAX_DROP_RANGES) {
-    this.limit = limit
-  }
-
-  get size(): number {
-    return this.#ranges.length
-  }
-
-  /** Adds [from, to) and returns the parts of it that were not in the set before. */
-  addNew(from: number, to: number): [number, number][] {
-    const fresh: [number, number][] = []
-    let cursor = from
-    for (const [a, b] of this.#ranges) {
-      if (b <= cursor) continue
-      if (a >= to) break
-      if (a > cursor) fresh.push([cursor, Math.min(a, to)])
-      cursor = Math.max(cursor, b)
-      if (cursor >= to) break
-    }
-    if (cursor < to) fresh.push([cursor, to])
-    for (const [a, b] of fresh) this.#insert(a, b)
-    if (this.#ranges.length > this.limit) this.#ranges.splice(0, this.#ranges.length - this.limit)
-    return fresh
-  }
-
-  #insert(from: number, to: number): void {
-    const ranges = this.#ranges
-    let i = 0
-    while (i < ranges.length && ranges[i]![1] < from) i++
-    let start = from
-    let end = to
-    let j = i
-    while (j < ranges.length && ranges[j]![0] <= end) {
-      start = Math.min(start, ranges[j]![0])
-      end = Math.max(end, ranges[j]![1])
-      j++
-    }
-    ranges.splice(i, j - i, [start, end])
-  }
-}
 
 export class ChannelTracker {
   readonly name: string
@@ -167,7 +118,7 @@ export class ChannelTracker {
     }
     let ranges = this.#dropRanges.get(reason)
     if (!ranges) {
-      ranges = new SequenceRanges()
+      ranges = new SequenceRanges(MAX_DROP_RANGES)
       this.#dropRanges.set(reason, ranges)
     }
     const fresh = ranges.addNew(fromSeq, fromSeq + count)

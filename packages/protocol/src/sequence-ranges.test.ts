@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { RangeSet } from './range-set.ts'
+import { SequenceRanges } from './sequence-ranges.ts'
 
-describe('RangeSet', () => {
+describe('SequenceRanges', () => {
   it('returns only the parts not reported before, and merges', () => {
-    const set = new RangeSet()
+    const set = new SequenceRanges()
     expect(set.addNew(10, 20)).toEqual([[10, 20]])
     expect(set.addNew(15, 25)).toEqual([[20, 25]])
     expect(set.addNew(0, 30)).toEqual([

@@ -1,8 +1,16 @@
-// A set of sequence numbers kept as sorted, merged [from, to) ranges: which drops were
-// already reported, so that none is reported twice (a resend passes a gap again).
+// Sequence numbers kept as sorted, merged [from, to) ranges. Both ends use it for drop
+// accounting: the edge so that no drop is reported twice, the server so that a repeated
+// report is counted once.
 
-export class RangeSet {
+export class SequenceRanges {
+  /** most ranges kept; beyond, the lowest are forgotten */
+  readonly limit: number
   #ranges: [number, number][] = []
+
+  constructor(limit = Number.POSITIVE_INFINITY) {
+    if (!(limit >= 1)) throw new RangeError(`limit must be at least 1, got ${limit}`)
+    this.limit = limit
+  }
 
   get size(): number {
     return this.#ranges.length
@@ -21,6 +29,7 @@ export class RangeSet {
     }
     if (cursor < to) fresh.push([cursor, to])
     for (const [a, b] of fresh) this.#insert(a, b)
+    if (this.#ranges.length > this.limit) this.#ranges.splice(0, this.#ranges.length - this.limit)
     return fresh
   }
 
