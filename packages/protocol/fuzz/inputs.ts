@@ -144,6 +144,10 @@ function controlBody(r: Random, type: ControlTypeName): ControlBodies[ControlTyp
           r.pick(['fd', 'transmit', 'periodic', 'filters', 'listen-only', 'own-messages']),
         ),
       }
+    case 'AUTH_CHALLENGE':
+      return { nonce: r.bytes(32), proof: r.bytes(32) }
+    case 'AUTH_RESPONSE':
+      return { proof: r.bytes(32) }
     case 'WELCOME':
       return {
         serverId: text(r, 0, 12),

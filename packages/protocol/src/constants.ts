@@ -12,6 +12,10 @@ export const MAX_MESSAGE_BYTES = 1_048_576
 export const MAX_BATCH_FRAMES = 4096
 export const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER
 
+/** Token authentication (PROTOCOL.md §5.13): nonce and HMAC-SHA-256 proof sizes. */
+export const AUTH_NONCE_BYTES = 32
+export const AUTH_PROOF_BYTES = 32
+
 export const ROLE = {
   /** the daemon next to the bus */
   EDGE: 1,
@@ -23,6 +27,10 @@ export type Role = (typeof ROLE)[keyof typeof ROLE]
 export const MESSAGE_TYPE = {
   HELLO: 0x01,
   WELCOME: 0x02,
+  /** token authentication: the server's nonce and its proof of the edge's token */
+  AUTH_CHALLENGE: 0x03,
+  /** token authentication: the edge's proof */
+  AUTH_RESPONSE: 0x04,
   /** binary batch of frame records */
   DATA: 0x10,
   ACK: 0x11,
@@ -45,6 +53,8 @@ export type MessageType = (typeof MESSAGE_TYPE)[MessageTypeName]
 export const SENDER_OF_TYPE: ReadonlyMap<number, Role | 'both'> = new Map<number, Role | 'both'>([
   [MESSAGE_TYPE.HELLO, ROLE.EDGE],
   [MESSAGE_TYPE.WELCOME, ROLE.SERVER],
+  [MESSAGE_TYPE.AUTH_CHALLENGE, ROLE.SERVER],
+  [MESSAGE_TYPE.AUTH_RESPONSE, ROLE.EDGE],
   [MESSAGE_TYPE.DATA, ROLE.EDGE],
   [MESSAGE_TYPE.ACK, ROLE.SERVER],
   [MESSAGE_TYPE.DROPS, ROLE.EDGE],

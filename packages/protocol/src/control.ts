@@ -1,6 +1,6 @@
 // Control messages (PROTOCOL.md §5): their shapes, and the checks that turn an untrusted
 // msgpack value into one of them. The same checks run before encoding.
-import { MAX_SEQUENCE } from './constants.ts'
+import { AUTH_NONCE_BYTES, AUTH_PROOF_BYTES, MAX_SEQUENCE } from './constants.ts'
 import { type CanFrame, frameProblem, payloadLength } from './frame.ts'
 
 export interface ChannelOffer {
@@ -15,6 +15,8 @@ export interface Hello {
   software: string
   channels: ChannelOffer[]
   capabilities: string[]
+  /** the edge's nonce (32 bytes) when it authenticates with a token (PROTOCOL.md §5.13) */
+  authNonce?: Uint8Array | undefined
 }
 export interface ChannelResume {
   name: string
@@ -61,6 +63,7 @@ export const TRANSMIT_ERROR = [
   'ttl-expired',
   'not-allowed',
   'invalid-frame',
+  'rate-limited',
   'internal',
 ] as const
 export type TransmitError = (typeof TRANSMIT_ERROR)[number]
@@ -120,10 +123,23 @@ export interface ErrorMessage {
   fatal: boolean
 }
 
+export interface AuthChallenge {
+  /** the server's nonce, 32 bytes */
+  nonce: Uint8Array
+  /** the server's proof that it holds the edge's token, 32 bytes */
+  proof: Uint8Array
+}
+export interface AuthResponse {
+  /** the edge's proof that it holds its token, 32 bytes */
+  proof: Uint8Array
+}
+
 /** Body type of every control message, by type name. */
 export interface ControlBodies {
   HELLO: Hello
   WELCOME: Welcome
+  AUTH_CHALLENGE: AuthChallenge
+  AUTH_RESPONSE: AuthResponse
   ACK: Ack
   DROPS: Drops
   TRANSMIT: Transmit
@@ -237,6 +253,19 @@ function array<T>(
   return value.map((v, i) => item(v, `${path}.${key}[${i}]`))
 }
 
+/** Exactly `size` bytes of msgpack binary; the result is a copy the caller owns. */
+function fixedBytes(o: Fields, key: string, path: string, size: number): Uint8Array {
+  const value = o[key]
+  if (!(value instanceof Uint8Array) || value.length !== size) {
+    fail(
+      `${path}.${key}`,
+      `${size} bytes of binary`,
+      value instanceof Uint8Array ? `${value.length} bytes` : value,
+    )
+  }
+  return Uint8Array.from(value)
+}
+
 function stringItem(value: unknown, path: string): string {
   if (typeof value !== 'string' || value.length > 64)
     fail(path, 'a string of at most 64 characters', value)
@@ -286,7 +315,7 @@ function checkFrames(o: Fields, path: string): TxFrame[] {
 export const CONTROL_CHECKS: { [K in ControlTypeName]: (value: unknown) => ControlBodies[K] } = {
   HELLO(value) {
     const o = object(value, 'HELLO')
-    return {
+    const hello: Hello = {
       edgeId: string(o, 'edgeId', 'HELLO', 1, 64),
       instanceId: string(o, 'instanceId', 'HELLO', 1, 64),
       software: string(o, 'software', 'HELLO', 0, 128),
@@ -300,6 +329,11 @@ export const CONTROL_CHECKS: { [K in ControlTypeName]: (value: unknown) => Contr
       }),
       capabilities: array(o, 'capabilities', 'HELLO', 0, 64, stringItem),
     }
+    const authNonce = optional(o, 'authNonce', () =>
+      fixedBytes(o, 'authNonce', 'HELLO', AUTH_NONCE_BYTES),
+    )
+    if (authNonce !== undefined) hello.authNonce = authNonce
+    return hello
   },
   WELCOME(value) {
     const o = object(value, 'WELCOME')
@@ -315,6 +349,17 @@ export const CONTROL_CHECKS: { [K in ControlTypeName]: (value: unknown) => Contr
       }),
       capabilities: array(o, 'capabilities', 'WELCOME', 0, 64, stringItem),
     }
+  },
+  AUTH_CHALLENGE(value) {
+    const o = object(value, 'AUTH_CHALLENGE')
+    return {
+      nonce: fixedBytes(o, 'nonce', 'AUTH_CHALLENGE', AUTH_NONCE_BYTES),
+      proof: fixedBytes(o, 'proof', 'AUTH_CHALLENGE', AUTH_PROOF_BYTES),
+    }
+  },
+  AUTH_RESPONSE(value) {
+    const o = object(value, 'AUTH_RESPONSE')
+    return { proof: fixedBytes(o, 'proof', 'AUTH_RESPONSE', AUTH_PROOF_BYTES) }
   },
   ACK(value) {
     const o = object(value, 'ACK')

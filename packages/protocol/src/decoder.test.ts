@@ -36,6 +36,8 @@ const SERVER = ROLE.SERVER
 const T = {
   HELLO: 0x01,
   WELCOME: 0x02,
+  AUTH_CHALLENGE: 0x03,
+  AUTH_RESPONSE: 0x04,
   DATA: 0x10,
   ACK: 0x11,
   DROPS: 0x12,
@@ -50,9 +52,18 @@ const T = {
   BUS_STATE: 0x32,
   ERROR: 0x3f,
 } as const
-const EDGE_TO_SERVER = [T.HELLO, T.DATA, T.DROPS, T.TRANSMIT_RESULT, T.STATS, T.BUS_STATE]
+const EDGE_TO_SERVER = [
+  T.HELLO,
+  T.AUTH_RESPONSE,
+  T.DATA,
+  T.DROPS,
+  T.TRANSMIT_RESULT,
+  T.STATS,
+  T.BUS_STATE,
+]
 const SERVER_TO_EDGE = [
   T.WELCOME,
+  T.AUTH_CHALLENGE,
   T.ACK,
   T.TRANSMIT,
   T.SET_FILTERS,
@@ -322,6 +333,19 @@ describe('header errors (§3, §4)', () => {
       { code: 'MESSAGE_TOO_LARGE', typeCode: T.DATA, offset: 12 },
       { options: { maxMessageBytes: 99 } },
     )
+  })
+
+  it('the limit can be raised after a handshake (a server keeps it low until then)', () => {
+    const decoder = new Decoder({ peerRole: EDGE, maxMessageBytes: 100 })
+    decoder.push(from(EDGE, new Uint8Array(0)))
+    expect(() => decoder.push(headerOnly(T.DATA, 101))).toThrow(/MESSAGE_TOO_LARGE/)
+    const raised = new Decoder({ peerRole: EDGE, maxMessageBytes: 100 })
+    raised.maxMessageBytes = 200
+    raised.push(from(EDGE, headerOnly(T.DATA, 101)))
+    expect(raised.bufferedBytes).toBe(8)
+    expect(() => {
+      raised.maxMessageBytes = 1_048_577
+    }).toThrow(/maxMessageBytes must be an integer in 1..1048576/)
   })
 
   it('refuses bad options', () => {

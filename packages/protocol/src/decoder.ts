@@ -63,8 +63,8 @@ const unpackr = new Unpackr({
  */
 export class Decoder {
   readonly peerRole: Role
-  readonly maxMessageBytes: number
   readonly maxBatchFrames: number
+  #maxMessageBytes: number
   /** the peer's preamble, once read */
   peer: PeerPreamble | undefined
   /** bytes of an incomplete preamble or message, carried to the next chunk */
@@ -81,8 +81,17 @@ export class Decoder {
       )
     }
     this.peerRole = options.peerRole
-    this.maxMessageBytes = limit(options.maxMessageBytes, MAX_MESSAGE_BYTES, 'maxMessageBytes')
+    this.#maxMessageBytes = limit(options.maxMessageBytes, MAX_MESSAGE_BYTES, 'maxMessageBytes')
     this.maxBatchFrames = limit(options.maxBatchFrames, MAX_BATCH_FRAMES, 'maxBatchFrames')
+  }
+
+  /** The largest body accepted; a server lowers it until a peer has authenticated. */
+  get maxMessageBytes(): number {
+    return this.#maxMessageBytes
+  }
+
+  set maxMessageBytes(value: number) {
+    this.#maxMessageBytes = limit(value, MAX_MESSAGE_BYTES, 'maxMessageBytes')
   }
 
   /** Bytes consumed so far (complete messages and the preamble). */
@@ -218,10 +227,10 @@ export class Decoder {
       )
     }
     const length = readU32(bytes, position + 4)
-    if (length > this.maxMessageBytes) {
+    if (length > this.#maxMessageBytes) {
       throw new ProtocolError(
         'MESSAGE_TOO_LARGE',
-        `body of ${length} bytes exceeds the limit of ${this.maxMessageBytes}`,
+        `body of ${length} bytes exceeds the limit of ${this.#maxMessageBytes}`,
         {
           typeCode,
           offset: offset + 4,

@@ -371,6 +371,48 @@ const CONTROL_VECTORS: ControlVector[] = [
     encode: 'exact',
   }),
   control({
+    name: 'HELLO with authNonce (token authentication)',
+    type: 'HELLO',
+    code: 0x01,
+    senders: [EDGE],
+    body: `M6
+      a6 'edgeId'       a2 'pi'
+      aa 'instanceId'   a2 'i1'
+      a8 'software'     a0
+      a8 'channels'     91 M3 a4 'name' a4 'can0'  a2 'fd' c2  a7 'nextSeq' 00
+      ac 'capabilities' 90
+      a9 'authNonce'    c4 20 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11`,
+    value: {
+      edgeId: 'pi',
+      instanceId: 'i1',
+      software: '',
+      channels: [{ name: 'can0', fd: false, nextSeq: 0 }],
+      capabilities: [],
+      authNonce: new Uint8Array(32).fill(0x11),
+    },
+    encode: 'exact',
+  }),
+  control({
+    name: 'AUTH_CHALLENGE',
+    type: 'AUTH_CHALLENGE',
+    code: 0x03,
+    senders: [SERVER],
+    body: `M2
+      a5 'nonce' c4 20 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22 22
+      a5 'proof' c4 20 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33`,
+    value: { nonce: new Uint8Array(32).fill(0x22), proof: new Uint8Array(32).fill(0x33) },
+    encode: 'exact',
+  }),
+  control({
+    name: 'AUTH_RESPONSE',
+    type: 'AUTH_RESPONSE',
+    code: 0x04,
+    senders: [EDGE],
+    body: `M1 a5 'proof' c4 20 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11`,
+    value: { proof: new Uint8Array(32).fill(0x11) },
+    encode: 'exact',
+  }),
+  control({
     name: 'WELCOME (nextSeq nil and uint32)',
     type: 'WELCOME',
     code: 0x02,
@@ -661,6 +703,8 @@ describe('golden control messages (§5)', () => {
       [
         'HELLO',
         'WELCOME',
+        'AUTH_CHALLENGE',
+        'AUTH_RESPONSE',
         'ACK',
         'DROPS',
         'TRANSMIT',

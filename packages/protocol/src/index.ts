@@ -1,6 +1,19 @@
 // Public API of @canbridge/protocol: the wire format shared by edge and server.
+export {
+  AUTH_ERROR_CODE,
+  AUTH_TLS_EXPORTER_BYTES,
+  AUTH_TLS_EXPORTER_LABEL,
+  type AuthProofInput,
+  authProof,
+  MIN_TOKEN_LENGTH,
+  newAuthNonce,
+  proofMatches,
+  tokenProblem,
+} from './auth.ts'
 export { DataBatch, FrameReader } from './batch.ts'
 export {
+  AUTH_NONCE_BYTES,
+  AUTH_PROOF_BYTES,
   BATCH_HEADER_BYTES,
   FD_LENGTHS,
   FRAME_FLAG,
@@ -24,6 +37,8 @@ export {
 } from './constants.ts'
 export {
   type Ack,
+  type AuthChallenge,
+  type AuthResponse,
   BUS_STATES,
   type BusState,
   type BusStateName,

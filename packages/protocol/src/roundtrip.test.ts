@@ -380,16 +380,25 @@ const positive = fc.double({ min: Number.MIN_VALUE, noNaN: true, noDefaultInfini
 const txFrameArb: fc.Arbitrary<TxFrame> = framePartsArb.filter((f) => !(f.flags & ERR))
 
 const CONTROL_ARBS: { [K in ControlTypeName]: fc.Arbitrary<ControlBodies[K]> } = {
-  HELLO: fc.record({
-    edgeId: str(1, 64),
-    instanceId: str(1, 64),
-    software: str(0, 128),
-    channels: fc.array(fc.record({ name: str(1, 64), fd: fc.boolean(), nextSeq: MAX_SAFE }), {
-      minLength: 1,
-      maxLength: 4,
-    }),
-    capabilities: fc.array(str(0, 64), { maxLength: 6 }),
+  HELLO: fc.record(
+    {
+      edgeId: str(1, 64),
+      instanceId: str(1, 64),
+      software: str(0, 128),
+      channels: fc.array(fc.record({ name: str(1, 64), fd: fc.boolean(), nextSeq: MAX_SAFE }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+      capabilities: fc.array(str(0, 64), { maxLength: 6 }),
+      authNonce: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    },
+    { requiredKeys: ['edgeId', 'instanceId', 'software', 'channels', 'capabilities'] },
+  ),
+  AUTH_CHALLENGE: fc.record({
+    nonce: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    proof: fc.uint8Array({ minLength: 32, maxLength: 32 }),
   }),
+  AUTH_RESPONSE: fc.record({ proof: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
   WELCOME: fc.record({
     serverId: str(0, 64),
     heartbeatMs: fc.integer({ min: 100, max: 60_000 }),
