@@ -1,14 +1,16 @@
 // The measured process of `pnpm bench` (started by bus.bench.ts, never directly): a TCPBus fed
 // by the synthetic edge. Measures frames/s through batches(), for await and recv(), latency
 // from the edge's write to the application at 1,000 and 10,000 frames/s, and peak RSS.
-// Prints its figures as one JSON line. argv: <url of dist/index.js> <path of synthetic-edge.ts>
+// Then the same over TLS 1.3 with token authentication (a second bus and edge): frames/s through
+// batches() and latency at 1,000 frames/s. Prints its figures as one JSON line.
+// argv: <url of dist/index.js> <path of synthetic-edge.ts> <PKI dir from `canbridge keys`>
 import { type ChildProcess, fork } from 'node:child_process'
 import { createServer } from 'node:net'
 import { loadavg } from 'node:os'
 import type * as ServerBus from '../src/index.ts'
 import type { EdgeCommand, EdgeReport } from './synthetic-edge.ts'
 
-const [distUrl, edgePath] = process.argv.slice(2) as [string, string]
+const [distUrl, edgePath, pkiDir] = process.argv.slice(2) as [string, string, string]
 // The compiled package, as an application runs it; types from src.
 const { TCPBus } = (await import(distUrl)) as typeof ServerBus
 
@@ -30,20 +32,40 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss())
 }, 10)
 
-const bus = await TCPBus.listen({ port: 0, host: '127.0.0.1' })
-const address = bus.address
-if (!('port' in address)) throw new Error('expected a TCP address')
-const child = fork(edgePath, [String(address.port)], {
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-})
 let finished = false
-child.once('exit', (code) => {
-  if (finished) return
-  console.error(`synthetic edge exited early (code ${code})`)
-  process.exit(1)
-})
-await waitReport(child, 'ready')
-await bus.waitForEdge({ timeoutMs: 10_000 })
+/** edges told to exit (their exit is no failure) */
+const retired = new WeakSet<ChildProcess>()
+let { bus, child } = await connectEdge('plain')
+
+/** A bus and its synthetic edge, on plain TCP or on TLS 1.3 with a token. */
+async function connectEdge(
+  link: 'plain' | 'tls',
+): Promise<{ bus: ServerBus.TCPBus; child: ChildProcess }> {
+  const token = 'bench-token-0123456789abcdef'
+  const bus = await TCPBus.listen(
+    link === 'plain'
+      ? { port: 0, host: '127.0.0.1' }
+      : {
+          port: 0,
+          host: '127.0.0.1',
+          tls: { certFile: `${pkiDir}/server.crt`, keyFile: `${pkiDir}/server.key` },
+          auth: { tokens: { 'bench-edge': token } },
+        },
+  )
+  const address = bus.address
+  if (!('port' in address)) throw new Error('expected a TCP address')
+  const args =
+    link === 'plain' ? [String(address.port)] : [String(address.port), `${pkiDir}/ca.crt`, token]
+  const child = fork(edgePath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  child.once('exit', (code) => {
+    if (finished || retired.has(child)) return
+    console.error(`synthetic edge exited early (code ${code})`)
+    process.exit(1)
+  })
+  await waitReport(child, 'ready')
+  await bus.waitForEdge({ timeoutMs: 10_000 })
+  return { bus, child }
+}
 
 let sink = 0
 function touch(message: ServerBus.CanMessage): void {
@@ -173,8 +195,18 @@ const lat10k = await latency(10_000)
 endPhase('lat10k')
 const floor1k = await floor(1000)
 clearInterval(sampler)
-
 const stats = bus.stats().channels['bench-edge/can0']!
+
+// The same edge over TLS 1.3 with a token: a fresh bus and edge, warmed up like the first.
+retired.add(child)
+command({ cmd: 'exit' })
+await bus.shutdown()
+;({ bus, child } = await connectEdge('tls'))
+await viaBatches(500_000)
+const tlsBatchFps = await viaBatches(BATCH_FRAMES)
+await latency(1000, 1000)
+const tlsLat1k = await latency(1000)
+const tlsStats = bus.stats().channels['bench-edge/can0']!
 finished = true
 command({ cmd: 'exit' })
 await bus.shutdown()
@@ -190,6 +222,11 @@ console.log(
     p50Ms10k: round(lat10k.p50),
     p99Ms10k: round(lat10k.p99),
     maxMs10k: round(lat10k.max),
+    tlsBatchFps: Math.round(tlsBatchFps),
+    tlsP50Ms1k: round(tlsLat1k.p50),
+    tlsP99Ms1k: round(tlsLat1k.p99),
+    tlsBatchRatio: round(tlsBatchFps / batchFps),
+    tlsP99Ratio1k: round(tlsLat1k.p99 / lat1k.p99),
     floorP50Ms1k: round(floor1k.p50),
     floorP99Ms1k: round(floor1k.p99),
     rssMb: mb(peakRss),
@@ -198,8 +235,8 @@ console.log(
     v8Flags: process.execArgv.join(' '),
     loadAvg1m: round(loadavg()[0]!),
     framesIn: stats.framesIn,
-    gaps: stats.gaps,
-    duplicates: stats.duplicates,
+    gaps: stats.gaps + tlsStats.gaps,
+    duplicates: stats.duplicates + tlsStats.duplicates,
     checksum: sink % 1000,
   }),
 )

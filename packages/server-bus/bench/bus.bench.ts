@@ -14,6 +14,7 @@ import module from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { initPki } from '../src/keys/index.ts'
 
 const here = (name: string) => new URL(name, import.meta.url)
 const V8_FLAGS = process.env['BENCH_V8_DEFAULTS'] === '1' ? [] : ['--max-semi-space-size=8']
@@ -26,6 +27,9 @@ const source = readFileSync(here('./bench-server.ts'), 'utf8')
 const dir = mkdtempSync(join(tmpdir(), 'server-bus-bench-'))
 const server = join(dir, 'bench-server.mjs')
 writeFileSync(server, module.stripTypeScriptTypes(source))
+// The TLS phase's certificates, made the way a user makes them.
+const pkiDir = join(dir, 'pki')
+await initPki({ dir: pkiDir, serverNames: ['localhost'], serverIps: ['127.0.0.1'] })
 try {
   const run = spawnSync(
     process.execPath,
@@ -35,6 +39,7 @@ try {
       server,
       here('../dist/index.js').href,
       fileURLToPath(here('./synthetic-edge.ts')),
+      pkiDir,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
   )
@@ -47,6 +52,7 @@ try {
   }
   const r = JSON.parse(last) as Record<string, number>
   const n = (value: number | undefined) => (value ?? 0).toLocaleString('en-US')
+  const pct = (ratio: number | undefined) => `${Math.round((ratio ?? 0) * 100)}%`
   console.log(`batches():        ${n(r['batchFps'])} frames/s   (target >= 1,500,000)`)
   console.log(`for await:        ${n(r['iterFps'])} frames/s   (target >= 500,000)`)
   console.log(`recv():           ${n(r['recvFps'])} frames/s   (target >= 300,000)`)
@@ -55,6 +61,9 @@ try {
   )
   console.log(
     `latency @10k/s:   p50 ${r['p50Ms10k']} ms, p99 ${r['p99Ms10k']} ms (target <= 2), max ${r['maxMs10k']} ms`,
+  )
+  console.log(
+    `TLS 1.3 + token: batches() ${n(r['tlsBatchFps'])} frames/s (${pct(r['tlsBatchRatio'])} of plain, target >= 70%), latency @1k/s p50 ${r['tlsP50Ms1k']} ms, p99 ${r['tlsP99Ms1k']} ms (${r['tlsP99Ratio1k']}x plain)`,
   )
   console.log(
     `floor @1k/s:      p50 ${r['floorP50Ms1k']} ms, p99 ${r['floorP99Ms1k']} ms (plain TCP between the same processes, no protocol or bus)`,

@@ -1,13 +1,19 @@
-// The benchmark's edge, run as a child process: connects to the TCPBus, completes the
-// handshake, then streams DATA batches on command over IPC, flat out or at a fixed rate with
+// The benchmark's edge, run as a child process: connects to the TCPBus (plain TCP, or TLS 1.3
+// with a token proof when given a CA file and a token), completes the handshake, then streams DATA batches on command over IPC, flat out or at a fixed rate with
 // the send time (process.hrtime, a clock shared by both processes) in each frame's timestamp.
+import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
+import { connect as connectTls, TLSSocket } from 'node:tls'
 import {
+  AUTH_TLS_EXPORTER_BYTES,
+  AUTH_TLS_EXPORTER_LABEL,
+  authProof,
   BatchEncoder,
   Decoder,
   encodeControl,
   encodePreamble,
   HEADER_BYTES,
+  newAuthNonce,
   RECORD_HEADER_BYTES,
   ROLE,
 } from '@canbridge/protocol'
@@ -27,9 +33,15 @@ const RECORD_BYTES = RECORD_HEADER_BYTES + DATA_BYTES
 const FIRST_SEQ_OFFSET = HEADER_BYTES + 4
 const RECORDS_OFFSET = HEADER_BYTES + 12
 
-const port = Number(process.argv[2])
-const socket = connect({ port, host: '127.0.0.1' })
+const [portArg, caFile, token] = process.argv.slice(2)
+const port = Number(portArg)
+const socket: Socket =
+  caFile === undefined
+    ? connect({ port, host: '127.0.0.1' })
+    : connectTls({ port, host: '127.0.0.1', ca: readFileSync(caFile), servername: 'localhost' })
 socket.setNoDelay(true)
+const authNonce = newAuthNonce()
+const EDGE_ID = 'bench-edge'
 let nextSeq = 0
 
 // One pre-encoded batch: each send copies it and patches the sequence number (and times).
@@ -45,6 +57,23 @@ const decoder = new Decoder({ peerRole: ROLE.SERVER })
 let welcomed = false
 socket.on('data', (chunk) => {
   decoder.write(chunk, (message) => {
+    if (message.type === 'AUTH_CHALLENGE' && token !== undefined) {
+      const binding =
+        socket instanceof TLSSocket
+          ? socket.exportKeyingMaterial(
+              AUTH_TLS_EXPORTER_BYTES,
+              AUTH_TLS_EXPORTER_LABEL,
+              Buffer.alloc(0),
+            )
+          : new Uint8Array(0)
+      const input = {
+        edgeId: EDGE_ID,
+        edgeNonce: authNonce,
+        serverNonce: message.body.nonce,
+        channelBinding: binding,
+      }
+      socket.write(encodeControl('AUTH_RESPONSE', { proof: authProof(ROLE.EDGE, token, input) }))
+    }
     if (message.type === 'WELCOME' && !welcomed) {
       welcomed = true
       nextSeq = message.body.channels[0]?.nextSeq ?? 0
@@ -52,15 +81,16 @@ socket.on('data', (chunk) => {
     }
   })
 })
-socket.on('connect', () => {
+socket.on(caFile === undefined ? 'connect' : 'secureConnect', () => {
   socket.write(encodePreamble(ROLE.EDGE))
   socket.write(
     encodeControl('HELLO', {
-      edgeId: 'bench-edge',
+      edgeId: EDGE_ID,
       instanceId: `pid-${process.pid}`,
       software: 'canbridge-bench/0',
       channels: [{ name: 'can0', fd: false, nextSeq: 0 }],
       capabilities: [],
+      ...(token === undefined ? {} : { authNonce }),
     }),
   )
 })
@@ -68,6 +98,19 @@ socket.on('error', (error) => {
   console.error('synthetic edge:', error.message)
   process.exit(1)
 })
+
+// Heartbeats as a real edge sends them, so that a long phase without data does not look dead.
+let lastWrite = performance.now()
+const write = socket.write.bind(socket)
+socket.write = ((...args: Parameters<typeof socket.write>) => {
+  lastWrite = performance.now()
+  return write(...args)
+}) as typeof socket.write
+setInterval(() => {
+  if (welcomed && performance.now() - lastWrite >= 500) {
+    socket.write(encodeControl('HEARTBEAT', { timeMs: Date.now() }))
+  }
+}, 500).unref()
 
 process.on('message', (command: EdgeCommand) => {
   if (command.cmd === 'stream') void stream(command.count)
@@ -80,7 +123,7 @@ process.on('message', (command: EdgeCommand) => {
 })
 
 function report(message: EdgeReport): void {
-  process.send?.(message)
+  if (process.connected) process.send?.(message)
 }
 
 /**

@@ -1,5 +1,6 @@
-// One edge connection: preamble, HELLO/WELCOME handshake under a deadline, the decoder,
-// coalesced ACKs, heartbeats both ways, pending TRANSMIT results, and closing with a reason.
+// One edge connection: preamble, HELLO/WELCOME handshake (with authentication) under a
+// deadline, the decoder, coalesced ACKs, heartbeats both ways, pending TRANSMIT results, a
+// bound on bytes queued for a peer that does not read, and closing with a reason.
 import type { Socket } from 'node:net'
 import {
   type ControlBodies,
@@ -18,29 +19,11 @@ import {
   type Welcome,
 } from '@canbridge/protocol'
 import type { ChannelTracker } from './channel-tracker.ts'
-import { CanError } from './errors.ts'
+import { EdgeSessionError } from './edge-session-error.ts'
 import type { Logger } from './logger.ts'
+import type { EdgeAuthenticator, TokenExchange } from './security/edge-authenticator.ts'
 
-/** Why the server closed an edge connection, when the decoder itself found nothing wrong. */
-export type EdgeSessionErrorCode =
-  | 'HANDSHAKE_TIMEOUT'
-  | 'HEARTBEAT_TIMEOUT'
-  | 'BAD_HELLO'
-  | 'UNEXPECTED_MESSAGE'
-  | 'BAD_CHANNEL'
-  | 'EDGE_FATAL_ERROR'
-  | 'EDGE_ERROR'
-
-/** A connection-level fault the server found in an edge's behaviour (closes that connection). */
-export class EdgeSessionError extends CanError {
-  override readonly name: string = 'EdgeSessionError'
-  readonly code: EdgeSessionErrorCode
-
-  constructor(code: EdgeSessionErrorCode, message: string, options?: ErrorOptions) {
-    super(`${code}: ${message}`, options)
-    this.code = code
-  }
-}
+export { EdgeSessionError, type EdgeSessionErrorCode } from './edge-session-error.ts'
 
 /** An edge that completed its handshake. */
 export interface EdgeInfo {
@@ -61,7 +44,12 @@ export interface SessionHost {
   readonly heartbeatMs: number
   readonly handshakeTimeoutMs: number
   readonly maxMessageBytes: number
+  /** bytes queued for the edge (it does not read) beyond which the connection is closed */
+  readonly maxQueuedBytes: number
+  readonly authenticator: EdgeAuthenticator
   readonly logger: Logger
+  /** A connection that never completed its handshake was refused (rate-limited log). */
+  refused(code: string, fields: Record<string, unknown>, message: string): void
   /** Accepts a HELLO (throws EdgeSessionError to refuse): the channels and the WELCOME. */
   admit(session: EdgeSession, hello: Hello): { channels: ChannelTracker[]; welcome: Welcome }
   /** WELCOME is written: push filters, periodic tasks, held sends. */
@@ -74,10 +62,14 @@ export interface SessionHost {
 /** Result callback of one TRANSMIT; null when the connection closed first. */
 export type TransmitCallback = (result: TransmitResult | null) => void
 
-type Phase = 'handshake' | 'ready' | 'closed'
+type Phase = 'handshake' | 'authenticating' | 'ready' | 'closed'
+
+/** Largest message before WELCOME: a HELLO of 256 channels fits; a stranger costs little. */
+const HANDSHAKE_MAX_MESSAGE_BYTES = 65_536
 
 /** How long a closing connection may take to flush before it is destroyed. */
 const CLOSE_GRACE_MS = 1000
+const REFUSE_GRACE_MS = 200
 const QUIET_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE'])
 
 export class EdgeSession {
@@ -87,6 +79,8 @@ export class EdgeSession {
   #decoder: Decoder
   #phase: Phase = 'handshake'
   #hello: Hello | undefined
+  #helloReceived = false
+  #exchange: TokenExchange | undefined
   #info: EdgeInfo | undefined
   #channels: ChannelTracker[] = []
   /** channel indexes that received frames since the last ACK flush */
@@ -111,7 +105,10 @@ export class EdgeSession {
     this.socket = socket
     this.peer = peer
     this.#host = host
-    this.#decoder = new Decoder({ peerRole: ROLE.EDGE, maxMessageBytes: host.maxMessageBytes })
+    this.#decoder = new Decoder({
+      peerRole: ROLE.EDGE,
+      maxMessageBytes: Math.min(host.maxMessageBytes, HANDSHAKE_MAX_MESSAGE_BYTES),
+    })
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('end', () => this.#onEnd())
@@ -121,7 +118,7 @@ export class EdgeSession {
       this.#fail(
         new EdgeSessionError(
           'HANDSHAKE_TIMEOUT',
-          `no preamble and HELLO within ${host.handshakeTimeoutMs} ms`,
+          `no complete handshake within ${host.handshakeTimeoutMs} ms`,
         ),
       )
     }, host.handshakeTimeoutMs)
@@ -238,8 +235,8 @@ export class EdgeSession {
     clearImmediate(this.#silenceCheck)
     // Frames already queued are acknowledged before the connection goes.
     if (wasReady) this.#flushAcks()
-    // ERROR only after WELCOME: before it the protocol allows nothing but the handshake.
-    if (error !== undefined && wasReady && this.socket.writable) {
+    // ERROR once the edge has said HELLO: before that it may not even speak our protocol.
+    if (error !== undefined && (wasReady || this.#helloReceived) && this.socket.writable) {
       const code = 'code' in error && typeof error.code === 'string' ? error.code : error.name
       this.socket.write(
         encodeControl('ERROR', { code, message: error.message.slice(0, 4096), fatal: true }),
@@ -247,13 +244,21 @@ export class EdgeSession {
     }
     if (!this.socket.destroyed) {
       this.socket.end()
-      setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref()
+      // a stranger that does not read gets less time to hold its slot than an edge
+      setTimeout(() => this.socket.destroy(), wasReady ? CLOSE_GRACE_MS : REFUSE_GRACE_MS).unref()
     }
     const pending = [...this.#pending.values()]
     this.#pending.clear()
     for (const onResult of pending) onResult(null)
     const fields = this.#logFields(error)
-    if (error !== undefined && !isQuiet(error)) {
+    if (!wasReady) {
+      // Strangers (scanners, floods, failed logins) are logged at a bounded rate.
+      this.#host.refused(
+        String(fields['code'] ?? 'CLOSED'),
+        fields,
+        `refused connection from ${this.peer}: ${reason}`,
+      )
+    } else if (error !== undefined && !isQuiet(error)) {
       this.#host.logger.warn(fields, `closing edge connection from ${this.peer}: ${reason}`)
     } else {
       this.#host.logger.info(fields, `edge connection from ${this.peer} closed: ${reason}`)
@@ -268,7 +273,19 @@ export class EdgeSession {
   #write(bytes: Uint8Array): boolean {
     if (this.socket.destroyed || !this.socket.writable) return false
     this.#lastSent = performance.now()
-    return this.socket.write(bytes)
+    const accepted = this.socket.write(bytes)
+    if (!accepted && this.socket.writableLength > this.#host.maxQueuedBytes) {
+      const queued = this.socket.writableLength
+      queueMicrotask(() =>
+        this.#fail(
+          new EdgeSessionError(
+            'SLOW_PEER',
+            `${queued} bytes queued for an edge that does not read (limit ${this.#host.maxQueuedBytes})`,
+          ),
+        ),
+      )
+    }
+    return accepted
   }
 
   #onData(chunk: Buffer): void {
@@ -314,7 +331,7 @@ export class EdgeSession {
 
   #onSocketError(error: NodeJS.ErrnoException): void {
     if (this.#phase === 'closed') return
-    this.close(`socket error: ${error.code ?? error.message}`, error)
+    this.close(describeSocketError(error), error)
   }
 
   #handle(message: DecodedMessage): void {
@@ -323,7 +340,29 @@ export class EdgeSession {
       if (message.type !== 'HELLO') {
         throw new EdgeSessionError('UNEXPECTED_MESSAGE', `${message.type} before HELLO`)
       }
-      this.#admit(message.body)
+      this.#helloReceived = true
+      this.#hello = message.body
+      this.#exchange = this.#host.authenticator.start(message.body, this.socket)
+      if (this.#exchange === undefined) {
+        this.#admit(message.body)
+      } else {
+        this.#phase = 'authenticating'
+        this.#write(encodeControl('AUTH_CHALLENGE', this.#exchange.challenge))
+      }
+      return
+    }
+    if (this.#phase === 'authenticating') {
+      if (message.type !== 'AUTH_RESPONSE') {
+        throw new EdgeSessionError('UNEXPECTED_MESSAGE', `${message.type} before AUTH_RESPONSE`)
+      }
+      if (!this.#exchange!.accepts(message.body)) {
+        throw new EdgeSessionError(
+          'AUTH_FAILED',
+          `the token proof of edge ${JSON.stringify(this.#hello!.edgeId)} did not match (a wrong token, or an edge this server does not know)`,
+        )
+      }
+      this.#exchange = undefined
+      this.#admit(this.#hello!)
       return
     }
     switch (message.type) {
@@ -381,6 +420,7 @@ export class EdgeSession {
   #admit(hello: Hello): void {
     const { channels, welcome } = this.#host.admit(this, hello)
     this.#hello = hello
+    this.#decoder.maxMessageBytes = this.#host.maxMessageBytes
     this.#channels = channels
     this.#ackMarked = new Uint8Array(channels.length)
     this.#info = {
@@ -464,6 +504,14 @@ export class EdgeSession {
     }
     return fields
   }
+}
+
+function describeSocketError(error: NodeJS.ErrnoException): string {
+  const tls = error as NodeJS.ErrnoException & { library?: string; reason?: string }
+  if (tls.code?.startsWith('ERR_SSL') || tls.library === 'SSL routines') {
+    return `TLS handshake failed (${tls.reason ?? error.message}): an edge without TLS, or with a certificate this server does not trust`
+  }
+  return `socket error: ${error.code ?? error.message}`
 }
 
 function isQuiet(error: Error): boolean {

@@ -25,6 +25,7 @@ export type SendFailureReason =
   | 'ttl-expired'
   | 'not-allowed'
   | 'invalid-frame'
+  | 'rate-limited'
   | 'internal'
   | 'queue-full'
   | 'shutdown'

@@ -42,3 +42,4 @@ export {
   type TCPBusStats,
   type WaitForEdgeOptions,
 } from './tcp-bus.ts'
+export type { EdgeAuthOptions, TlsServerOptions } from './security/server-security.ts'

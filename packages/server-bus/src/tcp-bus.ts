@@ -1,9 +1,11 @@
-// TCPBus: listens for edges (TCP or a Unix socket), keeps per-channel sequence state across
-// their reconnects, feeds one bounded receive queue with backpressure, and sends through
-// per-channel workers. A misbehaving connection is closed alone; the bus carries on.
+// TCPBus: listens for edges (TCP, TLS or a Unix socket), authenticates them, keeps
+// per-channel sequence state across their reconnects, feeds one bounded receive queue with
+// backpressure, and sends through per-channel workers. A misbehaving or hostile connection
+// is closed alone, at a bounded cost; the bus carries on.
 import { unlink } from 'node:fs/promises'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { hostname } from 'node:os'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import {
   BATCH_HEADER_BYTES,
   type BusStateName,
@@ -24,13 +26,40 @@ import { type Logger, stderrLogger } from './logger.ts'
 import { CanMessage } from './message.ts'
 import type { PeriodicTask } from './periodic-task.ts'
 import { ReceiveQueue } from './receive-queue.ts'
+import { EdgeAuthenticator } from './security/edge-authenticator.ts'
+import { isLoopbackHost } from './security/exposure.ts'
+import { PeerAllowList } from './security/peer-allow-list.ts'
+import { RefusalLog } from './security/refusal-log.ts'
+import {
+  type EdgeAuthOptions,
+  loadServerSecurity,
+  type ServerSecurity,
+  type TlsServerOptions,
+} from './security/server-security.ts'
 import { type HoldOptions, SendWorker } from './send-worker.ts'
 
 export interface TCPBusOptions {
   /** TCP port to listen on (0 picks a free one; see `address`) */
   port?: number | undefined
-  /** address to bind; default: every interface */
+  /**
+   * address to bind; default `127.0.0.1` (this machine only). Any address other machines can
+   * reach needs authentication (`auth` or `tls.clientCaFile`) or `insecure: true`.
+   */
   host?: string | undefined
+  /** TLS 1.3 on the link; with `clientCaFile`, edges must present a certificate from that CA */
+  tls?: TlsServerOptions | undefined
+  /** edges must prove their token (PROTOCOL.md §5.13) */
+  auth?: EdgeAuthOptions | undefined
+  /** accept unauthenticated edges on a non-loopback address: lab networks only, logged loudly */
+  insecure?: boolean | undefined
+  /** peer addresses or CIDR blocks allowed to connect; others are closed at once */
+  allowedPeers?: readonly string[] | undefined
+  /** edges connected at once (default 64); one more is refused with TOO_MANY_EDGES */
+  maxEdges?: number | undefined
+  /** connections still in their handshake at once (default 64); more are closed at once */
+  maxHandshakes?: number | undefined
+  /** bytes queued for an edge that does not read before it is disconnected (default 16 MiB) */
+  maxQueuedBytes?: number | undefined
   /** listen on this Unix socket instead of TCP (a stale socket file is replaced) */
   path?: string | undefined
   /** the name sent in WELCOME; default: the host name */
@@ -122,6 +151,10 @@ export interface TCPBusStats {
   }
   /** edges connected now */
   edges: number
+  /** connections in their handshake now */
+  handshaking: number
+  /** connections refused or closed before completing their handshake, by reason */
+  refused: Record<string, number>
 }
 
 const DEFAULTS = {
@@ -131,6 +164,10 @@ const DEFAULTS = {
   sendTimeoutMs: 1000,
   heldFrames: 1000,
   waitForEdgeMs: 30_000,
+  host: '127.0.0.1',
+  maxEdges: 64,
+  maxHandshakes: 64,
+  maxQueuedBytes: 16 * 1024 * 1024,
 }
 
 /** Time given to sockets to flush their last messages at shutdown before they are destroyed. */
@@ -157,20 +194,54 @@ export class TCPBus extends Bus<TCPBusEvents> {
   readonly #paused = new Set<EdgeSession>()
   readonly #edgeWaiters = new Set<() => void>()
   readonly #host: SessionHost
+  readonly #security: ServerSecurity
+  readonly #authenticator: EdgeAuthenticator
+  readonly #allowedPeers: PeerAllowList | undefined
+  readonly #maxEdges: number
+  readonly #maxHandshakes: number
+  readonly #maxQueuedBytes: number
+  readonly #refusals: RefusalLog
+  readonly #insecure: boolean
+  /** raw connections not yet through their handshake (TLS and canbridge) */
+  readonly #unconnected = new Set<Socket>()
+  /** with TLS: the raw socket under each TLS connection, by peer address:port */
+  readonly #tlsPeers = new Map<string, Socket>()
   #requestIds = 0
   #address: TCPBusAddress | undefined
 
   /** Starts listening; rejects with CanInitializationError when that fails. */
   static async listen(options: TCPBusOptions = {}): Promise<TCPBus> {
-    const bus = new TCPBus(options)
+    const security = await loadServerSecurity(options.tls, options.auth)
+    const bus = new TCPBus(options, security)
     await bus.#listen()
     return bus
   }
 
-  private constructor(options: TCPBusOptions) {
+  private constructor(options: TCPBusOptions, security: ServerSecurity) {
     super()
     this.#options = options
     this.#logger = options.logger ?? stderrLogger
+    this.#security = security
+    this.#authenticator = new EdgeAuthenticator(security)
+    this.#refusals = new RefusalLog(this.#logger)
+    this.#insecure = options.insecure === true
+    this.#allowedPeers =
+      options.allowedPeers === undefined ? undefined : new PeerAllowList(options.allowedPeers)
+    this.#maxEdges = integerOption(options.maxEdges, DEFAULTS.maxEdges, 1, 65_535, 'maxEdges')
+    this.#maxHandshakes = integerOption(
+      options.maxHandshakes,
+      DEFAULTS.maxHandshakes,
+      1,
+      65_535,
+      'maxHandshakes',
+    )
+    this.#maxQueuedBytes = integerOption(
+      options.maxQueuedBytes,
+      DEFAULTS.maxQueuedBytes,
+      65_536,
+      2 ** 31 - 1,
+      'maxQueuedBytes',
+    )
     this.#serverId = options.serverId ?? hostname()
     this.#heartbeatMs = integerOption(
       options.heartbeatMs,
@@ -226,11 +297,15 @@ export class TCPBus extends Bus<TCPBusEvents> {
     if (options.path !== undefined && options.port !== undefined) {
       throw new TypeError('give either port or path, not both')
     }
+    if (options.path !== undefined && security.tls !== undefined) {
+      throw new TypeError('tls is for TCP; a Unix socket is protected by its file permissions')
+    }
+    this.#checkExposure()
     this.#queue = new ReceiveQueue({ capacity, onDrain: () => this.#resumeEdges() })
     this.#queue.ownMessages = options.receiveOwnMessages ?? false
     this.filteredInternally = true
     this.#host = this.#sessionHost()
-    this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket))
+    this.#server = this.#createServer()
     this.setFilters(options.canFilters ?? null)
   }
 
@@ -283,6 +358,8 @@ export class TCPBus extends Bus<TCPBusEvents> {
         pausedEdges: this.#paused.size,
       },
       edges: this.#edges.size,
+      handshaking: this.#unconnected.size,
+      refused: Object.fromEntries(this.#refusals.totals),
     }
   }
 
@@ -411,6 +488,7 @@ export class TCPBus extends Bus<TCPBusEvents> {
   }
 
   protected override async shutdownInternal(): Promise<void> {
+    this.#refusals.close()
     this.#queue.close()
     for (const worker of this.#workers.values()) worker.close()
     for (const check of [...this.#edgeWaiters]) check()
@@ -449,7 +527,7 @@ export class TCPBus extends Bus<TCPBusEvents> {
         }
         this.#address = { path }
       } else {
-        await listenOn(this.#server, host === undefined ? { port } : { port, host })
+        await listenOn(this.#server, { port, host: host ?? DEFAULTS.host })
         const address = this.#server.address()
         if (address === null || typeof address === 'string') throw new Error('no TCP address')
         this.#address = { port: address.port, host: address.address }
@@ -465,17 +543,126 @@ export class TCPBus extends Bus<TCPBusEvents> {
       'path' in address ? `TCPBus on ${address.path}` : `TCPBus on port ${address.port}`
   }
 
-  #accept(socket: Socket): void {
+  #createServer(): Server {
+    const tls = this.#security.tls
+    if (tls === undefined) {
+      return createServer({ noDelay: true }, (socket) => {
+        if (this.#admitConnection(socket)) this.#startSession(socket)
+      })
+    }
+    const server = createTlsServer(
+      {
+        ...tls,
+        minVersion: 'TLSv1.3',
+        requestCert: this.#security.clientCertificates,
+        // checked in #startSession instead, so that a refused certificate is logged with why
+        rejectUnauthorized: false,
+        handshakeTimeout: this.#handshakeTimeoutMs,
+        noDelay: true,
+      },
+      (socket) => this.#startSession(socket),
+    )
+    // Runs before the TLS handshake: a refused peer costs no public-key operation.
+    server.prependListener('connection', (raw: Socket) => {
+      if (!this.#admitConnection(raw)) raw.destroy()
+    })
+    server.on('tlsClientError', (error: NodeJS.ErrnoException, socket) => {
+      const peer = peerOf(socket, this.#options.path)
+      // refused before the handshake (already logged), or gone already
+      if (!this.#tlsPeers.has(peer)) return
+      this.#refusals.refused(
+        'TLS_FAILED',
+        { peer, code: 'TLS_FAILED', error: error.code ?? error.message },
+        `refused connection from ${peer}: TLS handshake failed (${error.message}): an edge without TLS, or with a certificate this server does not trust`,
+      )
+    })
+    return server
+  }
+
+  /** The cheap checks, on the raw socket: peer address and the bound on open handshakes. */
+  #admitConnection(raw: Socket): boolean {
+    const peer = peerOf(raw, this.#options.path)
     if (this.isShutdown) {
+      raw.destroy()
+      return false
+    }
+    if (this.#allowedPeers !== undefined && this.#options.path === undefined) {
+      if (!this.#allowedPeers.allows(raw.remoteAddress)) {
+        this.#refuse(raw, peer, 'PEER_NOT_ALLOWED', 'address not in allowedPeers')
+        return false
+      }
+    }
+    if (this.#unconnected.size >= this.#maxHandshakes) {
+      this.#refuse(
+        raw,
+        peer,
+        'TOO_MANY_HANDSHAKES',
+        `${this.#maxHandshakes} connections are already in their handshake (maxHandshakes)`,
+      )
+      return false
+    }
+    this.#unconnected.add(raw)
+    if (this.#security.tls !== undefined) this.#tlsPeers.set(peer, raw)
+    raw.once('close', () => {
+      this.#unconnected.delete(raw)
+      // after this turn: a 'tlsClientError' of the same close still finds the peer
+      setImmediate(() => {
+        if (this.#tlsPeers.get(peer) === raw) this.#tlsPeers.delete(peer)
+      })
+    })
+    return true
+  }
+
+  #startSession(socket: Socket): void {
+    if (this.#security.clientCertificates && !(socket as TLSSocket).authorized) {
+      const why = String((socket as TLSSocket).authorizationError ?? 'none given')
+      const peer = peerOf(socket, this.#options.path)
+      this.#tlsPeers.delete(peer)
       socket.destroy()
+      this.#refusals.refused(
+        'TLS_FAILED',
+        { peer, code: 'TLS_FAILED', error: why },
+        `refused connection from ${peer}: client certificate refused: ${why}`,
+      )
       return
     }
-    const peer =
-      socket.remoteAddress === undefined
-        ? `unix:${this.#options.path ?? '?'}`
-        : `${socket.remoteAddress}:${socket.remotePort}`
-    const session = new EdgeSession(socket, peer, this.#host)
+    const session = new EdgeSession(socket, peerOf(socket, this.#options.path), this.#host)
     this.#sessions.add(session)
+  }
+
+  /** A connection that completed its handshake no longer counts against maxHandshakes. */
+  #connected(session: EdgeSession): void {
+    if (this.#unconnected.delete(session.socket)) return
+    const raw = this.#tlsPeers.get(session.peer)
+    if (raw !== undefined) this.#unconnected.delete(raw)
+  }
+
+  #refuse(raw: Socket, peer: string, code: string, why: string): void {
+    raw.destroy()
+    this.#refusals.refused(code, { peer, code }, `refused connection from ${peer}: ${why}`)
+  }
+
+  /** Listening where others can connect, with nothing to tell edges from strangers, is refused. */
+  #checkExposure(): void {
+    if (this.#options.path !== undefined) return
+    const host = this.#options.host ?? DEFAULTS.host
+    if (isLoopbackHost(host)) return
+    if (!this.#authenticator.authenticates) {
+      if (!this.#insecure) {
+        throw new CanInitializationError(
+          `listening on ${host} without authentication would let anyone who reaches this port read and write your CAN buses: give auth (edge tokens) and/or tls.clientCaFile (see "canbridge keys init"), or insecure: true on a closed lab network`,
+        )
+      }
+      this.#logger.warn(
+        { host, insecure: true },
+        `INSECURE: listening on ${host} without authentication; anyone who reaches this port can read and write the buses of every edge`,
+      )
+    } else if (this.#security.tls === undefined) {
+      this.#logger.warn(
+        { host },
+        `edges authenticate with tokens but the link is not encrypted (no tls): traffic on ${host} can be read and altered by anyone on the path`,
+      )
+    }
   }
 
   #sessionHost(): SessionHost {
@@ -483,7 +670,10 @@ export class TCPBus extends Bus<TCPBusEvents> {
       heartbeatMs: this.#heartbeatMs,
       handshakeTimeoutMs: this.#handshakeTimeoutMs,
       maxMessageBytes: this.#maxMessageBytes,
+      maxQueuedBytes: this.#maxQueuedBytes,
+      authenticator: this.#authenticator,
       logger: this.#logger,
+      refused: (code, fields, message) => this.#refusals.refused(code, fields, message),
       admit: (session, hello) => this.#admit(session, hello),
       ready: (session) => this.#ready(session),
       data: (session, channel, batch) => this.#data(session, channel, batch),
@@ -504,6 +694,12 @@ export class TCPBus extends Bus<TCPBusEvents> {
       names.add(offer.name)
     }
     const previous = this.#edges.get(hello.edgeId)
+    if (previous === undefined && this.#edges.size >= this.#maxEdges) {
+      throw new EdgeSessionError(
+        'TOO_MANY_EDGES',
+        `${this.#maxEdges} edges are connected already (maxEdges)`,
+      )
+    }
     if (previous !== undefined && previous !== session) {
       // The edge came back before its old connection timed out: the new one wins.
       previous.close(`replaced by a new connection from ${session.peer}`)
@@ -527,6 +723,7 @@ export class TCPBus extends Bus<TCPBusEvents> {
   }
 
   #ready(session: EdgeSession): void {
+    this.#connected(session)
     const info = session.info!
     this.#edges.set(info.edgeId, session)
     for (const channel of session.channels) channel.connected = true
@@ -547,6 +744,12 @@ export class TCPBus extends Bus<TCPBusEvents> {
       },
       `edge ${info.edgeId} connected`,
     )
+    if (this.#insecure && !this.#authenticator.authenticates) {
+      this.#logger.warn(
+        { peer: session.peer, edgeId: info.edgeId },
+        `INSECURE: edge ${info.edgeId} connected without authentication`,
+      )
+    }
     this.emit('edgeConnected', info)
     for (const check of [...this.#edgeWaiters]) check()
   }
@@ -718,6 +921,13 @@ export class TCPBus extends Bus<TCPBusEvents> {
     if (link !== undefined) worker.attach(link.session, link.index)
     return worker
   }
+}
+
+/** `host:port`, or `unix:<path>` for a Unix-socket peer (which has no address). */
+function peerOf(socket: Socket, path: string | undefined): string {
+  return socket.remoteAddress === undefined
+    ? `unix:${path ?? '?'}`
+    : `${socket.remoteAddress}:${socket.remotePort}`
 }
 
 function integerOption(

@@ -1,7 +1,11 @@
 // A scripted edge for integration tests: a real node:net socket speaking the protocol with
 // @canbridge/protocol. Tests drive it step by step and read back what the server sent.
 import { connect, type Socket } from 'node:net'
+import { type ConnectionOptions, connect as connectTls, TLSSocket } from 'node:tls'
 import {
+  AUTH_TLS_EXPORTER_BYTES,
+  AUTH_TLS_EXPORTER_LABEL,
+  authProof,
   BatchEncoder,
   type ControlBodies,
   type ControlTypeName,
@@ -10,6 +14,8 @@ import {
   encodeControl,
   encodePreamble,
   type Hello,
+  newAuthNonce,
+  proofMatches,
   ROLE,
   type Transmit,
   type TransmitResult,
@@ -38,6 +44,12 @@ export interface ScriptedEdgeOptions {
    * timeout tests).
    */
   onTransmit?: (transmit: Transmit) => TransmitResult | undefined
+  /** connect over TLS with these node:tls options (host 127.0.0.1 unless `servername`) */
+  tls?: ConnectionOptions
+  /** prove this token during the handshake (PROTOCOL.md §5.13) */
+  token?: string
+  /** the TLS channel binding to prove with; default: the real one (tests of relays change it) */
+  channelBinding?: Uint8Array
 }
 
 type ServerMessage = Extract<DecodedMessage, { type: ControlTypeName }>
@@ -56,6 +68,9 @@ export class ScriptedEdge {
   /** socket.write returned false at least once */
   sawBackpressure = false
   welcome: Welcome | undefined
+  /** whether the server's AUTH_CHALLENGE proved it holds our token */
+  serverProofOk: boolean | undefined
+  readonly #authNonce = newAuthNonce()
   readonly closed: Promise<void>
   #decoder = new Decoder({ peerRole: ROLE.SERVER })
   #waiters = new Set<() => void>()
@@ -82,6 +97,12 @@ export class ScriptedEdge {
   /** Opens the socket only: nothing is sent. */
   static connect(address: TCPBusAddress, options: ScriptedEdgeOptions = {}): Promise<ScriptedEdge> {
     return new Promise((resolve, reject) => {
+      if (options.tls !== undefined && !('path' in address)) {
+        const socket = connectTls({ port: address.port, host: '127.0.0.1', ...options.tls })
+        socket.once('secureConnect', () => resolve(new ScriptedEdge(socket, options)))
+        socket.once('error', reject)
+        return
+      }
       const socket =
         'path' in address
           ? connect({ path: address.path })
@@ -112,6 +133,7 @@ export class ScriptedEdge {
         nextSeq: c.nextSeq ?? 0,
       })),
       capabilities: this.options.capabilities ?? ['transmit', 'periodic', 'filters'],
+      ...(this.options.token === undefined ? {} : { authNonce: this.#authNonce }),
     }
   }
 
@@ -133,8 +155,32 @@ export class ScriptedEdge {
   async handshake(): Promise<Welcome> {
     this.sendPreamble()
     this.sendHello()
+    if (this.options.token !== undefined) this.answerChallenge(await this.waitFor('AUTH_CHALLENGE'))
     this.welcome = await this.waitFor('WELCOME')
     return this.welcome
+  }
+
+  /** Checks the server's proof (see `serverProofOk`) and sends ours. */
+  answerChallenge(challenge: ControlBodies['AUTH_CHALLENGE'], token = this.options.token!): void {
+    const input = {
+      edgeId: this.hello.edgeId,
+      edgeNonce: this.#authNonce,
+      serverNonce: challenge.nonce,
+      channelBinding: this.options.channelBinding ?? this.#channelBinding(),
+    }
+    this.serverProofOk = proofMatches(authProof(ROLE.SERVER, token, input), challenge.proof)
+    this.sendControl('AUTH_RESPONSE', { proof: authProof(ROLE.EDGE, token, input) })
+  }
+
+  #channelBinding(): Uint8Array {
+    if (!(this.socket instanceof TLSSocket)) return new Uint8Array(0)
+    return new Uint8Array(
+      this.socket.exportKeyingMaterial(
+        AUTH_TLS_EXPORTER_BYTES,
+        AUTH_TLS_EXPORTER_LABEL,
+        Buffer.alloc(0),
+      ),
+    )
   }
 
   sendRaw(bytes: Uint8Array): boolean {
