@@ -105,3 +105,4 @@ export {
   writeTimestampParts,
 } from './record.ts'
 export { SequenceRanges } from './sequence-ranges.ts'
+export * from './socketcand/index.ts'

@@ -31,6 +31,16 @@ export { CanMessage, type CanMessageOptions, type EqualsOptions } from './messag
 export { Notifier, type NotifierOptions } from './notifier.ts'
 export { MAX_PERIODIC_FRAMES, PeriodicTask } from './periodic-task.ts'
 export {
+  SocketcandBus,
+  type SocketcandBusEvents,
+  type SocketcandBusMode,
+  type SocketcandBusOptions,
+  type SocketcandBusStats,
+  type SocketcandLinkCounters,
+  type SocketcandLinkRole,
+  type SocketcandReconnectPolicy,
+} from './socketcand-bus.ts'
+export {
   type DropsEvent,
   type GapEvent,
   type PeerInfo,

@@ -17,7 +17,7 @@ import {
   RECORD_HEADER_BYTES,
   type Welcome,
 } from '@canbridge/protocol'
-import { BUS_STATE_SEVERITY, Bus, type SendOptions } from './bus.ts'
+import { BUS_STATE_SEVERITY, type SendOptions } from './bus.ts'
 import { type ChannelStats, ChannelTracker } from './channel-tracker.ts'
 import { type EdgeInfo, EdgeSession, EdgeSessionError, type SessionHost } from './edge-session.ts'
 import { CanInitializationError, CanOperationError, CanTimeoutError } from './errors.ts'
@@ -25,6 +25,7 @@ import { type CanFilter, toWireFilters } from './filters.ts'
 import { type Logger, stderrLogger } from './logger.ts'
 import { CanMessage } from './message.ts'
 import type { PeriodicTask } from './periodic-task.ts'
+import { QueueBackedBus } from './queue-backed-bus.ts'
 import { ReceiveQueue } from './receive-queue.ts'
 import { EdgeAuthenticator } from './security/edge-authenticator.ts'
 import { isLoopbackHost } from './security/exposure.ts'
@@ -176,7 +177,7 @@ const SHUTDOWN_GRACE_MS = 500
 /**
  * python-can's BusABC over canbridge edges. Create it with `await TCPBus.listen(options)`.
  */
-export class TCPBus extends Bus<TCPBusEvents> {
+export class TCPBus extends QueueBackedBus<TCPBusEvents> {
   readonly #server: Server
   readonly #options: TCPBusOptions
   readonly #logger: Logger
@@ -430,23 +431,12 @@ export class TCPBus extends Bus<TCPBusEvents> {
     return worker.send(message.toTxFrame(), timeoutMs)
   }
 
-  protected override pollInternal(): CanMessage | null {
-    return this.#queue.shift()
-  }
-
-  protected override pollBatchInternal(out: CanMessage[], max: number): void {
-    this.#queue.shiftInto(out, max - out.length)
-  }
-
-  protected override waitInternal(
-    timeoutMs: number | undefined,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    return this.#queue.wait(timeoutMs, signal)
+  protected override get receiveQueue(): ReceiveQueue {
+    return this.#queue
   }
 
   protected override applyFilters(filters: readonly CanFilter[] | null): void {
-    this.#queue.filters = filters
+    super.applyFilters(filters)
     for (const session of this.#edges.values()) this.#pushFilters(session)
   }
 
