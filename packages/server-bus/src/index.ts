@@ -27,9 +27,35 @@ export {
   Printer,
 } from './listeners.ts'
 export { type LogFn, type Logger, stderrLogger } from './logger.ts'
+export {
+  ASCWriter,
+  type ASCWriterOptions,
+  CAN_ERR_FLAG,
+  CANFD_FLAG,
+  type CandumpFrame,
+  type CandumpFrameLine,
+  type CandumpLogLine,
+  CanutilsLogWriter,
+  type CanutilsLogWriterOptions,
+  formatCandumpFrame,
+  formatCandumpLogLine,
+  INTERFACE_NAMINGS,
+  type InterfaceNaming,
+  LOG_READER_SUFFIXES,
+  LOG_WRITER_SUFFIXES,
+  LogParseError,
+  LogReader,
+  type LogReaderOptions,
+  type LogWriter,
+  type LogWriterOptions,
+  openLogWriter,
+  parseCandumpFrame,
+  parseCandumpLogLine,
+} from './logs/index.ts'
 export { CanMessage, type CanMessageOptions, type EqualsOptions } from './message.ts'
 export { Notifier, type NotifierOptions } from './notifier.ts'
 export { MAX_PERIODIC_FRAMES, PeriodicTask } from './periodic-task.ts'
+export type { EdgeAuthOptions, TlsServerOptions } from './security/server-security.ts'
 export {
   SocketcandBus,
   type SocketcandBusEvents,
@@ -52,4 +78,3 @@ export {
   type TCPBusStats,
   type WaitForEdgeOptions,
 } from './tcp-bus.ts'
-export type { EdgeAuthOptions, TlsServerOptions } from './security/server-security.ts'

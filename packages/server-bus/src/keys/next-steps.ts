@@ -32,7 +32,8 @@ export function nextSteps(input: NextStepsInput): string {
   let step = 1
   if (input.includeServer) {
     lines.push(
-      `${step++}. On this machine (the server), give TCPBus.listen the server files:`,
+      `${step++}. On this machine (the server), listen where the Pi can reach it (host: '0.0.0.0',`,
+      "   or this machine's address; TCPBus binds 127.0.0.1 by default) with the server files:",
       `     tls: { certFile: '${layout.serverCert}', keyFile: '${layout.serverKey}', clientCaFile: '${layout.caCert}' }`,
       '   (clientCaFile: edges must show a client certificate signed by this CA) and, for edges',
       '   that log in with a token instead of a certificate:',

@@ -1,5 +1,5 @@
-// "canbridge keys" as its own process: the default --dir (./canbridge-pki), real exit status,
-// and output on the right streams. The lead's canbridge CLI mounts the same command.
+// "canbridge keys" as its own process (the canbridge CLI from source): the default --dir
+// (./canbridge-pki), real exit status, and output on the right streams.
 import { execFile } from 'node:child_process'
 import { readdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
@@ -8,13 +8,13 @@ import { describe, expect, it } from 'vitest'
 import { PKI_TOP_LEVEL, useTempDir } from './support.ts'
 
 const run = promisify(execFile)
-const STAND_IN = fileURLToPath(new URL('./canbridge-stand-in.ts', import.meta.url))
+const CLI = fileURLToPath(new URL('../support/canbridge-cli.ts', import.meta.url))
 
 const tempDir = useTempDir()
 
 async function canbridge(cwd: string, ...args: string[]) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [STAND_IN, 'keys', ...args], { cwd })
+    const { stdout, stderr } = await run(process.execPath, [CLI, 'keys', ...args], { cwd })
     return { code: 0, stdout, stderr }
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string }

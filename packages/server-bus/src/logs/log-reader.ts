@@ -1,0 +1,166 @@
+// LogReader: the messages of a candump log (python-can's LogReader / CanutilsLogReader),
+// streamed from a file or any readable stream a chunk at a time, so a log of any size is
+// read in constant memory. A malformed frame line stops it with a LogParseError naming the
+// file, the line and what is wrong.
+import { createReadStream } from 'node:fs'
+import { extname } from 'node:path'
+import type { Readable } from 'node:stream'
+import { FRAME_FLAG } from '@canbridge/protocol'
+import { CanMessage } from '../message.ts'
+import { type CandumpFrameLine, parseCandumpLogLine } from './candump-line.ts'
+import { LineSplitter } from './line-splitter.ts'
+
+/** Suffixes LogReader reads, with what each is. */
+export const LOG_READER_SUFFIXES: Readonly<Record<string, string>> = { '.log': 'candump -L' }
+
+export class LogParseError extends Error {
+  override readonly name = 'LogParseError'
+  /** the file path, or the name given for a stream */
+  readonly file: string
+  /** 1-based line number */
+  readonly line: number
+  /** what is wrong, e.g. `standard id 800 above 7FF` */
+  readonly reason: string
+  /** the line as read */
+  readonly text: string
+
+  constructor(file: string, line: number, reason: string, text: string, options?: ErrorOptions) {
+    super(`${file}:${line}: ${reason}: ${JSON.stringify(text)}`, options)
+    this.file = file
+    this.line = line
+    this.reason = reason
+    this.text = text
+  }
+}
+
+export interface LogReaderOptions {
+  /** the name errors use for a stream (default `stdin` for process.stdin, else `stream`) */
+  name?: string | undefined
+}
+
+const NS_PER_S = 1_000_000_000n
+const NS_PER_US = 1000n
+const READ_CHUNK = 65_536
+
+/**
+ * Reads a candump log: a `.log` path, or a stream of candump -L text. Iterate it once with
+ * `for await`; each message carries the line's interface as its `channel`. Lines that do not
+ * start with `(` are skipped, as canplayer does; DROPCOUNT lines are counted in `drops`.
+ */
+export class LogReader implements AsyncIterable<CanMessage> {
+  /** the path, or the stream's name, as errors name it */
+  readonly name: string
+  readonly #source: string | Readable
+  /** lines read so far */
+  line = 0
+  /** frames candump reported dropped (its DROPCOUNT lines) */
+  drops = 0
+  #started = false
+
+  constructor(source: string | Readable, options: LogReaderOptions = {}) {
+    if (typeof source === 'string') {
+      checkLogSuffix(source)
+      this.name = source
+    } else {
+      this.name = options.name ?? (source === process.stdin ? 'stdin' : 'stream')
+    }
+    this.#source = source
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<CanMessage, void, undefined> {
+    if (this.#started) throw new Error(`${this.name}: a LogReader can be iterated once`)
+    this.#started = true
+    const stream =
+      typeof this.#source === 'string'
+        ? createReadStream(this.#source, { highWaterMark: READ_CHUNK })
+        : this.#source
+    stream.setEncoding('utf8')
+    const splitter = new LineSplitter()
+    const lines: string[] = []
+    const collect = (line: string) => lines.push(line)
+    try {
+      for await (const chunk of stream) {
+        splitter.push(chunk as string, collect)
+        yield* this.#messages(lines)
+      }
+    } catch (error) {
+      if (error instanceof LogParseError) throw error
+      throw new Error(`cannot read ${this.name}: ${(error as Error).message}`, { cause: error })
+    } finally {
+      if (typeof this.#source === 'string') stream.destroy()
+    }
+    splitter.end(collect)
+    yield* this.#messages(lines)
+  }
+
+  /** Parses the collected lines (emptying the list) into messages. */
+  *#messages(lines: string[]): Generator<CanMessage, void, undefined> {
+    for (let i = 0; i < lines.length; i++) {
+      this.line++
+      const text = lines[i]!
+      const parsed = parseCandumpLogLine(text)
+      if (parsed === null) continue
+      switch (parsed.kind) {
+        case 'frame':
+          yield this.#message(parsed, text)
+          break
+        case 'drops':
+          this.drops += parsed.count
+          break
+        case 'comment':
+          break
+        case 'invalid':
+          lines.length = 0
+          throw new LogParseError(this.name, this.line, parsed.reason, text)
+      }
+    }
+    lines.length = 0
+  }
+
+  #message(line: CandumpFrameLine, text: string): CanMessage {
+    const flags = line.flags
+    try {
+      return new CanMessage({
+        timestampNs: BigInt(line.sec) * NS_PER_S + BigInt(line.usec) * NS_PER_US,
+        channel: line.iface,
+        arbitrationId: line.id,
+        isExtendedId: (flags & FRAME_FLAG.EXT) !== 0,
+        isRemoteFrame: (flags & FRAME_FLAG.RTR) !== 0,
+        isErrorFrame: (flags & FRAME_FLAG.ERR) !== 0,
+        isFd: (flags & FRAME_FLAG.FD) !== 0,
+        bitrateSwitch: (flags & FRAME_FLAG.BRS) !== 0,
+        errorStateIndicator: (flags & FRAME_FLAG.ESI) !== 0,
+        isRx: line.isRx,
+        dlc: line.len,
+        data: line.data,
+      })
+    } catch (error) {
+      // the parser checked what the notation can say; this is the message's own last word
+      throw new LogParseError(this.name, this.line, (error as Error).message, text, {
+        cause: error,
+      })
+    }
+  }
+}
+
+/** A RangeError naming the supported suffixes unless LogReader reads `path`'s. */
+export function checkLogSuffix(path: string): void {
+  const suffix = extname(path).toLowerCase()
+  if (!Object.hasOwn(LOG_READER_SUFFIXES, suffix)) {
+    throw new RangeError(
+      `cannot read ${JSON.stringify(path)}: ${describeSuffix(suffix)}; supported: ${describeSuffixes(LOG_READER_SUFFIXES)}`,
+    )
+  }
+}
+
+/** `no suffix` or `unsupported suffix ".txt"` */
+export function describeSuffix(suffix: string): string {
+  return suffix === '' ? 'no suffix' : `unsupported suffix ${JSON.stringify(suffix)}`
+}
+
+/** `.log (candump -L), .asc (Vector ASC)` */
+export function describeSuffixes(suffixes: Readonly<Record<string, string>>): string {
+  return Object.entries(suffixes)
+    .map(([suffix, what]) => `${suffix} (${what})`)
+    .join(', ')
+}
