@@ -76,7 +76,10 @@ Inside the guest:
 Exit status: the command's; 124 on --timeout; 125 when the harness or the
 guest kernel failed (the message says what to fix); 2 for bad usage.
 
-Packages (Debian): iproute2, can-utils; for UML also user-mode-linux and
+Packages (Debian): iproute2, can-utils, python3-can (the socketcand
+client the edge's socketcand tests run), openssh-server and openssh-client
+(the soak's --ssh test runs a throw-away sshd on loopback; its service is
+not used); for UML also user-mode-linux and
 kmod, and on CPUs with AMX gcc + libc6-dev: bookworm's UML 6.1 fails there
 ("ptrace set fp regs failed, errno = 14"), and a small LD_PRELOAD shim,
 scripts/kernel-fpu-shim.c, built once into ~/.cache/canbridge, fixes it
@@ -197,7 +200,8 @@ host_has_af_can() {
 # ---------------------------------------------------------------------------
 # Host path: vcan interfaces on the host, command runs directly.
 prepare_host() {
-	ensure_packages iproute2:ip can-utils:cansend
+	ensure_packages iproute2:ip can-utils:cansend python3-can:/usr/lib/python3/dist-packages/can/interfaces/socketcand/socketcand.py \
+		openssh-server:/usr/sbin/sshd openssh-client:ssh
 }
 
 run_on_host() {
@@ -371,7 +375,9 @@ cleanup() {
 # Packages, kernel modules and (where needed) the FPU shim for UML; sets
 # KVER and SHIM_NEEDED.
 prepare_uml() {
-	local pkgs=(user-mode-linux:"$UML_BIN" iproute2:ip can-utils:cansend kmod:modprobe)
+	local pkgs=(user-mode-linux:"$UML_BIN" iproute2:ip can-utils:cansend kmod:modprobe
+		python3-can:/usr/lib/python3/dist-packages/can/interfaces/socketcand/socketcand.py
+		openssh-server:/usr/sbin/sshd openssh-client:ssh)
 	SHIM_NEEDED=0
 	if fpu_shim_needed; then SHIM_NEEDED=1; pkgs+=(gcc:cc libc6-dev:/usr/include/stdio.h); fi
 	ensure_packages "${pkgs[@]}"

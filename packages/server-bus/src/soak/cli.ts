@@ -160,8 +160,9 @@ Where it runs:
                     --ssh pi@raspberrypi --iface can0 --rate 1000 --duration 600 \\
                     --fault-every 60s --fault-kinds server-restart,partition,degrade \\
                     --link-dev eth0
-    cangen and candump run on the Pi over ssh (key login; can-utils installed there), so the
-    ground truth and the edge read the same kernel. Add --sudo (passwordless sudo on the Pi)
+    cangen and candump run on the Pi over ssh (key login and the Pi's host key known here:
+    ssh runs with BatchMode, so run 'ssh pi@raspberrypi true' once first; can-utils installed
+    there), so the ground truth and the edge read the same kernel. Add --sudo (passwordless sudo on the Pi)
     for iface-bounce, and --edge-restart-cmd 'ssh pi@raspberrypi sudo systemctl restart
     canbridge-edge' for edge-restart. Latency compares the Pi's kernel clock with this
     machine's: keep both synchronized (chrony/NTP) or read latency as relative. Edge RSS and

@@ -10,8 +10,21 @@ export interface Place {
 }
 
 /**
- * The argv that runs `command args` at `place`. Over ssh, a remote process is bounded by
- * `timeout` (when `limitS` is given) so that it ends even if the ssh link dies.
+ * Runs on the edge's machine around a long-running command (cangen, candump): sshd signals
+ * nothing to a command without a terminal, so a remote command would outlive its ssh client
+ * (a stopped generator kept sending; candump kept its last output in its stdio buffer).
+ * This ends the command with SIGTERM (candump and cangen stop cleanly, flushing) as soon as
+ * ssh's stdin closes: how `stopChild` stops it, and what a dead connection does too. Its
+ * own exit (cangen on ENETDOWN) ends the session with its status. fd 3 keeps stdin for the
+ * watcher: a background job of a non-interactive shell has /dev/null as its stdin.
+ */
+const STOP_ON_STDIN_EOF =
+  'exec 3<&0; "$@" & pid=$!; (read -r _ <&3; kill -TERM "$pid" 2>/dev/null) & watcher=$!; wait "$pid"; status=$?; kill "$watcher" 2>/dev/null; exit "$status"'
+
+/**
+ * The argv that runs `command args` at `place`. Over ssh, a long-running command (given
+ * `limitS`) ends when ssh's stdin closes or the link dies (STOP_ON_STDIN_EOF; spawn it with
+ * `spawnAt`), and after `limitS` seconds in any case (`timeout`).
  */
 export function argvAt(
   place: Place,
@@ -22,7 +35,19 @@ export function argvAt(
   const local = [...(place.sudo ? ['sudo', '-n'] : []), command, ...args]
   if (place.ssh === undefined) return local
   const bounded =
-    limitS === undefined ? local : ['timeout', '--signal=INT', String(Math.ceil(limitS)), ...local]
+    limitS === undefined
+      ? local
+      : [
+          'sh',
+          '-c',
+          STOP_ON_STDIN_EOF,
+          'sh',
+          // SIGTERM (timeout's default): SIGINT is ignored by a background job's command
+          'timeout',
+          '--kill-after=5',
+          String(Math.ceil(limitS)),
+          ...local,
+        ]
   return [
     'ssh',
     '-o',
@@ -75,14 +100,42 @@ export function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('close', () => resolve()))
 }
 
-/** Sends `signal`, then SIGKILL after `graceMs`; resolves once the child is gone. */
+/**
+ * Spawns a long-running `command args` at `place` (argvAt with `limitS`), stdout to `stdout`,
+ * stderr piped. Over ssh its stdin is a pipe: closing it is how `stopChild` stops the
+ * remote command.
+ */
+export function spawnAt(
+  place: Place,
+  command: string,
+  args: readonly string[],
+  limitS: number,
+  stdout: 'ignore' | number,
+): ChildProcess {
+  const argv = argvAt(place, command, args, limitS)
+  const child = spawn(argv[0]!, argv.slice(1), {
+    stdio: [place.ssh === undefined ? 'ignore' : 'pipe', stdout, 'pipe'],
+  })
+  child.stdin?.on('error', (error: NodeJS.ErrnoException) => {
+    // ssh already gone (the command ended by itself): nothing left to stop
+    if (error.code !== 'EPIPE') throw error
+  })
+  return child
+}
+
+/**
+ * Stops a child: a remote command from `spawnAt` by closing ssh's stdin (the command ends
+ * cleanly there and ssh hands over its last output), anything else with `signal`; SIGKILL
+ * after `graceMs`. Resolves once the child is gone.
+ */
 export async function stopChild(
   child: ChildProcess,
   signal: NodeJS.Signals = 'SIGTERM',
   graceMs = 5000,
 ): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
-  child.kill(signal)
+  if (child.stdin) child.stdin.end()
+  else child.kill(signal)
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
   await exited(child)
   clearTimeout(timer)

@@ -1,10 +1,10 @@
 // The ground truth: `candump -L` on the edge's interface, writing straight into a file
 // (no pipe through this process), which is read every TAIL_MS and parsed into one frame
 // table per interface.
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { type DumpInvalid, LineSplitter, parseCandumpLine } from './candump-log.ts'
-import { argvAt, exited, type Place, sleep, stopChild } from './exec.ts'
+import { exited, type Place, sleep, spawnAt, stopChild } from './exec.ts'
 import { FrameTable } from './frames.ts'
 
 const TAIL_MS = 250
@@ -34,10 +34,9 @@ export class CandumpRecorder {
     // -L log format, -D keep running while an interface is down, -d report drops,
     // -r a large receive buffer (SO_RCVBUFFORCE as root), error frames too (#FFFFFFFF)
     const args = ['-L', '-D', '-d', '-r', '8388608', ...ifaces.map((i) => `${i},0:0,#FFFFFFFF`)]
-    const argv = argvAt(place, 'candump', args, limitS)
     const out = openSync(logPath, 'w')
     try {
-      this.#child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, 'pipe'] })
+      this.#child = spawnAt(place, 'candump', args, limitS, out)
     } finally {
       closeSync(out)
     }

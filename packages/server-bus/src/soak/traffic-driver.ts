@@ -3,8 +3,8 @@
 // the generators with a gap corrected for the per-loop overhead it measured. A generator
 // that exits early (cangen exits on ENETDOWN while the interface is down) is restarted once
 // the interface is up again.
-import { type ChildProcess, spawn } from 'node:child_process'
-import { argvAt, exited, type Place, stopChild } from './exec.ts'
+import type { ChildProcess } from 'node:child_process'
+import { exited, type Place, spawnAt, stopChild } from './exec.ts'
 import { cangenArgs, type Generator, overheadOf, type Pace, pace } from './traffic.ts'
 
 interface Running {
@@ -92,8 +92,7 @@ export class TrafficDriver {
 
   #spawn(r: Running): void {
     const { place, iface, limitS } = this.#options
-    const argv = argvAt(place, 'cangen', cangenArgs(iface, r.generator, r.pace), limitS)
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawnAt(place, 'cangen', cangenArgs(iface, r.generator, r.pace), limitS, 'ignore')
     r.child = child
     let stderr = ''
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
