@@ -2,6 +2,8 @@
 // canbridge-edge connections and prints every frame (python-can's format), or with
 // --count a line per second with the frame rate. Run from a checkout after `pnpm build`:
 //   node packaging/edge/receive.ts [--port 29536] [--host 0.0.0.0] [--count]
+//       (--pki <dir>: TLS with the files of `canbridge keys init`, edges need their certificate;
+//        or --insecure on a closed lab network: TCPBus refuses 0.0.0.0 with neither)
 import * as path from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPO } from './targets.ts'
@@ -16,9 +18,24 @@ const { values } = parseArgs({
     port: { type: 'string', default: '29536' },
     host: { type: 'string', default: '0.0.0.0' },
     count: { type: 'boolean', default: false },
+    pki: { type: 'string' },
+    insecure: { type: 'boolean', default: false },
   },
 })
-const bus = await TCPBus.listen({ port: Number(values.port), host: values.host })
+const bus = await TCPBus.listen({
+  port: Number(values.port),
+  host: values.host,
+  insecure: values.insecure,
+  ...(values.pki === undefined
+    ? {}
+    : {
+        tls: {
+          certFile: path.join(values.pki, 'server.crt'),
+          keyFile: path.join(values.pki, 'server.key'),
+          clientCaFile: path.join(values.pki, 'ca.crt'),
+        },
+      }),
+})
 const address = bus.address as { host: string; port: number }
 process.stderr.write(`receive: listening on ${address.host}:${address.port}; Ctrl-C stops\n`)
 bus.on('edgeConnected', (edge) =>

@@ -2,13 +2,28 @@
 // flags. Every value is checked where it enters; a bad one fails with a message naming the
 // setting, where it came from, the value, and what is expected.
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import { parseVirtualChannel, VIRTUAL_PREFIX } from './can/virtual-source.ts'
 import { MAX_RING_BYTES, MIN_RING_BYTES } from './ring.ts'
+import { parsePin } from './tls/pins.ts'
+import { type IdRange, parseAllowList } from './tx-policy/allow-list.ts'
 
 export type ServerAddress =
   | { kind: 'tcp'; host: string; port: number }
   | { kind: 'unix'; path: string }
+
+/** Where the socketcand server listens; `host` undefined = every address (IPv6 and IPv4). */
+export interface SocketcandListen {
+  host: string | undefined
+  /** 0 = any free port (the log says which) */
+  port: number
+}
+
+/** socketcand's own TCP port */
+export const SOCKETCAND_DEFAULT_PORT = 29536
+/** where socketcand listens unless given an address: it authenticates no one */
+export const SOCKETCAND_DEFAULT_HOST = '127.0.0.1'
 
 export const DROP_POLICIES = ['drop-newest', 'drop-oldest'] as const
 export type DropPolicy = (typeof DROP_POLICIES)[number]
@@ -24,6 +39,20 @@ export interface EdgeConfig {
   spoolBytes: number
   dropPolicy: DropPolicy
   listenOnly: boolean
+  /** the CAN ids the server may transmit (tx-policy/allow-list.ts); null: every id */
+  txAllow: IdRange[] | null
+  /** transmit rate limit per channel in frames/s (TRANSMIT and periodic together); null: none */
+  txRateLimit: number | null
+  /** the rate limit's burst; null: the default, a tenth of the rate (tx-policy/tx-settings.ts) */
+  txBurst: number | null
+  /** TLS and authentication of the server link: checked together by security/link-security.ts */
+  tlsCa: string | null
+  tlsServername: string | null
+  tlsPins: string[]
+  tlsCert: string | null
+  tlsKey: string | null
+  tokenFile: string | null
+  insecure: boolean
   logLevel: ConfigLogLevel
   statsIntervalMs: number
   metricsPort: number | null
@@ -31,6 +60,10 @@ export interface EdgeConfig {
   txTimeoutMs: number
   txQueue: number
   highWater: number
+  /** serve the socketcand protocol here, or null (off) */
+  socketcand: SocketcandListen | null
+  /** send socketcand's UDP discovery beacon while serving it */
+  socketcandBeacon: boolean
 }
 
 export class ConfigError extends Error {
@@ -137,16 +170,18 @@ const serverAddress: Parse<ServerAddress> = (raw) => {
   return { kind: 'tcp', host: (match[1] ?? match[2])!, port }
 }
 
+/** A list: comma-separated in a string (flags, environment), or an array in the config file. */
+function listItems(raw: unknown, expected: string): string[] {
+  if (typeof raw === 'string') return raw.split(',')
+  if (Array.isArray(raw)) return raw.map((item) => text(item, expected))
+  throw new Invalid(expected)
+}
+
 const channelList: Parse<string[]> = (raw) => {
   const expected = 'expected 1..256 channels, like can0 or virtual:demo'
-  const items =
-    typeof raw === 'string'
-      ? raw.split(',')
-      : Array.isArray(raw)
-        ? raw.map((c) => text(c, expected))
-        : undefined
-  if (items === undefined) throw new Invalid(expected)
-  const list = items.map((c) => c.trim()).filter((c) => c !== '')
+  const list = listItems(raw, expected)
+    .map((c) => c.trim())
+    .filter((c) => c !== '')
   if (list.length === 0 || list.length > 256) throw new Invalid(expected)
   const seen = new Set<string>()
   for (const channel of list) {
@@ -197,6 +232,105 @@ const fraction: Parse<number> = (raw) => {
   const n = typeof value === 'number' ? value : value.trim() === '' ? Number.NaN : Number(value)
   if (!Number.isFinite(n) || n < 0.1 || n > 0.95) throw new Invalid(expected)
   return n
+}
+
+/** A parser from another module that throws RangeError with its own message. */
+function checkedBy<T>(parse: (value: string) => T, expected: string): Parse<T> {
+  return (raw) => {
+    try {
+      return parse(text(raw, expected))
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error
+      throw new Invalid(error.message)
+    }
+  }
+}
+
+const filePath: Parse<string | null> = (raw) => {
+  if (raw === null) return null
+  const value = text(raw, 'expected a file path')
+  return value.trim() === '' ? null : value
+}
+
+/** --tx-allow: a string, or in the config file also an array of entries. */
+const txAllowList: Parse<IdRange[] | null> = (raw) => {
+  const expected =
+    'expected hex ids or ranges, comma-separated, like 123,200-2FF,18DAF100-18DAF1FF (1 to 3 digits: standard id, 8 digits: extended id)'
+  if (raw === null) return null
+  return checkedBy(parseAllowList, expected)(listItems(raw, expected).join(','))
+}
+
+/** --tls-pin, repeatable; the environment and a string in the file separate pins with commas. */
+const pinList: Parse<string[]> = (raw) => {
+  const expected = 'expected sha256:AB:CD:… (the SHA-256 fingerprint of the server certificate)'
+  const pins = listItems(raw, expected)
+    .filter((pin) => pin.trim() !== '')
+    .map(checkedBy(parsePin, expected))
+  return [...new Set(pins)]
+}
+
+/** off / 0 / null = none, else frames per second. */
+const rateLimit: Parse<number | null> = (raw) => {
+  if (raw === null || raw === 'off' || raw === 0 || raw === '0') return null
+  return integer(1, 1_000_000)(raw)
+}
+
+const hostName: Parse<string | null> = (raw) => {
+  const expected = 'expected a host name as the server certificate names it, like bus.example.lan'
+  if (raw === null) return null
+  const value = text(raw, expected).trim()
+  if (value === '') return null
+  if (isIP(value) !== 0) {
+    throw new Invalid(
+      'an IP address: leave tls-servername out, the address in --server is checked against the IP names of the certificate',
+    )
+  }
+  if (!/^[A-Za-z0-9.-]{1,253}$/.test(value)) throw new Invalid(expected)
+  return value
+}
+
+const SOCKETCAND_EXPECTED = `expected PORT, HOST:PORT or [IPv6]:PORT (port 0..65535, 0 = any free port), HOST alone (port ${SOCKETCAND_DEFAULT_PORT}), *:PORT (every address), on (127.0.0.1, port ${SOCKETCAND_DEFAULT_PORT}) or off`
+
+const HOST_NAME =
+  /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/
+
+/** An IPv4 address, or a host name (it has a letter: `1.5` is neither). */
+function isHost(host: string): boolean {
+  return IPV4.test(host) || (HOST_NAME.test(host) && /[A-Za-z]/.test(host))
+}
+
+/**
+ * `--socketcand`: off, on, PORT, HOST, HOST:PORT, [IPv6]:PORT, `*` (every address). Without a
+ * host it listens on loopback: socketcand has no authentication, so reaching beyond this
+ * machine must be asked for with an address.
+ */
+const socketcandListen: Parse<SocketcandListen | null> = (raw) => {
+  const loopback = { host: SOCKETCAND_DEFAULT_HOST, port: SOCKETCAND_DEFAULT_PORT }
+  if (raw === true) return loopback
+  if (raw === false || raw === null) return null
+  const value = typeof raw === 'number' ? String(raw) : text(raw, SOCKETCAND_EXPECTED).trim()
+  const word = value.toLowerCase()
+  if (['on', 'true', 'yes'].includes(word)) return loopback
+  if (['off', 'false', 'no', ''].includes(word)) return null
+  // [IPv6], host or * (every address), or nothing; then :port, or no port (29536)
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*))(?::(\d{1,5}))?$/.exec(value)
+  if (!match) throw new Invalid(SOCKETCAND_EXPECTED)
+  const [, ipv6, named = '', portText] = match
+  const portOnly = ipv6 === undefined && portText === undefined && /^\d{1,5}$/.test(named)
+  const host =
+    ipv6 ?? (named === '*' ? undefined : portOnly || named === '' ? SOCKETCAND_DEFAULT_HOST : named)
+  const port = portOnly
+    ? Number(named)
+    : portText === undefined
+      ? SOCKETCAND_DEFAULT_PORT
+      : Number(portText)
+  if (host !== undefined && ipv6 === undefined && !isHost(host))
+    throw new Invalid(SOCKETCAND_EXPECTED)
+  if (named === '' && ipv6 === undefined && portText === undefined)
+    throw new Invalid(SOCKETCAND_EXPECTED)
+  if (port > 65535) throw new Invalid(SOCKETCAND_EXPECTED)
+  return { host, port }
 }
 
 interface Setting {
@@ -281,6 +415,86 @@ export const SETTINGS: readonly Setting[] = [
     help: 'refuse every transmit and periodic task',
   },
   {
+    key: 'txAllow',
+    flag: '--tx-allow',
+    env: 'CANBRIDGE_TX_ALLOW',
+    parse: txAllowList,
+    default: () => null,
+    help: 'the only CAN ids the server may transmit: hex ids and ranges, like 123,200-2FF,18DAF100-18DAF1FF (1-3 digits: standard id, 8 digits: extended id; default: every id)',
+  },
+  {
+    key: 'txRateLimit',
+    flag: '--tx-rate-limit',
+    env: 'CANBRIDGE_TX_RATE_LIMIT',
+    parse: rateLimit,
+    default: () => null,
+    help: 'most frames/s the server may transmit per channel, transmits and periodic tasks together (default: off)',
+  },
+  {
+    key: 'txBurst',
+    flag: '--tx-burst',
+    env: 'CANBRIDGE_TX_BURST',
+    parse: (raw) => (raw === null ? null : integer(1, 1_000_000)(raw)),
+    default: () => null,
+    help: 'frames the rate limit lets through at once (default: a tenth of --tx-rate-limit, at least 1)',
+  },
+  {
+    key: 'tlsCa',
+    flag: '--tls-ca',
+    env: 'CANBRIDGE_TLS_CA',
+    parse: filePath,
+    default: () => null,
+    help: 'TLS: trust a server certificate signed by this CA (PEM file, e.g. ca.crt); the --server host (or --tls-servername) must be in it',
+  },
+  {
+    key: 'tlsPins',
+    flag: '--tls-pin',
+    env: 'CANBRIDGE_TLS_PINS',
+    parse: pinList,
+    default: () => [],
+    help: 'TLS: accept a server whose certificate has this SHA-256 fingerprint (sha256:AB:CD:…), repeatable for a rotation; without --tls-ca the pin alone verifies the server; env: comma-separated',
+  },
+  {
+    key: 'tlsServername',
+    flag: '--tls-servername',
+    env: 'CANBRIDGE_TLS_SERVERNAME',
+    parse: hostName,
+    default: () => null,
+    help: 'TLS: the name the server certificate must carry, when it is not the --server host',
+  },
+  {
+    key: 'tlsCert',
+    flag: '--tls-cert',
+    env: 'CANBRIDGE_TLS_CERT',
+    parse: filePath,
+    default: () => null,
+    help: "TLS: this edge's client certificate (PEM; its CN is the edge id), with --tls-key",
+  },
+  {
+    key: 'tlsKey',
+    flag: '--tls-key',
+    env: 'CANBRIDGE_TLS_KEY',
+    parse: filePath,
+    default: () => null,
+    help: "TLS: the client certificate's private key (PEM, mode 0600)",
+  },
+  {
+    key: 'tokenFile',
+    flag: '--token-file',
+    env: 'CANBRIDGE_TOKEN_FILE',
+    parse: filePath,
+    default: () => null,
+    help: "authenticate with this edge's token (a file of one line, mode 0600): the server and the edge prove they hold it",
+  },
+  {
+    key: 'insecure',
+    flag: '--insecure',
+    env: 'CANBRIDGE_INSECURE',
+    parse: booleanish,
+    default: () => false,
+    help: 'allow plain TCP without TLS or token to a server that is not on this host (lab networks only: anyone on the path can read and inject frames)',
+  },
+  {
     key: 'logLevel',
     flag: '--log-level',
     env: 'CANBRIDGE_LOG_LEVEL',
@@ -335,6 +549,22 @@ export const SETTINGS: readonly Setting[] = [
     parse: fraction,
     default: () => 0.5,
     help: 'ring fill (0.1..0.95) above which unacknowledged frames move to the spool (default 0.5)',
+  },
+  {
+    key: 'socketcand',
+    flag: '--socketcand',
+    env: 'CANBRIDGE_SOCKETCAND',
+    parse: socketcandListen,
+    default: () => null,
+    help: `also serve socketcand clients (python-can interface='socketcand', SavvyCAN) on [HOST:]PORT; alone: 127.0.0.1, port ${SOCKETCAND_DEFAULT_PORT}; '*:PORT' every address (no authentication: trusted networks only; default: off)`,
+  },
+  {
+    key: 'socketcandBeacon',
+    flag: '--socketcand-beacon',
+    env: 'CANBRIDGE_SOCKETCAND_BEACON',
+    parse: booleanish,
+    default: () => true,
+    help: "with --socketcand, broadcast socketcand's discovery beacon (UDP 42000, every 3 s; default: on)",
   },
 ]
 

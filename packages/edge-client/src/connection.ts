@@ -1,7 +1,8 @@
-// One connection to the server (TCP or Unix socket): preamble and HELLO, wait for WELCOME,
-// then a decoded stream of server messages, heartbeats both ways, and writes that report
-// backpressure (writableNeedDrain) instead of buffering without bound.
-import { connect, type Socket } from 'node:net'
+// One connection to the server (TCP, TLS 1.3 or a Unix socket): the server verified (TLS),
+// preamble and HELLO, token proofs, wait for WELCOME, then a decoded stream of server
+// messages, heartbeats both ways, and writes that report backpressure (writableNeedDrain)
+// instead of buffering without bound. Nothing but the handshake is acted on before WELCOME.
+import type { Socket } from 'node:net'
 import {
   type ControlBodies,
   type ControlMessage,
@@ -15,6 +16,17 @@ import {
   type Welcome,
 } from '@canbridge/protocol'
 import type { ServerAddress } from './config.ts'
+import { LinkHandshake, type LinkProblemKind } from './security/link-handshake.ts'
+import type { LinkSecurity } from './security/link-security.ts'
+import {
+  describeTlsError,
+  looksLikeTls,
+  silentCloseReason,
+  TLS_SERVER_REASON,
+} from './tls/tls-problems.ts'
+import { channelBinding, openTransport, pinProblem } from './tls/transport.ts'
+
+export type { LinkProblemKind }
 
 export interface LinkHandlers {
   onWelcome(welcome: Welcome): void
@@ -22,14 +34,21 @@ export interface LinkHandlers {
   onMessage(message: Exclude<ControlMessage, { type: 'WELCOME' }>): void
   /** the socket can take more after reporting backpressure */
   onDrain(): void
-  /** the connection is gone (called once); `welcomed` says whether it got that far */
-  onClose(reason: string, welcomed: boolean): void
+  /** the stream is up (with TLS: the server verified); the preamble and HELLO go now */
+  onTransportReady?(): void
+  /**
+   * the connection is gone (called once); `welcomed` says whether it got that far, `kind`
+   * what ended it (tls, auth: the server or this edge failed verification)
+   */
+  onClose(reason: string, welcomed: boolean, kind: LinkProblemKind): void
 }
 
 export interface LinkOptions {
   handshakeTimeoutMs: number
   /** TCP keepalive probe delay */
   keepAliveMs: number
+  /** TLS, token; default: neither */
+  security?: LinkSecurity
 }
 
 export function describeAddress(address: ServerAddress): string {
@@ -43,6 +62,12 @@ export class ServerLink {
   readonly #handlers: LinkHandlers
   readonly #socket: Socket
   readonly #decoder = new Decoder({ peerRole: ROLE.SERVER })
+  readonly #handshake: LinkHandshake
+  readonly #security: LinkSecurity | undefined
+  /** the transport is ready (TLS: verified) and our preamble went out */
+  #ready = false
+  /** the first bytes from the server, to tell a TLS server from a canbridge one */
+  #firstBytes: Buffer | undefined
   #welcome: Welcome | undefined
   #closed = false
   #handshakeTimer: NodeJS.Timeout | undefined
@@ -56,31 +81,43 @@ export class ServerLink {
   constructor(address: ServerAddress, hello: Hello, handlers: LinkHandlers, options: LinkOptions) {
     this.address = address
     this.#handlers = handlers
-    const socket =
-      address.kind === 'unix'
-        ? connect({ path: address.path })
-        : connect({ host: address.host, port: address.port })
+    this.#security = options.security
+    const tls = options.security?.tls ?? null
+    this.#handshake = new LinkHandshake(options.security?.token ?? null, hello.edgeId)
+    const { socket, readyEvent } = openTransport(address, tls)
     this.#socket = socket
-    socket.on('connect', () => {
+    socket.on(readyEvent, () => {
+      // a server that fails the pin hears nothing from us, not even the preamble
+      const pinned = pinProblem(socket, tls)
+      if (pinned !== undefined) {
+        this.destroy(pinned, 'tls')
+        return
+      }
       if (address.kind === 'tcp') {
         socket.setNoDelay(true)
         socket.setKeepAlive(true, options.keepAliveMs)
       }
+      this.#ready = true
+      handlers.onTransportReady?.()
       // Both preambles go at once (PROTOCOL.md §1); HELLO follows ours directly.
       socket.cork()
       this.#write(encodePreamble(ROLE.EDGE))
-      this.#write(encodeControl('HELLO', hello))
+      this.#write(encodeControl('HELLO', this.#handshake.hello(hello)))
       socket.uncork()
     })
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('drain', () => handlers.onDrain())
-    socket.on('error', (error: NodeJS.ErrnoException) =>
-      this.destroy(error.code ? `${error.code}: ${error.message}` : error.message),
-    )
-    socket.on('close', () => this.destroy('connection closed by the server'))
-    socket.on('end', () => this.destroy('the server ended the connection'))
+    socket.on('error', (error: NodeJS.ErrnoException) => this.#onSocketError(error))
+    socket.on('close', () => this.#onPeerClosed('connection closed by the server'))
+    socket.on('end', () => this.#onPeerClosed('the server ended the connection'))
     this.#handshakeTimer = setTimeout(
-      () => this.destroy(`no WELCOME within ${options.handshakeTimeoutMs} ms`),
+      () =>
+        this.destroy(
+          this.#ready
+            ? `no WELCOME within ${options.handshakeTimeoutMs} ms`
+            : `no ${tls ? 'TLS handshake' : 'connection'} within ${options.handshakeTimeoutMs} ms`,
+          'timeout',
+        ),
       options.handshakeTimeoutMs,
     )
   }
@@ -128,13 +165,37 @@ export class ServerLink {
     return this.write(encodeControl(type, body))
   }
 
-  destroy(reason: string): void {
+  destroy(reason: string, kind: LinkProblemKind = 'local'): void {
     if (this.#closed) return
     this.#closed = true
     clearTimeout(this.#handshakeTimer)
     clearInterval(this.#heartbeatTimer)
     this.#socket.destroy()
-    this.#handlers.onClose(reason, this.#welcome !== undefined)
+    this.#handlers.onClose(reason, this.#welcome !== undefined, kind)
+  }
+
+  #onSocketError(error: NodeJS.ErrnoException): void {
+    const tls = this.#security?.tls
+    const host = this.address.kind === 'tcp' ? this.address.host : ''
+    const tlsReason = tls && !this.#welcome ? describeTlsError(error, tls, host) : undefined
+    if (tlsReason !== undefined) this.destroy(tlsReason, 'tls')
+    else if (error.code === 'ECONNRESET') this.#onPeerClosed(`${error.code}: ${error.message}`)
+    else this.destroy(error.code ? `${error.code}: ${error.message}` : error.message, 'socket')
+  }
+
+  #onPeerClosed(reason: string): void {
+    // closed before a single byte came back: a TLS server at a plain edge, or a refused
+    // client certificate (tls-problems.ts)
+    if (this.#ready && this.#firstBytes === undefined) {
+      const silent = silentCloseReason(this.#security?.tls ?? null)
+      this.destroy(silent.reason, silent.kind)
+      return
+    }
+    if (!this.#ready && this.#security?.tls) {
+      this.destroy(`${reason} during the TLS handshake`, 'tls')
+      return
+    }
+    this.destroy(reason, 'closed')
   }
 
   #write(bytes: Uint8Array, done?: () => void): boolean {
@@ -146,23 +207,43 @@ export class ServerLink {
   #onData(chunk: Buffer): void {
     if (this.#closed) return
     this.#lastReceived = performance.now()
+    this.#firstBytes ??= chunk.subarray(0, 8)
     try {
       this.#decoder.write(chunk, (message) => {
         if (this.#closed) return
         if (message.type === 'DATA') return // the decoder already refuses DATA from a server
-        if (message.type === 'WELCOME') {
-          if (this.#welcome) throw new ProtocolError('BAD_CONTROL', 'a second WELCOME')
-          this.#onWelcome(message.body)
+        if (!this.#welcome) {
+          this.#beforeWelcome(message)
           return
         }
-        if (!this.#welcome) {
-          throw new ProtocolError('BAD_CONTROL', `${message.type} before WELCOME`)
+        if (message.type === 'WELCOME' || message.type === 'AUTH_CHALLENGE') {
+          throw new ProtocolError('BAD_CONTROL', `${message.type} after WELCOME`)
         }
         this.#handlers.onMessage(message)
       })
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error
-      this.destroy(`protocol error from the server: ${error.message}`)
+      if (error.code === 'BAD_MAGIC' && looksLikeTls(this.#firstBytes)) {
+        this.destroy(TLS_SERVER_REASON, 'tls')
+        return
+      }
+      this.destroy(`protocol error from the server: ${error.message}`, 'protocol')
+    }
+  }
+
+  /** The handshake: token proofs, then WELCOME; any other message closes the connection. */
+  #beforeWelcome(message: ControlMessage): void {
+    const step = this.#handshake.onMessage(message, () => channelBinding(this.#socket))
+    switch (step.action) {
+      case 'respond':
+        this.#write(encodeControl('AUTH_RESPONSE', step.response))
+        return
+      case 'welcome':
+        this.#onWelcome(step.welcome)
+        return
+      case 'close':
+        this.destroy(step.reason, step.kind)
+        return
     }
   }
 

@@ -234,6 +234,11 @@ describe('canbridge-edge doctor', () => {
       '--spool-dir',
       '/tmp/s',
       '--listen-only',
+      '--no-socketcand-beacon',
+      '--tx-allow',
+      '123',
+      // an optional value, as the daemon takes it
+      '--socketcand',
     ])
     expect(r.code).toBe(0)
     expect((await doctor(['--bogus'])).code).toBe(2)

@@ -12,7 +12,7 @@ import { hostname } from 'node:os'
 import { Command, CommanderError, Option } from 'commander'
 import { BUILD_INFO, type BuildInfo } from './build-info.ts'
 import { VIRTUAL_PREFIX } from './can/virtual-source.ts'
-import { type FlagValues, inspectConfig, SETTINGS } from './config.ts'
+import { ConfigError, type EdgeConfig, type FlagValues, inspectConfig, SETTINGS } from './config.ts'
 import { type AddonOptions, checkAddon } from './doctor/addon.ts'
 import { checkCanSocket } from './doctor/can-socket.ts'
 import { type Host, realHost } from './doctor/host.ts'
@@ -28,6 +28,9 @@ import { checkKernelModules } from './doctor/kernel.ts'
 import { type CheckResult, exitCode, fail, formatResult, ok, tally } from './doctor/report.ts'
 import { checkServer, describeServer } from './doctor/server.ts'
 import { checkSocketBuffers } from './doctor/sysctl.ts'
+import { type LinkSecurity, resolveLinkSecurity } from './security/link-security.ts'
+import { settingOptions } from './setting-options.ts'
+import { txPolicySettings } from './tx-policy/tx-settings.ts'
 import { packageVersion } from './version.ts'
 
 const USAGE_ERROR = 2
@@ -85,10 +88,9 @@ function buildCommand(io: DoctorIo): Command {
       command.addOption(
         new Option(`${setting.flag} <address>`, 'server to connect to: host:port or unix:/path'),
       )
-    } else if (setting.key === 'listenOnly') {
-      command.addOption(new Option(setting.flag, setting.help).hideHelp())
     } else {
-      command.addOption(new Option(`${setting.flag} <value>`, setting.help).hideHelp())
+      for (const option of settingOptions(setting, setting.help))
+        command.addOption(option.hideHelp())
     }
   }
   command.addHelpText(
@@ -138,6 +140,40 @@ function parse(argv: readonly string[], io: DoctorIo): Parsed | number {
   return { flags, timeoutMs }
 }
 
+const SECURITY_KEYS = [
+  'edgeId',
+  'tlsCa',
+  'tlsPins',
+  'tlsServername',
+  'tlsCert',
+  'tlsKey',
+  'tokenFile',
+  'insecure',
+] as const
+const TX_KEYS = ['listenOnly', 'txAllow', 'txRateLimit', 'txBurst'] as const
+
+/**
+ * The link's security as the daemon would resolve it; its problems join `problems`, and
+ * undefined means the server cannot be checked with these settings.
+ */
+function linkSecurity(values: Partial<EdgeConfig>, problems: string[]): LinkSecurity | undefined {
+  const checked = <T>(check: () => T): T | undefined => {
+    try {
+      return check()
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      problems.push(error.message)
+      return undefined
+    }
+  }
+  // a setting that failed to parse is already a problem; without it nothing can be resolved
+  if (TX_KEYS.every((key) => values[key] !== undefined))
+    checked(() => txPolicySettings(values as EdgeConfig))
+  if (values.server === undefined || SECURITY_KEYS.some((key) => values[key] === undefined))
+    return undefined
+  return checked(() => resolveLinkSecurity(values as EdgeConfig).security)
+}
+
 /** Runs the checks and prints them; resolves to the exit code. */
 export async function runDoctor(
   argv: readonly string[],
@@ -151,6 +187,8 @@ export async function runDoctor(
   const build = 'build' in deps ? deps.build : BUILD_INFO
   const config = inspectConfig(parsed.flags, env)
   const values = config.values
+  // TLS, token and transmit policy are checked together, as the daemon does before it starts
+  const security = linkSecurity(values, config.problems)
 
   // which channels: given (flag, environment, config file), else the CAN interfaces here, else can0
   let channels = values.channels
@@ -237,11 +275,18 @@ export async function runDoctor(
   }
 
   report(
-    await checkServer(values.server, {
-      edgeId: values.edgeId ?? 'edge',
-      software: `canbridge-edge-doctor/${packageVersion()}`,
-      timeoutMs: parsed.timeoutMs,
-    }),
+    values.server !== undefined && security === undefined
+      ? fail(
+          'server',
+          'not checked: the TLS or token settings are not usable (see the config line)',
+          ['fix the config line first: the daemon could not connect with these settings either'],
+        )
+      : await checkServer(values.server, {
+          edgeId: values.edgeId ?? 'edge',
+          software: `canbridge-edge-doctor/${packageVersion()}`,
+          timeoutMs: parsed.timeoutMs,
+          security,
+        }),
   )
 
   const counts = tally(results)

@@ -3,11 +3,18 @@
 // supervisor, and stops it on SIGTERM / SIGINT (flush to the server, else to the spool).
 import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
-import { Command, CommanderError, Option } from 'commander'
+import { Command, CommanderError } from 'commander'
 import { ConfigError, type EdgeConfig, type FlagValues, loadConfig, SETTINGS } from './config.ts'
 import { createLogger } from './logger.ts'
+import {
+  describeLinkSecurity,
+  type ResolvedSecurity,
+  resolveLinkSecurity,
+} from './security/link-security.ts'
+import { settingOptions } from './setting-options.ts'
 import { toleratePipeClose } from './stdio.ts'
 import { StartupError, Supervisor } from './supervisor.ts'
+import { txPolicySettings } from './tx-policy/tx-settings.ts'
 import { versionText } from './version.ts'
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const
@@ -25,31 +32,30 @@ function buildProgram(): Command {
     .showHelpAfterError('(run canbridge-edge --help for the options)')
     .allowExcessArguments(false)
   for (const setting of SETTINGS) {
-    const env = ` [env ${setting.env}]`
-    if (setting.key === 'channels') {
-      program.addOption(
-        new Option(`${setting.flag} <name>`, setting.help + env).argParser(
-          (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
-        ),
-      )
-    } else if (setting.key === 'listenOnly') {
-      program.addOption(new Option(setting.flag, setting.help + env))
-    } else {
-      program.addOption(new Option(`${setting.flag} <value>`, setting.help + env))
+    for (const option of settingOptions(setting, `${setting.help} [env ${setting.env}]`)) {
+      program.addOption(option)
     }
   }
   program.addHelpText(
     'after',
     `
 Settings come from defaults, then the config file, then the environment, then flags.
+Plain TCP to a server off this host needs TLS (--tls-ca or --tls-pin, with --tls-cert/--tls-key
+or --token-file), a token, or --insecure (lab networks): the README's Security section.
 Commands:
   canbridge-edge doctor [--server host:port] [--channel can0 ...] [--config path]
       checks this host (kernel modules, interfaces and bitrate, raw CAN socket, socket
       buffers, the addon, the server handshake) and says what to fix; doctor --help
 Examples:
-  canbridge-edge --server 192.168.1.10:29536 --channel can0
+  canbridge-edge --server 192.168.1.10:29536 --channel can0 --edge-id pi-garage \
+      --tls-ca /etc/canbridge/ca.crt --token-file /etc/canbridge/pi-garage.token
   canbridge-edge --server unix:/run/canbridge.sock --channel can0 --channel can1 --spool-dir /var/lib/canbridge
-  canbridge-edge --server localhost:29536 --channel 'virtual:demo?rate=1000&pattern=mixed'`,
+  canbridge-edge --server localhost:29536 --channel 'virtual:demo?rate=1000&pattern=mixed'
+  canbridge-edge --server 192.168.1.10:29536 --channel can0 --edge-id pi-garage \
+      --tls-ca /etc/canbridge/ca.crt --token-file /etc/canbridge/pi-garage.token --socketcand '*:29536'
+      also serves socketcand clients on every address, port 29536 (python-can:
+      interface='socketcand', host=<this edge>, port=29536, channel='can0'), with the
+      discovery beacon; socketcand authenticates no one: trusted networks only`,
   )
   return program
 }
@@ -89,15 +95,21 @@ export async function main(
     return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE
   }
   let config: EdgeConfig
+  let link: ResolvedSecurity
   try {
     config = loadConfig(flags, env)
+    link = resolveLinkSecurity(config)
+    // checked now: a bad combination stops here (exit 2), not in a worker
+    txPolicySettings(config)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     process.stderr.write(`canbridge-edge: ${error.message}\n`)
     return EXIT.USAGE
   }
   const log = createLogger(config.logLevel)
-  const supervisor = new Supervisor(config, log)
+  for (const warning of link.warnings) log.warn({ warning }, 'server link security')
+  log.info({ security: describeLinkSecurity(link.security) }, 'server link')
+  const supervisor = new Supervisor(config, log, link.security)
   const stopped = new Promise<number>((resolve) => {
     let signals = 0
     const onSignal = (signal: NodeJS.Signals): void => {

@@ -12,6 +12,8 @@ import type {
   TxFrame,
 } from '@canbridge/protocol'
 import type { ServerAddress } from './config.ts'
+import type { LinkSecurity } from './security/link-security.ts'
+import type { TxPolicySettings } from './tx-policy/tx-policy.ts'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
 
@@ -31,7 +33,10 @@ export interface PollWorkerData {
   channels: string[]
   rings: SharedArrayBuffer[]
   doorbell: SharedArrayBuffer
-  listenOnly: boolean
+  /** listen-only, --tx-allow, --tx-rate-limit */
+  txPolicy: TxPolicySettings
+  /** counters of refused transmits (tx-policy/refusal-counters.ts), shared with the others */
+  txRefusals: SharedArrayBuffer
   /** most transmit requests waiting per channel (beyond: tx-queue-full at once) */
   txQueueLimit: number
   /** how long a transmit without ttlMs may wait for room in the TX queue */
@@ -54,6 +59,10 @@ export interface WriteWorkerData {
   spool: SpoolSettings | null
   dropPolicy: 'drop-newest' | 'drop-oldest'
   listenOnly: boolean
+  /** TLS, token, --insecure (security/link-security.ts) */
+  security: LinkSecurity
+  /** the poll worker's counters of refused transmits, for STATS */
+  txRefusals: SharedArrayBuffer
   statsIntervalMs: number
   /** fraction of the ring above which unacknowledged records move to the spool */
   highWater: number

@@ -101,6 +101,35 @@ export function createRegistry(source: SnapshotSource): Registry {
     (c) => c.spoolFrames,
     'gauge',
   )
+  perChannel(
+    'canbridge_edge_periodic_refused_total',
+    'periodic tasks refused: listen-only, or a frame outside --tx-allow',
+    (c) => c.periodicRefused,
+    'counter',
+  )
+  perChannel(
+    'canbridge_edge_periodic_rate_limited_total',
+    'periodic frames skipped by --tx-rate-limit',
+    (c) => c.periodicRateLimited,
+    'counter',
+  )
+  const refusedBy: [string, (c: Snapshot['channels'][number]) => number][] = [
+    ['listen-only', (c) => c.txRefusedListenOnly],
+    ['not-allowed', (c) => c.txRefusedNotAllowed],
+    ['rate-limited', (c) => c.txRefusedRateLimited],
+  ]
+  new Counter({
+    name: 'canbridge_edge_tx_refused_total',
+    help: 'TRANSMIT requests refused by this edge, by TRANSMIT_RESULT error',
+    labelNames: ['channel', 'reason'],
+    registers: [registry],
+    collect(this: Counter) {
+      this.reset()
+      for (const c of (current ?? fresh()).channels) {
+        for (const [reason, pick] of refusedBy) this.inc({ channel: c.name, reason }, pick(c))
+      }
+    },
+  })
   const global = (name: string, help: string, pick: (s: Snapshot) => number): void => {
     new Gauge({
       name,

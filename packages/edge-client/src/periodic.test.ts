@@ -57,4 +57,34 @@ describe('periodic tasks', () => {
     scheduler.modify({ taskId: 3, frames: [frame(1)] })
     expect(problems.at(-1)).toMatch(/not running/)
   })
+
+  it('skips the slots the rate limit refuses: counted apart, the frames keep their turn', () => {
+    vi.useFakeTimers()
+    let now = 0
+    const sent: number[] = []
+    const problems: string[] = []
+    let slot = 0
+    const scheduler = new PeriodicScheduler({
+      now: () => now,
+      // every third slot has no token
+      admit: () => ++slot % 3 !== 0,
+      send: (_channel, f) => {
+        sent.push(f.data[0]!)
+        return true
+      },
+      problem: (_id, m) => problems.push(m),
+    })
+    scheduler.start({ taskId: 4, channel: 0, frames: [frame(1), frame(2)], periodMs: 10 })
+    for (let i = 0; i < 5; i++) {
+      now += 10
+      vi.advanceTimersToNextTimer()
+    }
+    // slots 1..6: 3 and 6 refused; the refused slot's frame is not sent later
+    expect(sent).toEqual([1, 2, 2, 1])
+    expect(scheduler.stats(4)).toEqual({ sent: 4, skipped: 0, failed: 0, rateLimited: 2 })
+    expect(problems).toEqual([
+      "1 send(s) skipped by the edge's transmit rate limit (--tx-rate-limit)",
+    ])
+    scheduler.stopAll('test')
+  })
 })

@@ -1,6 +1,7 @@
 // Periodic transmit tasks (PERIODIC_START / MODIFY / STOP) on a drift-free schedule: the
 // k-th send is due at start + k × period, whatever the timer's lateness; sends whose time
-// has passed by a whole period are skipped (counted), never sent in a burst.
+// has passed by a whole period are skipped (counted), never sent in a burst; a send the
+// transmit rate limit refuses (the `admit` hook) is skipped too, counted apart.
 import type { PeriodicModify, PeriodicStart, TxFrame } from '@canbridge/protocol'
 
 export interface PeriodicHooks {
@@ -8,6 +9,8 @@ export interface PeriodicHooks {
   send(channel: number, frame: TxFrame): boolean
   /** a problem worth telling the server about */
   problem(taskId: number, message: string): void
+  /** whether this send may go out now (the transmit rate limit); false: the slot is skipped */
+  admit?(channel: number): boolean
   /** clock in milliseconds (tests inject one) */
   now?: () => number
 }
@@ -26,6 +29,8 @@ interface Task {
   sent: number
   skipped: number
   failed: number
+  /** sends skipped by the rate limit (admit said no) */
+  rateLimited: number
   timer: NodeJS.Timeout | undefined
 }
 
@@ -43,9 +48,18 @@ export class PeriodicScheduler {
     return this.#tasks.size
   }
 
-  stats(taskId: number): { sent: number; skipped: number; failed: number } | undefined {
+  stats(
+    taskId: number,
+  ): { sent: number; skipped: number; failed: number; rateLimited: number } | undefined {
     const task = this.#tasks.get(taskId)
-    return task && { sent: task.sent, skipped: task.skipped, failed: task.failed }
+    return (
+      task && {
+        sent: task.sent,
+        skipped: task.skipped,
+        failed: task.failed,
+        rateLimited: task.rateLimited,
+      }
+    )
   }
 
   start(message: PeriodicStart): void {
@@ -64,6 +78,7 @@ export class PeriodicScheduler {
       sent: 0,
       skipped: 0,
       failed: 0,
+      rateLimited: 0,
       timer: undefined,
     }
     this.#tasks.set(task.taskId, task)
@@ -78,6 +93,11 @@ export class PeriodicScheduler {
     }
     task.frames = message.frames
     task.index = 0
+  }
+
+  /** The channel of a running task. */
+  channelOf(taskId: number): number | undefined {
+    return this.#tasks.get(taskId)?.channel
   }
 
   stop(taskId: number): void {
@@ -96,7 +116,15 @@ export class PeriodicScheduler {
     if (!this.#tasks.has(task.taskId)) return
     const frame = task.frames[task.index % task.frames.length]!
     task.index++
-    if (this.#hooks.send(task.channel, frame)) {
+    if (this.#hooks.admit && !this.#hooks.admit(task.channel)) {
+      task.rateLimited++
+      if (task.rateLimited === 1 || task.rateLimited % 1000 === 0) {
+        this.#hooks.problem(
+          task.taskId,
+          `${task.rateLimited} send(s) skipped by the edge's transmit rate limit (--tx-rate-limit)`,
+        )
+      }
+    } else if (this.#hooks.send(task.channel, frame)) {
       task.sent++
     } else {
       task.failed++

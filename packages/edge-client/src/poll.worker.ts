@@ -19,6 +19,8 @@ import type {
 } from './messages.ts'
 import { PeriodicScheduler } from './periodic.ts'
 import { RING_COUNTER, RingProducer } from './ring.ts'
+import { RefusalLog } from './tx-policy/refusal-log.ts'
+import { TxPolicy } from './tx-policy/tx-policy.ts'
 import { workerLog } from './worker-log.ts'
 
 const settings = workerData as PollWorkerData
@@ -31,6 +33,10 @@ function post(message: PollToSupervisor): void {
 const producers = settings.rings.map((ring) => new RingProducer(ring, settings.doorbell))
 const sources: CanSource[] = settings.channels.map((spec) =>
   spec.startsWith(VIRTUAL_PREFIX) ? new VirtualSource(spec) : new SocketCanSource(spec),
+)
+const policy = new TxPolicy(settings.txPolicy, sources.length, settings.txRefusals)
+const refusalLog = new RefusalLog(({ channel, error, message, count }) =>
+  workerLog('warn', 'transmit refused', { channel, error, message, count }),
 )
 const busStates: BusStateName[] = sources.map(() => 'active')
 /** wall clock (ms) of each channel's last state change */
@@ -155,8 +161,14 @@ function echo(channel: number, frame: TxFrame): void {
 function transmit(message: Extract<WriteToPoll, { type: 'transmit' }>): void {
   const { requestId, channel, frame, ttlMs, receivedAt } = message
   const queue = queues[channel]
-  if (settings.listenOnly) {
-    result(requestId, false, 'listen-only', 'the edge runs in listen-only mode')
+  // listen-only answers even for a channel that does not exist: nothing goes out here at all
+  const refusal =
+    queue !== undefined || settings.txPolicy.listenOnly
+      ? policy.admitTransmit(channel, frame)
+      : undefined
+  if (refusal) {
+    refusalLog.note(sources[channel]?.name ?? `#${channel}`, refusal.error, refusal.message)
+    result(requestId, false, refusal.error, refusal.message)
   } else if (queue === undefined) {
     result(requestId, false, 'invalid-frame', `no channel ${channel}`)
   } else if (queue.length >= settings.txQueueLimit) {
@@ -223,8 +235,9 @@ function dropQueued(reason: string): void {
 // --- periodic tasks and filters ---
 
 const periodic = new PeriodicScheduler({
+  admit: (channel) => policy.admitPeriodic(channel),
   send: (channel, frame) => {
-    if (settings.listenOnly) return false
+    if (settings.txPolicy.listenOnly) return false
     const source = sources[channel]
     if (!source) return false
     const outcome = source.send(frame)
@@ -236,6 +249,18 @@ const periodic = new PeriodicScheduler({
     toWrite({ type: 'notice', code: 'periodic', message: `task ${taskId}: ${message}` })
   },
 })
+
+/** A periodic task the policy refuses: logged, and told to the server as a non-fatal ERROR. */
+function refusePeriodic(taskId: number, channel: number, why: string, what: string): void {
+  const code = settings.txPolicy.listenOnly ? 'listen-only' : 'not-allowed'
+  workerLog('warn', 'periodic task refused', {
+    taskId,
+    channel: sources[channel]?.name ?? `#${channel}`,
+    request: what,
+    reason: why,
+  })
+  toWrite({ type: 'notice', code, message: `periodic task ${taskId} refused: ${why}` })
+}
 
 function onWriteMessage(message: WriteToPoll): void {
   switch (message.type) {
@@ -249,28 +274,44 @@ function onWriteMessage(message: WriteToPoll): void {
       }
       workerLog('info', 'filters set', { channel: message.channel, count: message.filters.length })
       return
-    case 'periodic-start':
-      if (settings.listenOnly) {
-        toWrite({
-          type: 'notice',
-          code: 'listen-only',
-          message: `periodic task ${message.task.taskId} refused: listen-only`,
-        })
-        return
-      }
-      if (message.task.channel >= sources.length) {
+    case 'periodic-start': {
+      const { taskId, channel, frames } = message.task
+      if (channel >= sources.length && !settings.txPolicy.listenOnly) {
         toWrite({
           type: 'notice',
           code: 'invalid-channel',
-          message: `periodic task ${message.task.taskId}: no channel ${message.task.channel}`,
+          message: `periodic task ${taskId}: no channel ${channel}`,
         })
+        return
+      }
+      const refusal = policy.checkTask(channel, frames)
+      if (refusal !== undefined) {
+        // a task already running under this id stops: the server asked to replace it
+        periodic.stop(taskId)
+        refusePeriodic(taskId, channel, refusal, 'PERIODIC_START')
         return
       }
       periodic.start(message.task)
       return
-    case 'periodic-modify':
+    }
+    case 'periodic-modify': {
+      const channel = periodic.channelOf(message.task.taskId)
+      const refusal =
+        channel === undefined ? undefined : policy.checkTask(channel, message.task.frames)
+      if (channel !== undefined && refusal !== undefined) {
+        // stopped rather than left sending its old frames: the server believes they changed
+        periodic.stop(message.task.taskId)
+        refusePeriodic(
+          message.task.taskId,
+          channel,
+          `${refusal}; the task is stopped`,
+          'PERIODIC_MODIFY',
+        )
+        return
+      }
       periodic.modify(message.task)
       return
+    }
     case 'periodic-stop':
       periodic.stop(message.task.taskId)
       return
@@ -310,6 +351,7 @@ parent.on('message', (message: SupervisorToPoll) => {
       }
       return
     case 'stop':
+      refusalLog.close()
       periodic.stopAll('shutdown')
       dropQueued('shutdown')
       for (const source of sources) source.close()

@@ -129,6 +129,8 @@ describe('ring', () => {
     producer.publish()
     expect(consumer.counters[RING_COUNTER.DROPPED_RING_FULL]).toBe(10)
     expect(consumer.counters[RING_COUNTER.FRAMES_READ]).toBe(kept + 10)
+    // dropped frames used numbers too: the spool's reservation must cover them
+    expect(consumer.numberedSeq()).toBe(50 + kept + 10)
     let { frames, gaps } = drain(consumer)
     expect(frames.length).toBe(kept)
     expect(gaps).toEqual([])
@@ -178,6 +180,7 @@ describe('ring', () => {
     consumer.rebase(7000)
     const { frames } = drain(consumer)
     expect(frames.map((f) => f.seq)).toEqual([7000, 7001, 7002, 7003, 7004])
+    expect(consumer.numberedSeq()).toBe(7005)
   })
 
   it('a restarted consumer resumes at the shared release position and sequence', () => {
@@ -192,6 +195,7 @@ describe('ring', () => {
     const { frames } = drain(second)
     expect(frames.map((f) => f.seq)).toEqual([...Array(10).keys()].map((i) => 310 + i))
     expect(frames[0]!.n).toBe(10)
+    expect(second.numberedSeq()).toBe(320)
   })
 
   it('streams 300,000 frames between two real worker threads with Atomics, in order, none lost', async () => {

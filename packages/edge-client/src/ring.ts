@@ -56,6 +56,11 @@ export const RING_COUNTER = {
   FRAMES_ACKED: 5,
   /** producer: own transmitted frames echoed into the ring */
   FRAMES_ECHOED: 6,
+  /**
+   * consumer: the sequence number of this ring's first frame (moved by a rebase); plus
+   * FRAMES_READ, which counts every number the producer gave out, it is the next one
+   */
+  SEQ_BASE: 7,
 } as const
 const COUNTER_SLOTS = 8
 
@@ -279,6 +284,7 @@ export class RingConsumer extends RingView {
     super(buffer)
     if (Atomics.load(this.control, RING_CONTROL.SEQ_READY) === 0) {
       this.counters[RING_COUNTER.RELEASE_SEQ] = initialSeq
+      this.counters[RING_COUNTER.SEQ_BASE] = initialSeq
       Atomics.store(this.control, RING_CONTROL.SEQ_READY, 1)
     }
     this.releasePos = Atomics.load(this.control, RING_CONTROL.RELEASE_POS)
@@ -298,6 +304,15 @@ export class RingConsumer extends RingView {
       pos = this.end
     }
     return seq + this.counters[RING_COUNTER.PENDING_GAP]!
+  }
+
+  /**
+   * Sequence after every number the producer has given out so far (records, drops and
+   * echoes; also those not yet published): O(1), from counters, so cheap enough to check
+   * at every wake-up. Read racily, it may lag the producer by the frame it is writing.
+   */
+  numberedSeq(): number {
+    return this.counters[RING_COUNTER.SEQ_BASE]! + this.counters[RING_COUNTER.FRAMES_READ]!
   }
 
   /**
@@ -446,6 +461,7 @@ export class RingConsumer extends RingView {
     this.releaseSeq = seq
     this.cursorSeq += delta
     this.counters[RING_COUNTER.RELEASE_SEQ] = seq
+    this.counters[RING_COUNTER.SEQ_BASE]! += delta
   }
 
   /** Describes the unit (record or marker) at a normalized `at`: sets kind/start/end/count. */

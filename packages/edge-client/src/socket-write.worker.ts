@@ -17,7 +17,7 @@ import {
   SequenceRanges,
   type Welcome,
 } from '@canbridge/protocol'
-import { describeAddress, ServerLink } from './connection.ts'
+import { describeAddress, type LinkProblemKind, ServerLink } from './connection.ts'
 import { compactHeap } from './heap.ts'
 import type {
   ChannelCounters,
@@ -29,6 +29,7 @@ import type {
 } from './messages.ts'
 import { DOORBELL, RING_COUNTER, RingConsumer, RUN_KIND } from './ring.ts'
 import { Spool, SpoolFullError } from './spool/index.ts'
+import { RefusalCounters } from './tx-policy/refusal-counters.ts'
 import { workerLog } from './worker-log.ts'
 
 const settings = workerData as WriteWorkerData
@@ -42,6 +43,14 @@ const DROP_MARK = 0.9
 const DROP_TO = 0.75
 /** unsent DROPS reports kept while disconnected (older ones are merged into counters) */
 const MAX_PENDING_DROPS = 4096
+/**
+ * Sequence numbers reserved in the spool ahead of the ring's numbering, renewed when half
+ * are used (one state write per SEQ_LEASE / 2 frames): after a crash numbering resumes past
+ * every number the dead process may have given a frame, so the frames lost with its memory
+ * ring show at the server as a gap (of at most SEQ_LEASE more than were lost) instead of
+ * being replaced, silently, by new frames under the same numbers.
+ */
+const SEQ_LEASE = 65_536
 
 function post(message: WriteToSupervisor): void {
   parent.postMessage(message)
@@ -88,9 +97,13 @@ interface Channel {
   spoolRetryAt: number
   spoolBackoffMs: number
   spoolErrors: number
+  /** numbering reserved in the spool up to here (SEQ_LEASE); a renewal is in flight */
+  leasedTo: number
+  leasing: boolean
 }
 
 const doorbell = new Int32Array(settings.doorbell)
+const txRefusals = new RefusalCounters(settings.txRefusals)
 /** for spool replay (rare): its bytes are copied before writing */
 const replayEncoder = new BatchEncoder({ maxBytes: MAX_BATCH_BYTES })
 /**
@@ -185,6 +198,8 @@ async function openChannels(): Promise<void> {
       spoolRetryAt: 0,
       spoolBackoffMs: 0,
       spoolErrors: 0,
+      leasedTo: 0,
+      leasing: false,
     })
   }
 }
@@ -221,13 +236,35 @@ function connect(): void {
       onWelcome: (welcome) => onWelcome(welcome),
       onMessage: (message) => onServerMessage(message),
       onDrain: () => schedulePump(),
-      onClose: (reason, welcomed) => onClose(mine, reason, welcomed),
+      onTransportReady: () => warnIfInsecure(),
+      onClose: (reason, welcomed, kind) => onClose(mine, reason, welcomed, kind),
     },
-    { handshakeTimeoutMs: settings.handshakeTimeoutMs, keepAliveMs: 10_000 },
+    {
+      handshakeTimeoutMs: settings.handshakeTimeoutMs,
+      keepAliveMs: 10_000,
+      security: settings.security,
+    },
   )
 }
 
-function onClose(which: number, reason: string, welcomed: boolean): void {
+/** --insecure: said loudly at every connection, not once in a log nobody reads. */
+function warnIfInsecure(): void {
+  if (!settings.security.insecure) return
+  workerLog(
+    'warn',
+    'INSECURE: plain TCP without TLS or token to a server off this host (--insecure): anyone on the network path can read the bus traffic and put frames on the bus',
+    { server: describeAddress(settings.server) },
+  )
+}
+
+/** Log lines for a connection that failed before WELCOME, by what failed. */
+const FAILED_BEFORE_WELCOME: Partial<Record<LinkProblemKind, string>> = {
+  tls: 'TLS with the server failed; retrying with backoff',
+  auth: 'authentication with the server failed; retrying with backoff',
+  refused: 'the server refused the connection; retrying with backoff',
+}
+
+function onClose(which: number, reason: string, welcomed: boolean, kind: LinkProblemKind): void {
   if (which !== generation) return
   link = null
   for (const encoder of [...busyEncoders]) returnEncoder(encoder)
@@ -242,10 +279,11 @@ function onClose(which: number, reason: string, welcomed: boolean): void {
   if (stopping) return
   const delay = backoff()
   const fields = { server: where, reason, retryInMs: delay, attempt }
+  const failed = FAILED_BEFORE_WELCOME[kind]
+  const loud = attempt <= 3 || attempt % 20 === 0
   if (welcomed) workerLog('warn', 'server connection lost; reconnecting', fields)
-  else if (attempt <= 3 || attempt % 20 === 0)
-    workerLog('warn', 'server unreachable; retrying with backoff', fields)
-  else workerLog('debug', 'server unreachable; retrying with backoff', fields)
+  else if (failed !== undefined) workerLog(loud ? 'error' : 'debug', failed, fields)
+  else workerLog(loud ? 'warn' : 'debug', 'server unreachable; retrying with backoff', fields)
   reconnectTimer = setTimeout(connect, delay)
 }
 
@@ -430,7 +468,29 @@ function pump(): void {
   for (const c of channels) {
     manageLevel(c)
     reportTrailingGap(c)
+    renewLease(c)
   }
+}
+
+/** Keeps the spool's reservation SEQ_LEASE / 2 or more ahead of the ring's numbering. */
+function renewLease(c: Channel): void {
+  const spool = c.spool
+  if (spool === null || c.spoolFailed || c.leasing || stopped) return
+  const numbered = c.consumer.numberedSeq()
+  if (numbered + SEQ_LEASE / 2 <= c.leasedTo) return
+  const upTo = numbered + SEQ_LEASE
+  c.leasing = true
+  spool
+    .reserve(upTo)
+    .then(
+      () => {
+        c.leasedTo = upTo
+      },
+      (error: unknown) => spoolProblem(c, 'reserve', error),
+    )
+    .finally(() => {
+      c.leasing = false
+    })
 }
 
 /** Drops after the last frame read are reported once the cursor gets there, not later. */
@@ -826,25 +886,11 @@ function reportStats(): void {
             'drops.ring-full': r[RING_COUNTER.DROPPED_RING_FULL]!,
             'drops.spool-full': own.dropsSpoolFull,
             'drops.ring-oldest': own.dropsRingOldest,
+            ...txRefusals.statsCounters(c.index),
           },
         }
       }),
     })
-  }
-  // numbering must continue after a crash: persist how far the ring got now and then
-  for (const c of channels) {
-    const spool = c.spool
-    if (
-      spool &&
-      !c.spoolFailed &&
-      spool.frames === 0 &&
-      c.consumer.releaseSeq > spool.nextSeq &&
-      !c.moving
-    ) {
-      spool
-        .setNextSeq(c.consumer.releaseSeq)
-        .catch((error: unknown) => spoolProblem(c, 'setNextSeq', error))
-    }
   }
 }
 
@@ -907,7 +953,8 @@ async function finishFlush(why: string): Promise<void> {
       spooled += c.framesSpooled - before
       if (consumer.usedBytes() > 0) lost += consumer.writeSeq() - consumer.releaseSeq
       try {
-        if (endSeq > c.spool.nextSeq) await c.spool.setNextSeq(endSeq)
+        // the poll worker has stopped: numbering ends exactly here, no reservation needed
+        await c.spool.setNextSeq(endSeq, { exact: true })
         await c.spool.close()
       } catch (error) {
         spoolProblem(c, 'close', error)

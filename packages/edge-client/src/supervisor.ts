@@ -1,6 +1,7 @@
 // The supervisor (main thread): one ring per channel, the poll worker and the socket-write
-// worker, a MessageChannel between them; restarts a crashed worker (logged, counted, and
-// bounded), logs statistics, and shuts down by flushing to the server within a deadline.
+// worker, a MessageChannel between them, and with --socketcand the socketcand worker;
+// restarts a crashed worker (logged, counted, and bounded), logs statistics, and shuts down
+// by flushing to the server within a deadline.
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { MessageChannel, Worker } from 'node:worker_threads'
@@ -17,12 +18,21 @@ import type {
   WriteWorkerData,
 } from './messages.ts'
 import { createDoorbell, createRing, RING_COUNTER, RingMonitor } from './ring.ts'
+import { type LinkSecurity, PLAIN_LINK } from './security/link-security.ts'
+import type { SocketcandToSupervisor, SocketcandWorkerData } from './socketcand/worker-messages.ts'
 import { probeSpoolDirectory } from './spool/index.ts'
+import {
+  createRefusalCounters,
+  RefusalCounters,
+  type TxRefusalCounts,
+} from './tx-policy/refusal-counters.ts'
+import { txPolicySettings } from './tx-policy/tx-settings.ts'
 
 /** Run from source (.ts, Node strips the types) or from dist (.js): workers follow suit. */
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
 const POLL_WORKER_URL = new URL(`./poll.worker${EXT}`, import.meta.url)
 const WRITE_WORKER_URL = new URL(`./socket-write.worker${EXT}`, import.meta.url)
+const SOCKETCAND_WORKER_URL = new URL(`./socketcand/socketcand.worker${EXT}`, import.meta.url)
 
 /**
  * Heap limits per worker, for memory on a Pi (README: memory):
@@ -58,7 +68,8 @@ export class StartupError extends Error {
   }
 }
 
-export interface ChannelSnapshot {
+/** Per channel; the transmits the policy refused too (tx-policy/refusal-counters.ts). */
+export interface ChannelSnapshot extends TxRefusalCounts {
   name: string
   framesRead: number
   framesSent: number
@@ -87,7 +98,19 @@ export interface Snapshot {
   channels: ChannelSnapshot[]
 }
 
-export type WorkerKind = 'poll' | 'write'
+export type WorkerKind = 'poll' | 'write' | 'socketcand'
+
+/** What each worker answers once it has started, and once it has stopped (or flushed). */
+const READY: Record<WorkerKind, string> = {
+  poll: 'poll-ready',
+  write: 'write-ready',
+  socketcand: 'socketcand-ready',
+}
+const DONE: Record<WorkerKind, string> = {
+  poll: 'poll-stopped',
+  write: 'write-flushed',
+  socketcand: 'socketcand-stopped',
+}
 
 export class Supervisor {
   readonly config: EdgeConfig
@@ -97,9 +120,13 @@ export class Supervisor {
   readonly #rings: SharedArrayBuffer[]
   readonly #monitors: RingMonitor[]
   readonly #doorbell = createDoorbell()
+  /** TLS and token of the server link (security/link-security.ts), checked by main */
+  readonly #security: LinkSecurity
+  readonly #txRefusals: RefusalCounters
   #channels: ChannelInfo[] = []
   #poll: Worker | undefined
   #write: Worker | undefined
+  #socketcand: Worker | undefined
   #writeStats: WriteStats | undefined
   #restarts: number[] = []
   #workerRestarts = 0
@@ -116,10 +143,12 @@ export class Supervisor {
   /** a worker cannot be terminated at shutdown: end the process (tests replace it) */
   forceExit: (reason: string) => void = () => process.kill(process.pid, 'SIGKILL')
 
-  constructor(config: EdgeConfig, log: Logger) {
+  constructor(config: EdgeConfig, log: Logger, security: LinkSecurity = PLAIN_LINK) {
     this.config = config
     this.log = log
     this.#rings = config.channels.map(() => createRing(config.ringBytes))
+    this.#security = security
+    this.#txRefusals = new RefusalCounters(createRefusalCounters(config.channels.length))
     this.#monitors = this.#rings.map((ring) => new RingMonitor(ring))
   }
 
@@ -170,6 +199,15 @@ export class Supervisor {
     if (written === undefined)
       throw new StartupError('worker', 'the socket-write worker ended while starting')
     this.#connectWorkers()
+    if (this.config.socketcand !== null) {
+      const socketcandReady = this.#expect(READY.socketcand)
+      this.#socketcand = this.#startSocketcand()
+      const served = (await socketcandReady) as SocketcandToSupervisor | Error | undefined
+      if (this.#stopping) return
+      if (served instanceof Error || served === undefined)
+        throw new StartupError('socketcand', served?.message ?? 'the socketcand worker ended')
+      if (served.type === 'listen-failed') throw this.#socketcandListenError(served)
+    }
     this.#started = true
     this.#statsTimer = setInterval(() => this.#logStats(), this.config.statsIntervalMs)
     this.#statsTimer.unref()
@@ -205,6 +243,7 @@ export class Supervisor {
           spoolBytes: w?.spoolBytes ?? 0,
           spoolFrames: w?.spoolFrames ?? 0,
           spoolErrors: w?.spoolErrors ?? 0,
+          ...this.#txRefusals.read(i),
         }
       }),
     }
@@ -212,7 +251,7 @@ export class Supervisor {
 
   /** Ends a worker the way a crash would (diagnostics, tests): it is restarted and counted. */
   terminateWorker(kind: WorkerKind): Promise<number> {
-    const worker = kind === 'poll' ? this.#poll : this.#write
+    const worker = this.#worker(kind)
     if (!worker) return Promise.reject(new Error(`no ${kind} worker`))
     return worker.terminate()
   }
@@ -243,6 +282,11 @@ export class Supervisor {
       if ((await flushed) === undefined)
         failure = `the socket-write worker did not finish flushing within ${waitMs} ms (is the spool stuck?)`
     }
+    if (this.#socketcand && !this.#exited.has(this.#socketcand)) {
+      const stopped = this.#expect(DONE.socketcand, 2000)
+      this.#socketcand.postMessage({ type: 'stop' })
+      await stopped
+    }
     this.#logStats()
     await this.#endWorkers()
     if (failure !== undefined) throw new Error(failure)
@@ -254,7 +298,11 @@ export class Supervisor {
     const wedged = new Promise<'wedged'>((resolve) => {
       timer = setTimeout(() => resolve('wedged'), TERMINATE_WAIT_MS)
     })
-    const ended = Promise.all([this.#poll?.terminate(), this.#write?.terminate()])
+    const ended = Promise.all([
+      this.#poll?.terminate(),
+      this.#write?.terminate(),
+      this.#socketcand?.terminate(),
+    ])
     const result = await Promise.race([ended, wedged])
     clearTimeout(timer)
     if (result !== 'wedged') return
@@ -305,7 +353,8 @@ export class Supervisor {
       channels: this.config.channels,
       rings: this.#rings,
       doorbell: this.#doorbell,
-      listenOnly: this.config.listenOnly,
+      txPolicy: txPolicySettings(this.config),
+      txRefusals: this.#txRefusals.buffer,
       txQueueLimit: this.config.txQueue,
       txTimeoutMs: this.config.txTimeoutMs,
     }
@@ -344,6 +393,8 @@ export class Supervisor {
       spool: c.spoolDir === null ? null : { dir: c.spoolDir, maxBytes: c.spoolBytes },
       dropPolicy: c.dropPolicy,
       listenOnly: c.listenOnly,
+      security: this.#security,
+      txRefusals: this.#txRefusals.buffer,
       statsIntervalMs: c.statsIntervalMs,
       highWater: c.highWater,
       reconnectMinMs: 100,
@@ -373,6 +424,59 @@ export class Supervisor {
     })
     this.#watch('write', worker)
     return worker
+  }
+
+  #worker(kind: WorkerKind): Worker | undefined {
+    return kind === 'poll' ? this.#poll : kind === 'write' ? this.#write : this.#socketcand
+  }
+
+  #startSocketcand(): Worker {
+    const c = this.config
+    const data: SocketcandWorkerData = {
+      host: c.socketcand!.host,
+      port: c.socketcand!.port,
+      beacon: c.socketcandBeacon,
+      channels: c.channels,
+      txPolicy: txPolicySettings(c),
+      txRefusals: this.#txRefusals.buffer,
+      txQueueLimit: c.txQueue,
+      txTimeoutMs: c.txTimeoutMs,
+    }
+    const worker = new Worker(SOCKETCAND_WORKER_URL, {
+      workerData: data,
+      name: 'canbridge-socketcand',
+      resourceLimits: WORKER_LIMITS,
+    })
+    worker.on('message', (message: SocketcandToSupervisor) => this.#fromSocketcand(worker, message))
+    this.#watch('socketcand', worker)
+    return worker
+  }
+
+  #fromSocketcand(worker: Worker, message: SocketcandToSupervisor): void {
+    const type = message.type
+    if (type === 'log') this.#workerLog('socketcand', message)
+    else if (type === 'listening' || type === 'listen-failed')
+      this.#settle(READY.socketcand, message)
+    else if (type === 'stopped') this.#settle(DONE.socketcand, message)
+    else this.#unknown('socketcand', worker, message)
+  }
+
+  /** The socketcand port cannot be had: what to change. */
+  #socketcandListenError(failure: { code: string; message: string }): StartupError {
+    const { host, port } = this.config.socketcand!
+    const where = `${host ?? 'every address'} port ${port}`
+    const fix =
+      failure.code === 'EADDRINUSE'
+        ? `another program (a socketcand?) listens there; choose another port with --socketcand HOST:PORT`
+        : failure.code === 'EACCES'
+          ? 'ports below 1024 need privileges; choose a port from 1024 up'
+          : failure.code === 'EADDRNOTAVAIL' || failure.code === 'ENOTFOUND'
+            ? 'that address is not one of this host; give one of its addresses, or * for every address'
+            : 'check the --socketcand address'
+    return new StartupError(
+      'socketcand',
+      `cannot serve socketcand on ${where}: ${failure.message}; ${fix}`,
+    )
   }
 
   /** A fresh MessageChannel between the workers (again after either restarts). */
@@ -417,22 +521,22 @@ export class Supervisor {
       this.#exited.add(worker)
       if (this.#stopping) {
         // stop() waits for no answer from a worker that is gone (e.g. one still starting)
-        if ((kind === 'poll' ? this.#poll : this.#write) === worker) {
-          this.#settle(kind === 'poll' ? 'poll-stopped' : 'write-flushed', undefined)
-          this.#settle(kind === 'poll' ? 'poll-ready' : 'write-ready', undefined)
+        if (this.#worker(kind) === worker) {
+          this.#settle(DONE[kind], undefined)
+          this.#settle(READY[kind], undefined)
         }
         return
       }
-      if ((kind === 'poll' ? this.#poll : this.#write) !== worker) return
+      if (this.#worker(kind) !== worker) return
       const reason =
         this.#endedFor.get(worker) ??
         (failure ? `${failure.name}: ${failure.message}` : `exit code ${code}`)
       // A worker that fails before it is ready fails the start, not a restart loop.
-      if (this.#waiters.has(kind === 'poll' ? 'poll-ready' : 'write-ready')) {
+      if (this.#waiters.has(READY[kind])) {
         // a spool that cannot be opened is the usual cause: say which setting to fix
         const spool = failure?.name === 'SpoolIoError' || failure?.name === 'SpoolCorruptError'
         this.#settle(
-          kind === 'poll' ? 'poll-ready' : 'write-ready',
+          READY[kind],
           new Error(
             spool
               ? `cannot use the spool (--spool-dir ${this.config.spoolDir}): ${failure!.message}`
@@ -475,6 +579,15 @@ export class Supervisor {
           return
         }
         this.#connectWorkers()
+      })
+    } else if (kind === 'socketcand') {
+      // clients reconnect to the new one; a port taken meanwhile is fatal, as at startup
+      this.#socketcand = this.#startSocketcand()
+      const ready = this.#expect(READY.socketcand)
+      void ready.then((message) => {
+        const m = message as SocketcandToSupervisor | Error
+        if (m instanceof Error) this.onFatal(m)
+        else if (m.type === 'listen-failed') this.onFatal(this.#socketcandListenError(m))
       })
     } else {
       this.#write = this.#startWrite()

@@ -250,7 +250,8 @@ export class VirtualSource implements CanSource {
         : Math.floor(((performance.now() - this.#startedAt) * rate) / 1000) - this.#generated
     if (count > 0) due = Math.min(due, count - this.#generated)
     const step = rate === Number.POSITIVE_INFINITY ? 100 : Math.max(1, Math.floor(1e9 / rate))
-    this.#advanceClock(step)
+    // the frames were due over the time since the last run: the last one gets "now"
+    this.#advanceClock(step, due)
     const batch = this.#batch
     batch.count = 0
     for (let i = 0; i < due; i++) {
@@ -268,9 +269,12 @@ export class VirtualSource implements CanSource {
     batch.count = 0
   }
 
-  /** Moves the synthetic clock to the wall clock unless it is already ahead (stays monotonic). */
-  #advanceClock(step: number): void {
-    const nowMs = performance.timeOrigin + performance.now()
+  /**
+   * Moves the synthetic clock to the wall clock, less `frames` steps still to be ticked,
+   * unless it is already ahead (it stays monotonic).
+   */
+  #advanceClock(step: number, frames = 1): void {
+    const nowMs = performance.timeOrigin + performance.now() - (frames * step) / 1e6
     const seconds = Math.floor(nowMs / 1000)
     const nanoseconds = Math.min(999_999_999, Math.round((nowMs - seconds * 1000) * 1e6))
     if (

@@ -1,7 +1,10 @@
-// The server: a connection (TCP or Unix socket) and the protocol handshake, as the edge
-// makes them: both preambles, HELLO, and the server's WELCOME (PROTOCOL.md §1). The doctor
-// says HELLO as edge `<edge id>.doctor` with one channel named `doctor`, so it never
-// replaces the running edge's connection; the server logs it connecting and leaving.
+// The server: a connection (TCP, TLS or a Unix socket) and the protocol handshake, as the
+// edge makes them: the server's certificate verified (TLS), both preambles, HELLO, the token
+// proofs, and the server's WELCOME (PROTOCOL.md §1, §5.13); a failure names the step. The
+// doctor says HELLO as edge `<edge id>.doctor` with one channel named `doctor`, so it never
+// replaces the running edge's connection; the server logs it connecting and leaving. With a
+// token or a client certificate the server checks the edge id, so the doctor then uses the
+// edge's own id.
 import { randomUUID } from 'node:crypto'
 import { connect } from 'node:net'
 import {
@@ -15,6 +18,16 @@ import {
   type Welcome,
 } from '@canbridge/protocol'
 import type { ServerAddress } from '../config.ts'
+import { describeRefusal, LinkHandshake } from '../security/link-handshake.ts'
+import { describeLinkSecurity, type LinkSecurity, PLAIN_LINK } from '../security/link-security.ts'
+import {
+  describeTlsError,
+  looksLikeTls,
+  NOT_TLS_REASON,
+  silentCloseReason,
+  TLS_SERVER_REASON,
+} from '../tls/tls-problems.ts'
+import { channelBinding, openTransport, pinProblem } from '../tls/transport.ts'
 import { type CheckResult, fail, ok } from './report.ts'
 
 export interface ServerCheckOptions {
@@ -23,6 +36,8 @@ export interface ServerCheckOptions {
   software: string
   /** for the connection and the handshake together */
   timeoutMs: number
+  /** TLS and token, as the daemon would use them (security/link-security.ts) */
+  security?: LinkSecurity
 }
 
 export function describeServer(address: ServerAddress): string {
@@ -47,22 +62,29 @@ function peek(bytes: Buffer): string {
 type Outcome =
   | { kind: 'welcome'; welcome: Welcome; connectMs: number; handshakeMs: number }
   | { kind: 'refused'; code: string; message: string }
+  | { kind: 'tls'; reason: string }
+  | { kind: 'auth'; reason: string }
+  | { kind: 'handshake'; reason: string }
   | { kind: 'protocol'; error: ProtocolError; firstBytes: Buffer }
   | { kind: 'socket'; code: string | undefined; message: string; connected: boolean }
-  | { kind: 'closed'; connected: boolean }
+  | { kind: 'closed'; connected: boolean; answered: boolean }
   | { kind: 'timeout'; connected: boolean; gotPreamble: boolean }
 
-function handshake(address: ServerAddress, hello: Hello, timeoutMs: number): Promise<Outcome> {
+function handshake(
+  address: ServerAddress,
+  hello: Hello,
+  timeoutMs: number,
+  security: LinkSecurity,
+): Promise<Outcome> {
   return new Promise((resolve) => {
     const started = performance.now()
     let connectedAt: number | undefined
     let settled = false
     const received: Buffer[] = []
     const decoder = new Decoder({ peerRole: ROLE.SERVER })
-    const socket =
-      address.kind === 'unix'
-        ? connect({ path: address.path })
-        : connect({ host: address.host, port: address.port })
+    const tls = security.tls
+    const auth = new LinkHandshake(security.token, hello.edgeId)
+    const { socket, readyEvent } = openTransport(address, tls)
     const finish = (outcome: Outcome, graceful = false): void => {
       if (settled) return
       settled = true
@@ -85,28 +107,43 @@ function handshake(address: ServerAddress, hello: Hello, timeoutMs: number): Pro
         }),
       timeoutMs,
     )
-    socket.on('connect', () => {
+    socket.on(readyEvent, () => {
       connectedAt = performance.now()
-      socket.write(Buffer.concat([encodePreamble(ROLE.EDGE), encodeControl('HELLO', hello)]))
+      const pinned = pinProblem(socket, tls)
+      if (pinned !== undefined) {
+        finish({ kind: 'tls', reason: pinned })
+        return
+      }
+      socket.write(
+        Buffer.concat([encodePreamble(ROLE.EDGE), encodeControl('HELLO', auth.hello(hello))]),
+      )
     })
     socket.on('data', (chunk: Buffer) => {
       if (settled) return
       if (received.length < 4) received.push(chunk)
       try {
         decoder.write(chunk, (message) => {
-          if (message.type === 'WELCOME') {
+          if (settled || message.type === 'DATA') return
+          if (message.type === 'ERROR') {
+            finish({ kind: 'refused', code: message.body.code, message: message.body.message })
+            return
+          }
+          const step = auth.onMessage(message, () => channelBinding(socket))
+          if (step.action === 'respond') {
+            socket.write(encodeControl('AUTH_RESPONSE', step.response))
+          } else if (step.action === 'close') {
+            finish({ kind: step.kind === 'auth' ? 'auth' : 'handshake', reason: step.reason })
+          } else {
             const now = performance.now()
             finish(
               {
                 kind: 'welcome',
-                welcome: message.body,
+                welcome: step.welcome,
                 connectMs: (connectedAt ?? now) - started,
                 handshakeMs: now - (connectedAt ?? now),
               },
               true,
             )
-          } else if (message.type === 'ERROR') {
-            finish({ kind: 'refused', code: message.body.code, message: message.body.message })
           }
         })
       } catch (error) {
@@ -114,16 +151,54 @@ function handshake(address: ServerAddress, hello: Hello, timeoutMs: number): Pro
         finish({ kind: 'protocol', error, firstBytes: Buffer.concat(received) })
       }
     })
-    socket.on('error', (error: NodeJS.ErrnoException) =>
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      const host = address.kind === 'tcp' ? address.host : ''
+      const tlsReason = tls ? describeTlsError(error, tls, host) : undefined
+      if (tlsReason !== undefined) finish({ kind: 'tls', reason: tlsReason })
+      else
+        finish({
+          kind: 'socket',
+          code: error.code,
+          message: error.message,
+          connected: connectedAt !== undefined,
+        })
+    })
+    socket.on('close', () =>
       finish({
-        kind: 'socket',
-        code: error.code,
-        message: error.message,
+        kind: 'closed',
         connected: connectedAt !== undefined,
+        answered: received.length > 0,
       }),
     )
-    socket.on('close', () => finish({ kind: 'closed', connected: connectedAt !== undefined }))
   })
+}
+
+/**
+ * A TLS handshake the server answered with something else: a plain connection shows what it
+ * is, so "does not speak TLS" becomes "speaks canbridge without TLS" when the preamble comes.
+ */
+async function confirmNotTls(
+  address: ServerAddress,
+  reason: string,
+  timeoutMs: number,
+): Promise<string> {
+  if (reason !== NOT_TLS_REASON || address.kind !== 'tcp') return reason
+  const first = await new Promise<Buffer | undefined>((resolve) => {
+    const socket = connect({ host: address.host, port: address.port })
+    const timer = setTimeout(() => done(undefined), Math.min(timeoutMs, 2000))
+    const done = (bytes: Buffer | undefined): void => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(bytes)
+    }
+    socket.once('data', (chunk: Buffer) => done(chunk))
+    socket.once('error', () => done(undefined))
+    socket.once('close', () => done(undefined))
+  })
+  if (first === undefined) return reason
+  return first.subarray(0, 4).toString('latin1') === 'CANB'
+    ? 'the server does not speak TLS: it is a canbridge server without TLS (a plain connection gets its preamble "CANB"); turn TLS on at the server (TCPBus tls option) or, on loopback or a lab network, remove the --tls-* settings from this edge'
+    : `${reason}; a plain connection got ${peek(first)}`
 }
 
 function socketFix(code: string | undefined, address: ServerAddress): string[] {
@@ -162,25 +237,51 @@ export async function checkServer(
     }
   }
   const where = describeServer(address)
+  const security = options.security ?? PLAIN_LINK
+  // the server checks the id of an edge with a token or certificate: the doctor is that edge
+  const asItself = security.token !== null || security.tls?.cert != null
   const hello: Hello = {
-    edgeId: doctorEdgeId(options.edgeId),
+    edgeId: asItself ? options.edgeId : doctorEdgeId(options.edgeId),
     instanceId: randomUUID(),
     software: options.software.slice(0, 128),
     channels: [{ name: 'doctor', fd: false, nextSeq: 0 }],
     capabilities: [],
   }
-  const outcome = await handshake(address, hello, options.timeoutMs)
+  const outcome = await handshake(address, hello, options.timeoutMs, security)
   const seconds = `${options.timeoutMs / 1000} s`
+  const protectedBy =
+    security.tls === null && security.token === null
+      ? ''
+      : `${describeLinkSecurity(security)}, all verified; `
   switch (outcome.kind) {
     case 'welcome':
       return ok(
         'server',
-        `${where}: canbridge protocol ${PROTOCOL_VERSION}, server "${outcome.welcome.serverId}" answered HELLO with WELCOME (connect ${outcome.connectMs.toFixed(0)} ms, handshake ${outcome.handshakeMs.toFixed(0)} ms, heartbeat ${outcome.welcome.heartbeatMs} ms)`,
+        `${where}: ${protectedBy}canbridge protocol ${PROTOCOL_VERSION}, server "${outcome.welcome.serverId}" answered HELLO with WELCOME (connect ${outcome.connectMs.toFixed(0)} ms, handshake ${outcome.handshakeMs.toFixed(0)} ms, heartbeat ${outcome.welcome.heartbeatMs} ms)${asItself ? ` as edge ${options.edgeId} (the server checks the id: a running edge of that id reconnects)` : ''}`,
       )
-    case 'refused':
-      return fail('server', `${where} refused the HELLO: ${outcome.code}: ${outcome.message}`, [
-        'see the server log for this connection (edge id ending in .doctor)',
+    case 'tls':
+      return fail(
+        'server',
+        `${where}: TLS handshake: ${await confirmNotTls(address, outcome.reason, options.timeoutMs)}`,
+        [
+          'the reason says what to change; canbridge keys (server-bus) makes the CA, server and edge files',
+        ],
+      )
+    case 'auth':
+      return fail('server', `${where}: authentication: ${outcome.reason}`, [
+        `see the server log for edge ${hello.edgeId}`,
       ])
+    case 'handshake':
+      return fail('server', `${where}: handshake: ${outcome.reason}`, [
+        'run the same canbridge release on both ends',
+      ])
+    case 'refused': {
+      const { kind, reason } = describeRefusal(outcome.code, outcome.message)
+      return fail('server', `${where} refused the HELLO: ${outcome.code}: ${outcome.message}`, [
+        ...(kind === 'auth' ? [reason] : []),
+        `see the server log for this connection (edge id ${hello.edgeId})`,
+      ])
+    }
     case 'protocol': {
       const code = outcome.error.code
       if (code === 'VERSION_MISMATCH') {
@@ -191,6 +292,11 @@ export async function checkServer(
             `this edge speaks protocol ${PROTOCOL_VERSION}: run the same canbridge release on both ends`,
           ],
         )
+      }
+      if (code === 'BAD_MAGIC' && security.tls === null && looksLikeTls(outcome.firstBytes)) {
+        return fail('server', `${where}: preamble: ${TLS_SERVER_REASON}`, [
+          'the server sent a TLS record where the canbridge preamble belongs',
+        ])
       }
       if (code === 'BAD_MAGIC' || code === 'BAD_ROLE' || code === 'BAD_PREAMBLE') {
         return fail(
@@ -210,6 +316,14 @@ export async function checkServer(
         socketFix(outcome.code, address),
       )
     case 'closed':
+      if (outcome.connected && !outcome.answered) {
+        const silent = silentCloseReason(security.tls)
+        return fail(
+          'server',
+          `${where}: ${silent.kind === 'tls' ? 'TLS handshake' : 'preamble'}: ${silent.reason}`,
+          ['see the server log for this connection'],
+        )
+      }
       return fail(
         'server',
         `${where}: the server closed the connection ${outcome.connected ? 'before WELCOME' : 'at once'}`,

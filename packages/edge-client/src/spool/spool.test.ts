@@ -395,6 +395,30 @@ describe('numbering', () => {
     const image = await openSpool(await crashImage(root), { maxBytes: 1 << 20 })
     expect([image.nextSeq, image.firstSeq, image.frames]).toEqual([8, 0, 8])
   })
+
+  it('reserve: a crash resumes numbering past the reservation; appends below it still go in', async () => {
+    const spool = await openSpool(root, { maxBytes: 1 << 20 })
+    await spool.append(0, 8, records(0, 8))
+    await spool.reserve(1000)
+    await spool.reserve(500) // never back
+    expect(spool.nextSeq).toBe(8) // the ring's frames 8.. still reach the spool in order
+    await spool.append(8, 4, records(8, 4))
+    const crashed = await openSpool(await crashImage(root), { maxBytes: 1 << 20 })
+    expect([crashed.firstSeq, crashed.nextSeq, crashed.frames]).toEqual([0, 1000, 12])
+    expect(JSON.parse(await readFile(join(root, 'state.json'), 'utf8'))).toMatchObject({
+      nextSeq: 1000,
+    })
+  })
+
+  it('setNextSeq exact gives the reservation back: a clean stop continues without a gap', async () => {
+    const spool = await openSpool(root, { maxBytes: 1 << 20 })
+    await spool.append(0, 8, records(0, 8))
+    await spool.reserve(1000)
+    await spool.setNextSeq(20, { exact: true })
+    await spool.close()
+    const reopened = await openSpool(root, { maxBytes: 1 << 20 })
+    expect([reopened.firstSeq, reopened.nextSeq, reopened.frames]).toEqual([0, 20, 8])
+  })
 })
 
 describe('options and lifecycle', () => {

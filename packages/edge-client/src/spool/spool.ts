@@ -106,6 +106,8 @@ export class Spool {
   readonly #segments: SegmentFile[]
   #ackSeq: number
   #nextSeq: number
+  /** numbers the edge may give out before they reach the spool (`reserve`); 0 for none */
+  #reservedSeq = 0
   /** what state.json says now: written only when it must change */
   #persisted: SpoolStateValues
   #frames = 0
@@ -340,11 +342,30 @@ export class Spool {
    * all acknowledged and the edge stops), and persists it. Numbering never goes back: a
    * value at or below nextSeq leaves it as it is (like an old ACK), so a call racing an
    * append that already moved past it is harmless; the state is still made durable.
+   * `exact`: numbering stands exactly there (the edge stops and its producer has stopped),
+   * so a reservation (`reserve`) is given back and a clean restart continues without a gap.
    */
-  async setNextSeq(nextSeq: number): Promise<void> {
+  async setNextSeq(nextSeq: number, { exact = false }: { exact?: boolean } = {}): Promise<void> {
     assertSequence('nextSeq', nextSeq)
     return this.#exclusive(async () => {
       this.#nextSeq = Math.max(this.#nextSeq, nextSeq)
+      if (exact) this.#reservedSeq = 0
+      await this.#persist()
+    })
+  }
+
+  /**
+   * The edge numbers frames in memory before they reach the spool, and a crash (SIGKILL, a
+   * power cut) loses those frames. Reserving persists that numbering may reach `upTo`, so
+   * that after a crash it resumes past every number the dead process may have given a
+   * frame: the server then counts the lost frames in a gap, instead of receiving new frames
+   * under their numbers. Appends and `nextSeq` are unaffected; state.json's nextSeq is the
+   * larger of the two (FORMAT.md §3). Never goes back; writes only when it grows.
+   */
+  async reserve(upTo: number): Promise<void> {
+    assertSequence('upTo', upTo)
+    return this.#exclusive(async () => {
+      this.#reservedSeq = Math.max(this.#reservedSeq, upTo)
       await this.#persist()
     })
   }
@@ -498,8 +519,9 @@ export class Spool {
   /** Writes state.json when the points moved since the last write; true if it wrote. */
   async #persist(): Promise<boolean> {
     const { ackSeq, nextSeq } = this.#persisted
-    if (ackSeq === this.#ackSeq && nextSeq === this.#nextSeq) return false
-    const state = { ackSeq: this.#ackSeq, nextSeq: this.#nextSeq }
+    const next = Math.max(this.#nextSeq, this.#reservedSeq)
+    if (ackSeq === this.#ackSeq && nextSeq === next) return false
+    const state = { ackSeq: this.#ackSeq, nextSeq: next }
     await writeSpoolState(this.dir, state)
     this.#persisted = state
     return true

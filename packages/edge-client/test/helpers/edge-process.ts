@@ -20,11 +20,21 @@ export class EdgeProcess {
   #exit: Promise<number | null>
   #waiters: { check: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = []
 
-  constructor(args: string[], env: Record<string, string> = {}, main = MAIN) {
+  /** `wrapper`: a command that runs the daemon, e.g. setpriv with another user's ids */
+  constructor(
+    args: string[],
+    env: Record<string, string> = {},
+    main = MAIN,
+    wrapper: string[] = [],
+  ) {
     // CANBRIDGE_EDGE_BIN: the built single executable stands in for dist/main.js
     // (packaging/edge/kernel-test.sh runs the kernel tests against it)
     const bin = main === DIST_MAIN ? process.env['CANBRIDGE_EDGE_BIN'] : undefined
-    this.child = spawn(bin ?? process.execPath, bin ? args : [main, ...args], {
+    const [file, ...rest] = [
+      ...wrapper,
+      ...(bin ? [bin, ...args] : [process.execPath, main, ...args]),
+    ]
+    this.child = spawn(file!, rest, {
       env: { PATH: process.env['PATH'] ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

@@ -1,7 +1,12 @@
 // A server for tests, built from @canbridge/protocol over real sockets: accepts an edge,
 // answers WELCOME (resuming from what it holds), records every frame by sequence number,
-// ACKs, sends heartbeats, and can pause reading or go silent on command.
+// ACKs, sends heartbeats, and can pause reading or go silent on command. Optionally over
+// TLS 1.3 (with client certificates) and with token authentication (PROTOCOL.md §5.13),
+// whose proofs it computes from the spec's text, not with the edge's code; and it can break
+// the handshake on purpose.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer, TLSSocket } from 'node:tls'
 import {
   type ControlBodies,
   type ControlTypeName,
@@ -35,6 +40,14 @@ export class ServerState {
   drops: Drops[] = []
   hellos: Hello[] = []
   messages: { type: string; body: unknown }[] = []
+  /** application bytes received on each connection, in order (after TLS decryption) */
+  connectionBytes: number[] = []
+  /** TLS handshakes that failed at this server (code, e.g. a plain edge) */
+  tlsErrors: string[] = []
+  /** the CN of each client certificate presented */
+  clientNames: string[] = []
+  /** connections that completed the token proofs */
+  authenticated = 0
 
   channel(i: number): ReceivedFrame[] {
     this.frames[i] ??= []
@@ -56,12 +69,62 @@ export interface ScriptedServerOptions {
   /** forget history on WELCOME (a fresh server) */
   resume?: boolean
   state?: ServerState
+  /** TLS 1.3 with this certificate and key (PEM); `clientCa`: require client certificates */
+  tls?: { cert: string; key: string; clientCa?: string }
+  auth?: ScriptedAuth
+  /** messages written after HELLO, before anything else (the edge must not act on them) */
+  beforeWelcome?: { type: ControlTypeName; body: unknown }[]
+}
+
+export interface ScriptedAuth {
+  /** the token the server holds for each edge id */
+  tokens: Record<string, string>
+  /**
+   * challenge: as the spec says; skip: WELCOME without AUTH_CHALLENGE (a server that does
+   * not prove itself); reject: ERROR AUTH_FAILED even for a right proof; challenge-anyway:
+   * AUTH_CHALLENGE even to a HELLO without authNonce (with a nonce of zeros)
+   */
+  behaviour?: 'challenge' | 'skip' | 'reject' | 'challenge-anyway'
+}
+
+/** PROTOCOL.md §5.13, written from the text: HMAC-SHA-256 over the domain, role and fields. */
+export function specProof(
+  role: 1 | 2,
+  token: string,
+  edgeId: string,
+  edgeNonce: Uint8Array,
+  serverNonce: Uint8Array,
+  binding: Uint8Array,
+): Buffer {
+  const hmac = createHmac('sha256', Buffer.from(token, 'utf8'))
+  hmac.update(Buffer.from('canbridge-auth-v1', 'ascii'))
+  hmac.update(Buffer.from([0, role]))
+  for (const field of [Buffer.from(edgeId, 'utf8'), edgeNonce, serverNonce, binding]) {
+    hmac.update(Buffer.from([field.length]))
+    hmac.update(field)
+  }
+  return hmac.digest()
+}
+
+function tlsBinding(socket: Socket): Uint8Array {
+  return socket instanceof TLSSocket
+    ? socket.exportKeyingMaterial(32, 'EXPORTER-canbridge-auth-v1', Buffer.alloc(0))
+    : new Uint8Array(0)
+}
+
+interface PendingProof {
+  hello: Hello
+  expected: Buffer
 }
 
 export class ScriptedServer {
   readonly state: ServerState
-  readonly options: Required<Omit<ScriptedServerOptions, 'state'>>
+  readonly options: Required<
+    Omit<ScriptedServerOptions, 'state' | 'tls' | 'auth' | 'beforeWelcome'>
+  > &
+    Pick<ScriptedServerOptions, 'tls' | 'auth' | 'beforeWelcome'>
   #server: Server
+  #proofs = new WeakMap<Socket, PendingProof>()
   #sockets = new Set<Socket>()
   #current: Socket | undefined
   #heartbeat: NodeJS.Timeout | undefined
@@ -76,8 +139,31 @@ export class ScriptedServer {
       autoAck: options.autoAck ?? true,
       heartbeats: options.heartbeats ?? true,
       resume: options.resume ?? true,
+      tls: options.tls,
+      auth: options.auth,
+      beforeWelcome: options.beforeWelcome,
     }
-    this.#server = createServer((socket) => this.#accept(socket))
+    const tls = options.tls
+    if (tls) {
+      const server = createTlsServer(
+        {
+          cert: tls.cert,
+          key: tls.key,
+          minVersion: 'TLSv1.3',
+          ...(tls.clientCa
+            ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }
+            : {}),
+        },
+        (socket) => this.#accept(socket),
+      )
+      server.on('tlsClientError', (error: NodeJS.ErrnoException) => {
+        this.state.tlsErrors.push(error.code ?? error.message)
+        this.#notify()
+      })
+      this.#server = server
+    } else {
+      this.#server = createServer((socket) => this.#accept(socket))
+    }
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<number> {
@@ -161,9 +247,15 @@ export class ScriptedServer {
     this.#sockets.add(socket)
     this.connections++
     socket.setNoDelay(true)
+    if (socket instanceof TLSSocket) {
+      const cn = socket.getPeerCertificate().subject?.CN
+      if (typeof cn === 'string') this.state.clientNames.push(cn)
+    }
+    const index = this.state.connectionBytes.push(0) - 1
     const decoder = new Decoder({ peerRole: ROLE.EDGE })
     socket.write(encodePreamble(ROLE.SERVER))
     socket.on('data', (chunk: Buffer) => {
+      this.state.connectionBytes[index]! += chunk.length
       try {
         decoder.write(chunk, (message) => this.#onMessage(socket, message))
       } catch (error) {
@@ -218,25 +310,28 @@ export class ScriptedServer {
       case 'HELLO': {
         const hello = message.body
         state.hellos.push(hello)
-        this.#current = socket
-        if (!this.options.resume) state.nextSeq = []
-        socket.write(
-          encodeControl('WELCOME', {
-            serverId: 'scripted',
-            heartbeatMs: this.options.heartbeatMs,
-            channels: hello.channels.map((c, i) => ({
-              name: c.name,
-              nextSeq: state.nextSeq[i] ?? null,
-            })),
-            capabilities: this.options.capabilities,
-          }),
-        )
-        if (this.options.heartbeats) {
-          clearInterval(this.#heartbeat)
-          this.#heartbeat = setInterval(() => {
-            if (!socket.destroyed) socket.write(encodeControl('HEARTBEAT', { timeMs: Date.now() }))
-          }, this.options.heartbeatMs)
+        for (const m of this.options.beforeWelcome ?? []) {
+          socket.write(encodeControl(m.type, m.body as never))
         }
+        if (this.#challenge(socket, hello)) return
+        this.#welcome(socket, hello)
+        return
+      }
+      case 'AUTH_RESPONSE': {
+        const pending = this.#proofs.get(socket)
+        this.#proofs.delete(socket)
+        const proof = Buffer.from(message.body.proof)
+        if (
+          !pending ||
+          this.options.auth?.behaviour === 'reject' ||
+          proof.length !== 32 ||
+          !timingSafeEqual(proof, pending.expected)
+        ) {
+          this.#refuse(socket, 'AUTH_FAILED', 'authentication failed')
+          return
+        }
+        state.authenticated++
+        this.#welcome(socket, pending.hello)
         return
       }
       case 'DROPS':
@@ -244,6 +339,56 @@ export class ScriptedServer {
         return
       default:
         return
+    }
+  }
+
+  #refuse(socket: Socket, code: string, message: string): void {
+    socket.end(encodeControl('ERROR', { code, message, fatal: true }))
+  }
+
+  /** Token authentication: true when the HELLO is answered here (challenge or refusal). */
+  #challenge(socket: Socket, hello: Hello): boolean {
+    const auth = this.options.auth
+    if (!auth || auth.behaviour === 'skip') return false
+    const edgeNonce =
+      hello.authNonce ?? (auth.behaviour === 'challenge-anyway' ? new Uint8Array(32) : undefined)
+    if (edgeNonce === undefined) {
+      this.#refuse(socket, 'AUTH_REQUIRED', 'this server requires a token')
+      return true
+    }
+    // an unknown edge gets a proof under a random key: it looks like a wrong token (§5.13)
+    const token = auth.tokens[hello.edgeId] ?? randomBytes(24).toString('hex')
+    const serverNonce = randomBytes(32)
+    const binding = tlsBinding(socket)
+    const proof = specProof(2, token, hello.edgeId, edgeNonce, serverNonce, binding)
+    this.#proofs.set(socket, {
+      hello,
+      expected: specProof(1, token, hello.edgeId, edgeNonce, serverNonce, binding),
+    })
+    socket.write(encodeControl('AUTH_CHALLENGE', { nonce: serverNonce, proof }))
+    return true
+  }
+
+  #welcome(socket: Socket, hello: Hello): void {
+    const state = this.state
+    this.#current = socket
+    if (!this.options.resume) state.nextSeq = []
+    socket.write(
+      encodeControl('WELCOME', {
+        serverId: 'scripted',
+        heartbeatMs: this.options.heartbeatMs,
+        channels: hello.channels.map((c, i) => ({
+          name: c.name,
+          nextSeq: state.nextSeq[i] ?? null,
+        })),
+        capabilities: this.options.capabilities,
+      }),
+    )
+    if (this.options.heartbeats) {
+      clearInterval(this.#heartbeat)
+      this.#heartbeat = setInterval(() => {
+        if (!socket.destroyed) socket.write(encodeControl('HEARTBEAT', { timeMs: Date.now() }))
+      }, this.options.heartbeatMs)
     }
   }
 }
