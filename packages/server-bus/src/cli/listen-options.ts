@@ -35,6 +35,12 @@ export function addListenOptions(command: Command): Command {
       '--unix <path>',
       'listen on this Unix socket instead of TCP (edge: --server unix:<path>)',
     )
+  return addSecurityOptions(command)
+}
+
+/** The TLS and authentication options of a command that listens for edges. */
+export function addSecurityOptions(command: Command): Command {
+  return command
     .option(
       '--pki <dir>',
       'TLS with the files of "canbridge keys init" in <dir>: server.crt, server.key, and edges must show a certificate from ca.crt',
@@ -78,14 +84,16 @@ export function listenSettings(options: Record<string, unknown>): ListenSettings
 }
 
 /** --pki, --tls-cert/--tls-key, --client-ca, --tokens-file, --allow-peer, --insecure. */
-function securitySettings(options: Record<string, unknown>): Partial<ListenSettings> {
+export function securitySettings(
+  options: Record<string, unknown>,
+): Pick<ListenSettings, 'tls' | 'auth' | 'insecure' | 'allowedPeers'> {
   const pki = options['pki'] as string | undefined
   const cert = options['tlsCert'] as string | undefined
   const key = options['tlsKey'] as string | undefined
   const clientCa = options['clientCa'] as string | undefined
   const tokensFile = options['tokensFile'] as string | undefined
   const allowedPeers = options['allowPeer'] as string[] | undefined
-  const settings: Partial<ListenSettings> = {}
+  const settings: Pick<ListenSettings, 'tls' | 'auth' | 'insecure' | 'allowedPeers'> = {}
   if (pki !== undefined && (cert !== undefined || key !== undefined)) {
     throw new UsageError('--pki already names the certificate and key: drop --tls-cert/--tls-key')
   }

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, CommanderError, Option } from 'commander'
+import { addSecurityOptions, securitySettings } from '../cli/listen-options.ts'
 import { formatSummary } from './analyze.ts'
 import {
   checkSchedule,
@@ -59,7 +60,7 @@ function buildProgram(): Command {
     )
     .option(
       '--listen <host>',
-      'address the TCPBus binds (0.0.0.0 for an edge on another machine)',
+      'address the TCPBus binds (0.0.0.0 for an edge on another machine, with --pki, --tokens-file or --insecure)',
       '127.0.0.1',
     )
     .addOption(
@@ -129,6 +130,8 @@ function buildProgram(): Command {
     )
     .showHelpAfterError('(run canbridge-soak --help for the options)')
     .allowExcessArguments(false)
+  // an edge on another machine: TCPBus binds beyond loopback only with authentication
+  addSecurityOptions(program)
   program.addHelpText(
     'after',
     `
@@ -154,9 +157,13 @@ Where it runs:
   * Here, with vcan: sudo ip link add vcan0 mtu 72 type vcan && sudo ip link set vcan0 up,
     sudo sysctl -w net.core.rmem_default=4194304; tc faults need root.
   * A real setup (edge on a Raspberry Pi, the bus on this workstation):
+      keys:       canbridge keys init --server-name <workstation> --edge pi   (copy ca.crt,
+                    edges/pi.crt and edges/pi.key to the Pi)
       on the Pi:  canbridge-edge --server <workstation>:29536 --channel can0 --edge-id pi \\
+                    --tls-ca ca.crt --tls-cert pi.crt --tls-key pi.key \\
                     --stats-interval 1s --spool-dir /var/lib/canbridge      (or its service)
       here:       canbridge-soak --edge external --edge-id pi --listen 0.0.0.0 --port 29536 \\
+                    --pki canbridge-pki \\
                     --ssh pi@raspberrypi --iface can0 --rate 1000 --duration 600 \\
                     --fault-every 60s --fault-kinds server-restart,partition,degrade \\
                     --link-dev eth0
@@ -233,6 +240,7 @@ export function parseArgs(
     faults,
     port: number(o['port'] as string, 'port', 0),
     listenHost: o['listen'] as string,
+    security: securitySettings(o),
     edge: o['edge'] as 'spawn' | 'external',
     edgeCommand:
       o['edgeCommand'] === undefined

@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { FRAME_FLAG } from '@canbridge/protocol'
 import type { CanMessage } from '../message.ts'
-import { TCPBus } from '../tcp-bus.ts'
+import { TCPBus, type TCPBusOptions } from '../tcp-bus.ts'
 import { analyze, type SoakResult } from './analyze.ts'
 import type { BlindWindow, FlagPolicy } from './compare.ts'
 import { EdgeRunner } from './edge-runner.ts'
@@ -37,6 +37,8 @@ export interface SoakOptions {
   /** TCPBus port (0: any free one; the same port is reused after a server restart) */
   port: number
   listenHost: string
+  /** TLS, authentication and allowed peers of the soak's TCPBus (an edge on another machine) */
+  security: Pick<TCPBusOptions, 'tls' | 'auth' | 'insecure' | 'allowedPeers'>
   /** `spawn`: the soak runs the edge here; `external`: an edge already pointed at this bus */
   edge: 'spawn' | 'external'
   edgeCommand: string[]
@@ -348,7 +350,12 @@ class Soak {
   }
 
   async #listen(port: number): Promise<TCPBus> {
-    const bus = await TCPBus.listen({ port, host: this.o.listenHost, logger: quietLogger })
+    const bus = await TCPBus.listen({
+      port,
+      host: this.o.listenHost,
+      ...this.o.security,
+      logger: quietLogger,
+    })
     bus.on('gap', (gap) =>
       this.o.progress.message(`soak: TCPBus saw ${gap.missing} frames missing on ${gap.channel}`),
     )

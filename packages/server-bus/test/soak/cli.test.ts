@@ -53,6 +53,27 @@ describe('canbridge-soak arguments', () => {
     ])
   })
 
+  it("--pki and the other security options reach the soak's TCPBus", () => {
+    const { options } = parseArgs(
+      ['--listen', '0.0.0.0', '--pki', 'canbridge-pki', '--allow-peer', '192.168.1.0/24'],
+      silent,
+    )
+    expect(options.listenHost).toBe('0.0.0.0')
+    expect(options.security).toEqual({
+      tls: {
+        certFile: 'canbridge-pki/server.crt',
+        keyFile: 'canbridge-pki/server.key',
+        clientCaFile: 'canbridge-pki/ca.crt',
+      },
+      allowedPeers: ['192.168.1.0/24'],
+    })
+    expect(parseArgs(['--tokens-file', 't.json', '--insecure'], silent).options.security).toEqual({
+      auth: { tokensFile: 't.json' },
+      insecure: true,
+    })
+    expect(() => parseArgs(['--tls-cert', 'a.crt'], silent)).toThrow(/go together/)
+  })
+
   it('rejects bad usage with a message', () => {
     expect(() => parseArgs(['--shape', 'wobbly'], silent)).toThrow(/unknown shape/)
     expect(() => parseArgs(['--rate', 'fast'], silent)).toThrow(/--rate/)
