@@ -196,7 +196,9 @@ describe('malformed peers', () => {
       expect(warning, `a warning with code ${code}`).toBeDefined()
       expect(warning!.fields['peer']).toMatch(/^127\.0\.0\.1:\d+$/)
       // before WELCOME it is a refused stranger, after it a closed edge
-      expect(warning!.message).toMatch(/^(refused connection|closing edge connection) from 127\.0\.0\.1/)
+      expect(warning!.message).toMatch(
+        /^(refused connection|closing edge connection) from 127\.0\.0\.1/,
+      )
       expect(warning!.message).toContain(code)
       expect(errors).toHaveLength(1)
       const [error, peer] = errors[0]!

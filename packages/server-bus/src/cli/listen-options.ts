@@ -20,9 +20,9 @@ export interface ListenSettings {
   allowedPeers?: string[]
 }
 
-/** Adds --port, --host and --unix to a command. */
+/** Adds --port, --host, --unix and the security options to a command. */
 export function addListenOptions(command: Command): Command {
-  return command
+  command
     .option(
       '-p, --port <port>',
       `TCP port the edge connects to (canbridge-edge --server <this host>:<port>); 0 picks a free one (default ${DEFAULT_PORT})`,
