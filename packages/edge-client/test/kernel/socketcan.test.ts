@@ -6,6 +6,7 @@ import { FRAME_FLAG, type TransmitResult } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DIST_MAIN, type EdgeProcess, startEdge } from '../helpers/edge-process.ts'
 import { type ReceivedFrame, ScriptedServer, ServerState } from '../helpers/scripted-server.ts'
+import { canReceivers, waitForNewReceiver } from './support/can-receivers.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 const fd = process.env['CANBRIDGE_VCAN_FD'] === '1'
@@ -55,8 +56,10 @@ class CanDump {
   readonly child: ChildProcess
   lines: string[] = []
   #rest = ''
+  #listening: Promise<void>
 
   constructor(iface: string) {
+    const before = canReceivers(iface)
     // a big receive buffer (-r, root: SO_RCVBUFFORCE): under UML candump drops otherwise
     this.child = spawn('candump', ['-r', '8388608', '-L', iface], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -66,6 +69,12 @@ class CanDump {
       this.#rest = parts.pop()!
       this.lines.push(...parts.filter((l) => l.trim() !== ''))
     })
+    this.#listening = waitForNewReceiver(iface, before)
+  }
+
+  /** Resolves once candump's socket is in the kernel's receive list. */
+  listening(): Promise<void> {
+    return this.#listening
   }
 
   frames(): DumpFrame[] {
@@ -159,7 +168,7 @@ describe.skipIf(!inKernel)('socketcan backend on vcan (kernel tests)', () => {
     const { s } = await setup(['vcan0', 'vcan1'])
     const dump0 = new CanDump('vcan0')
     const dump1 = new CanDump('vcan1')
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    await Promise.all([dump0.listening(), dump1.listening()])
     const gen1 = spawn('cangen', ['vcan1', '-n', '300', '-g', '2'], { stdio: 'ignore' })
     sh('cangen', 'vcan0', '-n', '2000', '-g', '1', '-e', '-L', 'i')
     await new Promise((resolve) => gen1.once('exit', resolve))
@@ -197,7 +206,7 @@ describe.skipIf(!inKernel)('socketcan backend on vcan (kernel tests)', () => {
       const { s } = await setup(['vcan0'])
       expect(s.state.hellos[0]!.channels[0]).toMatchObject({ name: 'vcan0', fd: true })
       const dump = new CanDump('vcan0')
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      await dump.listening()
       sh('cansend', 'vcan0', `123##1${'11'.repeat(12)}`)
       sh('cansend', 'vcan0', `1ABCDE00##0${'A5'.repeat(64)}`)
       sh('cansend', 'vcan0', `321##0${'00'.repeat(8)}`)
@@ -220,7 +229,7 @@ describe.skipIf(!inKernel)('socketcan backend on vcan (kernel tests)', () => {
   it('puts TRANSMIT frames on the bus (candump sees them) and echoes them with the TX flag', async () => {
     const { s } = await setup(['vcan0'], { capabilities: ['own-messages'] })
     const dump = new CanDump('vcan0')
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await dump.listening()
     const frames = [
       { id: 0x123, flags: 0, len: 3, data: Uint8Array.of(1, 2, 3) },
       {
@@ -357,7 +366,7 @@ describe.skipIf(!inKernel)('socketcan backend on vcan (kernel tests)', () => {
     const state = new ServerState()
     const { s, port } = await setup(['vcan0'], { state })
     const dump = new CanDump('vcan0')
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await dump.listening()
     const gen = spawn('cangen', ['vcan0', '-n', '3000', '-g', '1', '-L', '8'], { stdio: 'ignore' })
     await s.waitFor(() => state.count(0) > 800, 20_000, '800 frames')
     await s.close()

@@ -119,7 +119,7 @@ async function rawClient(bus: string, extra = ''): Promise<{ c: TextClient; dump
   await c.expect(`< hi >< ok >< ok >${extra}`)
   c.take()
   const dump = new CandumpLog(bus)
-  await sleep(300)
+  await dump.listening()
   return { c, dump }
 }
 
@@ -167,7 +167,7 @@ describe.skipIf(!inKernel)('canbridge-edge --socketcand on vcan (kernel tests)',
     const client = new PythonClient(receiver(port, 'vcan0', frames))
     await client.waitLine('ready')
     const dump = new CandumpLog('vcan0')
-    await sleep(300)
+    await dump.listening()
     // bursts of 40 frames (~2 KB of text): python-can's 1024-byte reads cut messages in two
     sh('cangen', 'vcan0', '-n', String(frames / 2), '-g', '20', '-c', '40')
     sh('cangen', 'vcan0', '-e', '-n', String(frames / 2), '-g', '20', '-c', '40')
@@ -218,7 +218,7 @@ describe.skipIf(!inKernel)('canbridge-edge --socketcand on vcan (kernel tests)',
 
   it('python-can sends frames that candump sees (and the canbridge link too), with 4.1.0’s %X ids', async () => {
     const dump = new CandumpLog('vcan0')
-    await sleep(300)
+    await dump.listening()
     const before = server.state.count(0)
     const client = new PythonClient(`
 import can
@@ -266,7 +266,7 @@ print('sent')
     c.send('< open vcan0 >')
     await c.expect('< hi >< ok >')
     const dump = new CandumpLog('vcan0')
-    await sleep(300)
+    await dump.listening()
     c.send('< add 0 50000 321 2 AB CD >')
     await sleep(1100)
     c.send('< update 321 1 EF >')

@@ -80,6 +80,7 @@ async function rig(edgeId: string): Promise<Rig> {
   bus.on('gap', (gap) => gaps.push(gap))
   const dump = new CandumpLog(IFACE)
   cleanups.push(() => dump.stop())
+  await dump.listening()
   const spoolDir = mkdtempSync(join(tmpdir(), 'canbridge-spool-restart-'))
   cleanups.push(() => rmSync(spoolDir, { recursive: true, force: true }))
   // a 16 KiB ring (the smallest) spills after ~370 frames: the outage really reaches the disk

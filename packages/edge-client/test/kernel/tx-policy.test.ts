@@ -40,7 +40,7 @@ describe.skipIf(!inKernel)('transmit policy on vcan (kernel tests)', () => {
   it('listen-only: neither TRANSMIT nor a periodic task puts a frame on the interface', async () => {
     const server = await edgeOnVcan(['--listen-only'])
     const dump = new CandumpLog('vcan0')
-    await sleep(300)
+    await dump.listening()
     server.send('TRANSMIT', { requestId: 1, channel: 0, frame: frame(0x123, 1) })
     server.send('PERIODIC_START', {
       taskId: 1,
@@ -64,7 +64,7 @@ describe.skipIf(!inKernel)('transmit policy on vcan (kernel tests)', () => {
       '2',
     ])
     const dump = new CandumpLog('vcan0')
-    await sleep(300)
+    await dump.listening()
     const ids = [0x123, 0x7e0, 0x124, 0x125]
     ids.forEach((id, i) => {
       server.send('TRANSMIT', { requestId: i + 1, channel: 0, frame: frame(id, i + 1) })

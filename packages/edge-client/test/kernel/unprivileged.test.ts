@@ -95,7 +95,7 @@ describe.skipIf(!inKernel || !root)('the daemon as an unprivileged user (kernel 
 
     // bus → workstation: what candump saw on vcan0 is what TCPBus received
     const dump = new CandumpLog('vcan0')
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    await dump.listening()
     for (const frame of ['123#DEADBEEF', '18DAF110#0102', '7FF#', '001#R'])
       execFileSync('cansend', ['vcan0', frame])
     const received: CanMessage[] = []

@@ -3,6 +3,7 @@
 // line by line (time to the µs, interface, id, data).
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { CanMessage } from '@canbridge/server-bus'
+import { canReceivers, waitForNewReceiver } from './can-receivers.ts'
 
 export class CandumpLog {
   readonly #child: ChildProcess
@@ -11,14 +12,17 @@ export class CandumpLog {
   /** candump's own `-d` reports: frames its socket dropped (the truth would be incomplete) */
   readonly dropReports: string[] = []
   #rest = ''
+  readonly #listening: Promise<void>
 
   constructor(iface: string) {
+    const before = canReceivers(iface)
     // -r: a big receive buffer (SO_RCVBUFFORCE as root; under UML candump drops otherwise);
     // -d: say so if it drops anyway
     this.#child = spawn('candump', ['-L', '-d', '-r', '8388608', iface], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     this.#exit = new Promise((resolve) => this.#child.once('exit', resolve))
+    this.#listening = waitForNewReceiver(iface, before)
     this.#child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       const parts = (this.#rest + chunk).split('\n')
       this.#rest = parts.pop()!
@@ -27,6 +31,11 @@ export class CandumpLog {
         else if (line.trim() !== '') this.lines.push(line.trim())
       }
     })
+  }
+
+  /** Resolves once candump's socket is in the kernel's receive list: start traffic after. */
+  listening(): Promise<void> {
+    return this.#listening
   }
 
   /** Waits for the frames still in flight, then stops candump. */
