@@ -4,7 +4,9 @@
 // need no capability; bringing an interface up or down does (CAP_NET_ADMIN), shown by the
 // same user failing to. Run by `pnpm test:kernel` inside scripts/kernel-harness.sh.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, readFileSync } from 'node:fs'
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { CanMessage, TCPBus } from '@canbridge/server-bus'
 import { describe, expect, it } from 'vitest'
 import { DIST_MAIN, EdgeProcess } from '../helpers/edge-process.ts'
@@ -62,6 +64,22 @@ describe.skipIf(!inKernel || !root)('the daemon as an unprivileged user (kernel 
     })
     onCleanup(() => bus.shutdown())
     const { port } = bus.address as { port: number }
+    // the single executable unpacks its addon into a directory of its user's (the unit's
+    // CacheDirectory=): nobody has no home, and what it writes on the harness's shared host
+    // file system shows as root's, so a tmpfs of its own stands in for the cache directory
+    const addonDir = mkdtempSync(join(tmpdir(), 'canbridge-addon-'))
+    execFileSync('mount', [
+      '-t',
+      'tmpfs',
+      '-o',
+      `size=16m,mode=0700,uid=${NOBODY},gid=${NOBODY}`,
+      'tmpfs',
+      addonDir,
+    ])
+    onCleanup(() => {
+      execFileSync('umount', [addonDir])
+      rmSync(addonDir, { recursive: true, force: true })
+    })
     const edge = new EdgeProcess(
       [
         '--server',
@@ -74,7 +92,7 @@ describe.skipIf(!inKernel || !root)('the daemon as an unprivileged user (kernel 
         '--log-level',
         'debug',
       ],
-      {},
+      { CANBRIDGE_ADDON_DIR: addonDir },
       DIST_MAIN,
       AS_NOBODY,
     )
