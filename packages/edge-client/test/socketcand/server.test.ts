@@ -395,7 +395,10 @@ describe('socketcand server: BCM mode', () => {
     expect(c.take()).toBe('< echo >')
   })
 
-  it('keeps the drift-free schedule: 50 sends at 10 ms take 490 ms, not more', async () => {
+  // The schedule itself (start + k × period however late each timer fires) is proven with an
+  // injected clock in src/periodic.test.ts; an upper bound on wall time here would only
+  // measure how loaded the machine is.
+  it('sends at the interval asked: 50 sends at 10 ms take at least 490 ms', async () => {
     const { c, sources } = await session({ bus: 'vcan0' })
     const source = sources[0]!
     const sentAt: number[] = []
@@ -408,9 +411,8 @@ describe('socketcand server: BCM mode', () => {
     await waitFor(() => sentAt.length >= 50, '50 sends', 5000)
     c.send('< delete 100 >')
     const span = sentAt[49]! - sentAt[0]!
-    // each timer fires late, but the k-th send stays due at start + k × 10 ms
+    // never early: the k-th send is due at start + k × 10 ms
     expect(span).toBeGreaterThanOrEqual(485)
-    expect(span).toBeLessThan(540)
   })
 
   it('a mode switch ends the cyclic jobs and subscriptions, as closing the BCM socket does', async () => {
