@@ -93,7 +93,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const memory = () => {
   gc()
   const usage = process.memoryUsage()
-  return { heapMb: mb(usage.heapUsed), rssMb: mb(usage.rss) }
+  return {
+    heapMb: mb(usage.heapUsed),
+    /** the V8 heap as allocated from the system (young generation included) */
+    heapTotalMb: mb(usage.heapTotal),
+    /** memory of C++ objects bound to JavaScript ones (sockets, TLS) */
+    externalMb: mb(usage.external),
+    rssMb: mb(usage.rss),
+  }
 }
 let peakRss = 0
 const sampler = setInterval(() => {
@@ -110,6 +117,8 @@ const rounds: {
   floodMs: number
   peakHandshaking: number
   heapMb: number
+  heapTotalMb: number
+  externalMb: number
   rssMb: number
 }[] = []
 for (let round = 0; round < ROUNDS; round++) rounds.push(await floodRound())
@@ -187,6 +196,10 @@ const result = {
   heapBaselineMb: baseline.heapMb,
   heapAfterRoundsMb: rounds.map((r) => r.heapMb),
   heapAfterMb: after.heapMb,
+  heapTotalBaselineMb: baseline.heapTotalMb,
+  heapTotalAfterRoundsMb: rounds.map((r) => r.heapTotalMb),
+  externalBaselineMb: baseline.externalMb,
+  externalAfterRoundsMb: rounds.map((r) => r.externalMb),
   rssBaselineMb: baseline.rssMb,
   rssAfterRoundsMb: rounds.map((r) => r.rssMb),
   rssAfterMb: after.rssMb,

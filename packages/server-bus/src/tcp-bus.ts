@@ -59,6 +59,11 @@ export interface TCPBusOptions {
   maxEdges?: number | undefined
   /** connections still in their handshake at once (default 64); more are closed at once */
   maxHandshakes?: number | undefined
+  /**
+   * connections in their handshake at once from one address (default 8): one host cannot
+   * take every handshake slot, nor make the server do more than this many TLS handshakes
+   */
+  maxHandshakesPerAddress?: number | undefined
   /** bytes queued for an edge that does not read before it is disconnected (default 16 MiB) */
   maxQueuedBytes?: number | undefined
   /** listen on this Unix socket instead of TCP (a stale socket file is replaced) */
@@ -168,6 +173,7 @@ const DEFAULTS = {
   host: '127.0.0.1',
   maxEdges: 64,
   maxHandshakes: 64,
+  maxHandshakesPerAddress: 8,
   maxQueuedBytes: 16 * 1024 * 1024,
 }
 
@@ -200,11 +206,14 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
   readonly #allowedPeers: PeerAllowList | undefined
   readonly #maxEdges: number
   readonly #maxHandshakes: number
+  readonly #maxHandshakesPerAddress: number
   readonly #maxQueuedBytes: number
   readonly #refusals: RefusalLog
   readonly #insecure: boolean
   /** raw connections not yet through their handshake (TLS and canbridge) */
   readonly #unconnected = new Set<Socket>()
+  /** how many of those come from each address */
+  readonly #handshakesFrom = new Map<string, number>()
   /** with TLS: the raw socket under each TLS connection, by peer address:port */
   readonly #tlsPeers = new Map<string, Socket>()
   #requestIds = 0
@@ -235,6 +244,13 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
       1,
       65_535,
       'maxHandshakes',
+    )
+    this.#maxHandshakesPerAddress = integerOption(
+      options.maxHandshakesPerAddress,
+      DEFAULTS.maxHandshakesPerAddress,
+      1,
+      65_535,
+      'maxHandshakesPerAddress',
     )
     this.#maxQueuedBytes = integerOption(
       options.maxQueuedBytes,
@@ -591,10 +607,22 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
       )
       return false
     }
+    const address = raw.remoteAddress ?? 'unix'
+    const fromAddress = this.#handshakesFrom.get(address) ?? 0
+    if (fromAddress >= this.#maxHandshakesPerAddress) {
+      this.#refuse(
+        raw,
+        peer,
+        'TOO_MANY_HANDSHAKES_FROM_ADDRESS',
+        `${this.#maxHandshakesPerAddress} connections from ${address} are already in their handshake (maxHandshakesPerAddress)`,
+      )
+      return false
+    }
     this.#unconnected.add(raw)
+    this.#handshakesFrom.set(address, fromAddress + 1)
     if (this.#security.tls !== undefined) this.#tlsPeers.set(peer, raw)
     raw.once('close', () => {
-      this.#unconnected.delete(raw)
+      this.#handshakeDone(raw)
       // after this turn: a 'tlsClientError' of the same close still finds the peer
       setImmediate(() => {
         if (this.#tlsPeers.get(peer) === raw) this.#tlsPeers.delete(peer)
@@ -622,9 +650,19 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
 
   /** A connection that completed its handshake no longer counts against maxHandshakes. */
   #connected(session: EdgeSession): void {
-    if (this.#unconnected.delete(session.socket)) return
+    if (this.#handshakeDone(session.socket)) return
     const raw = this.#tlsPeers.get(session.peer)
-    if (raw !== undefined) this.#unconnected.delete(raw)
+    if (raw !== undefined) this.#handshakeDone(raw)
+  }
+
+  /** Releases a raw connection's handshake slots, once; false when it held none. */
+  #handshakeDone(raw: Socket): boolean {
+    if (!this.#unconnected.delete(raw)) return false
+    const address = raw.remoteAddress ?? 'unix'
+    const left = (this.#handshakesFrom.get(address) ?? 1) - 1
+    if (left > 0) this.#handshakesFrom.set(address, left)
+    else this.#handshakesFrom.delete(address)
+    return true
   }
 
   #refuse(raw: Socket, peer: string, code: string, why: string): void {

@@ -101,6 +101,29 @@ describe('server hardening', () => {
     expect(bus.stats().handshaking).toBe(0)
   })
 
+  it('maxHandshakesPerAddress: one address cannot take every handshake slot', async () => {
+    ;({ bus, logger } = await listen({
+      maxHandshakes: 10,
+      maxHandshakesPerAddress: 2,
+      handshakeTimeoutMs: 60_000,
+    }))
+    const held = [await stalled(), await stalled()]
+    await waitUntil(() => bus!.stats().handshaking === 2)
+    const extra = await stalled()
+    expect(await closedWithin(extra, 1000)).toBe(true)
+    expect(bus.stats().refused['TOO_MANY_HANDSHAKES_FROM_ADDRESS']).toBe(1)
+    expect(logger.at('warn').at(-1)?.message).toMatch(
+      /2 connections from 127\.0\.0\.1 are already in their handshake \(maxHandshakesPerAddress\)/,
+    )
+    // one finishes its handshake (an edge): its slot is free for the next
+    held[0]!.destroy()
+    await waitUntil(() => bus!.stats().handshaking === 1)
+    const e = await edge('pi-a')
+    await e.handshake()
+    const next = await stalled()
+    expect(await closedWithin(next, 300)).toBe(false)
+  })
+
   it('maxEdges: one edge too many gets ERROR TOO_MANY_EDGES; a known edge may still reconnect', async () => {
     ;({ bus, logger } = await listen({ maxEdges: 2 }))
     await (await edge('pi-a')).handshake()
