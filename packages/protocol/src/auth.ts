@@ -1,8 +1,10 @@
 // Token authentication (PROTOCOL.md §5.13): both ends prove they hold the edge's token with
 // an HMAC over both nonces and the TLS session, so the token never crosses the wire and a
 // proof cannot be replayed or relayed into another TLS session.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { AUTH_NONCE_BYTES, type Role } from './constants.ts'
+
+/** node:crypto, loaded on first use: a process that never authenticates never loads OpenSSL. */
+const crypto = () => process.getBuiltinModule('node:crypto')
 
 /** Label of the TLS keying-material exporter (RFC 8446 §7.5) that binds proofs to a session. */
 export const AUTH_TLS_EXPORTER_LABEL = 'EXPORTER-canbridge-auth-v1'
@@ -33,7 +35,7 @@ const DOMAIN = Buffer.from('canbridge-auth-v1\0', 'latin1')
  * role byte, then length-prefixed edgeId, edge nonce, server nonce and channel binding.
  */
 export function authProof(prover: Role, token: string, input: AuthProofInput): Uint8Array {
-  const hmac = createHmac('sha256', Buffer.from(token, 'utf8'))
+  const hmac = crypto().createHmac('sha256', Buffer.from(token, 'utf8'))
   hmac.update(DOMAIN)
   hmac.update(Uint8Array.of(prover))
   for (const part of [
@@ -50,11 +52,11 @@ export function authProof(prover: Role, token: string, input: AuthProofInput): U
 
 /** Constant-time comparison; false (not an exception) for different lengths. */
 export function proofMatches(expected: Uint8Array, received: Uint8Array): boolean {
-  return expected.length === received.length && timingSafeEqual(expected, received)
+  return expected.length === received.length && crypto().timingSafeEqual(expected, received)
 }
 
 export function newAuthNonce(): Uint8Array {
-  return new Uint8Array(randomBytes(AUTH_NONCE_BYTES))
+  return new Uint8Array(crypto().randomBytes(AUTH_NONCE_BYTES))
 }
 
 /** Why a token cannot be used, or undefined when it can. */

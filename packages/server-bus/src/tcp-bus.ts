@@ -5,7 +5,7 @@
 import { unlink } from 'node:fs/promises'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { hostname } from 'node:os'
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
+import type { TLSSocket } from 'node:tls'
 import {
   BATCH_HEADER_BYTES,
   type BusStateName,
@@ -556,7 +556,8 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
         if (this.#admitConnection(socket)) this.#startSession(socket)
       })
     }
-    const server = createTlsServer(
+    // node:tls (and OpenSSL) only when TLS is asked for: see @canbridge/protocol's auth.ts
+    const server = process.getBuiltinModule('node:tls').createServer(
       {
         ...tls,
         minVersion: 'TLSv1.3',

@@ -1,8 +1,7 @@
 // The server's side of edge authentication after HELLO: the client certificate must name
 // the edge, and with tokens the challenge-response of PROTOCOL.md §5.13.
-import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
-import { TLSSocket } from 'node:tls'
+import type { TLSSocket } from 'node:tls'
 import {
   AUTH_TLS_EXPORTER_BYTES,
   AUTH_TLS_EXPORTER_LABEL,
@@ -34,8 +33,8 @@ export class TokenExchange {
 
 export class EdgeAuthenticator {
   readonly #security: ServerSecurity
-  /** proves for unknown edge ids, so they fail exactly like a wrong token */
-  readonly #decoyToken = randomBytes(32).toString('base64url')
+  /** proves for unknown edge ids, so they fail exactly like a wrong token (made on first use) */
+  #decoyToken: string | undefined
 
   constructor(security: ServerSecurity) {
     this.#security = security
@@ -60,6 +59,7 @@ export class EdgeAuthenticator {
         'this server needs a token proof: give the edge its token (--token-file)',
       )
     }
+    this.#decoyToken ??= Buffer.from(newAuthNonce()).toString('base64url')
     const token = tokens.tokenFor(hello.edgeId) ?? this.#decoyToken
     const input = {
       edgeId: hello.edgeId,
@@ -76,18 +76,20 @@ export class EdgeAuthenticator {
 
 /** The TLS exporter binds a proof to this TLS session; nothing to bind to on plain TCP. */
 export function channelBinding(socket: Socket): Uint8Array {
-  if (!(socket instanceof TLSSocket)) return new Uint8Array(0)
+  if (!isTls(socket)) return new Uint8Array(0)
   return new Uint8Array(
     socket.exportKeyingMaterial(AUTH_TLS_EXPORTER_BYTES, AUTH_TLS_EXPORTER_LABEL, Buffer.alloc(0)),
   )
 }
 
+/** A TLS connection (told apart without loading node:tls in a plain-TCP server). */
+function isTls(socket: Socket): socket is TLSSocket {
+  return typeof (socket as Partial<TLSSocket>).exportKeyingMaterial === 'function'
+}
+
 function checkCertificate(edgeId: string, socket: Socket): void {
-  if (!(socket instanceof TLSSocket) || !socket.authorized) {
-    const reason =
-      socket instanceof TLSSocket
-        ? String(socket.authorizationError ?? 'no certificate')
-        : 'not TLS'
+  if (!isTls(socket) || !socket.authorized) {
+    const reason = isTls(socket) ? String(socket.authorizationError ?? 'no certificate') : 'not TLS'
     throw new EdgeSessionError('AUTH_FAILED', `client certificate refused: ${reason}`)
   }
   const cert = socket.getPeerCertificate()

@@ -1,9 +1,7 @@
 // What TCPBus needs to authenticate edges: a TLS context (with client certificates when a CA
 // is given) and the token table, loaded and checked once at listen with errors that say
 // which file to fix.
-import { X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { createSecureContext } from 'node:tls'
 import { CanInitializationError } from '../errors.ts'
 import { TokenTable } from './token-table.ts'
 
@@ -68,7 +66,8 @@ async function loadTls(options: TlsServerOptions): Promise<TlsMaterial> {
   checkValidity(cert, options.certFile)
   const material = { cert, key, ...(ca === undefined ? {} : { ca }) }
   try {
-    createSecureContext({ ...material, minVersion: 'TLSv1.3' })
+    // node:tls (OpenSSL) only when TLS is asked for: see @canbridge/protocol's auth.ts
+    process.getBuiltinModule('node:tls').createSecureContext({ ...material, minVersion: 'TLSv1.3' })
     return material
   } catch (error) {
     const reason = (error as Error).message
@@ -96,9 +95,9 @@ async function readPem(path: string, setting: string): Promise<Buffer> {
 
 /** An expired or not-yet-valid server certificate would fail every edge: say so at listen. */
 function checkValidity(pem: Buffer, path: string): void {
-  let cert: X509Certificate
+  let cert: import('node:crypto').X509Certificate
   try {
-    cert = new X509Certificate(pem)
+    cert = new (process.getBuiltinModule('node:crypto').X509Certificate)(pem)
   } catch (error) {
     throw new CanInitializationError(
       `${path} is not a PEM certificate: ${(error as Error).message}`,
