@@ -6,7 +6,7 @@ import { FRAME_FLAG, type TransmitResult } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DIST_MAIN, type EdgeProcess, startEdge } from '../helpers/edge-process.ts'
 import { type ReceivedFrame, ScriptedServer, ServerState } from '../helpers/scripted-server.ts'
-import { canReceivers, waitForNewReceiver } from './support/can-receivers.ts'
+import { canReceivers, settled, waitForNewReceiver } from './support/can-receivers.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 const fd = process.env['CANBRIDGE_VCAN_FD'] === '1'
@@ -82,7 +82,7 @@ class CanDump {
   }
 
   async stop(): Promise<DumpFrame[]> {
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await settled(() => this.lines.length)
     this.child.kill('SIGINT')
     await new Promise((resolve) => this.child.once('exit', resolve))
     return this.frames()

@@ -9,6 +9,27 @@ export function canReceivers(iface: string): number {
   return text.split('\n').filter((line) => line.trim().split(/\s+/)[0] === iface).length
 }
 
+/**
+ * Resolves once `count()` has not grown for `quietMs` (at most `timeoutMs`): candump has
+ * written out what its socket held. A loaded machine may take seconds; SIGINT before that
+ * cuts the reference short.
+ */
+export async function settled(count: () => number, quietMs = 300, timeoutMs = 15_000) {
+  const deadline = performance.now() + timeoutMs
+  let seen = count()
+  let quietSince = performance.now()
+  while (performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    const now = count()
+    if (now !== seen) {
+      seen = now
+      quietSince = performance.now()
+    } else if (performance.now() - quietSince >= quietMs) {
+      return
+    }
+  }
+}
+
 /** Resolves once `iface` has more receive-list entries than `before`. */
 export async function waitForNewReceiver(iface: string, before: number, timeoutMs = 15_000) {
   const deadline = performance.now() + timeoutMs

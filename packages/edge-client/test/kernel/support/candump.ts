@@ -3,7 +3,7 @@
 // line by line (time to the µs, interface, id, data).
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { CanMessage } from '@canbridge/server-bus'
-import { canReceivers, waitForNewReceiver } from './can-receivers.ts'
+import { canReceivers, settled, waitForNewReceiver } from './can-receivers.ts'
 
 export class CandumpLog {
   readonly #child: ChildProcess
@@ -40,7 +40,7 @@ export class CandumpLog {
 
   /** Waits for the frames still in flight, then stops candump. */
   async stop(): Promise<string[]> {
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    await settled(() => this.lines.length)
     this.#child.kill('SIGINT')
     await this.#exit
     return this.lines
