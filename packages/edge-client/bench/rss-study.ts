@@ -1,29 +1,38 @@
 // What the edge's resident memory is made of, and what brings it down (issue 4: rssMb ≤ 80).
+// Evidence for the memory section of the README; `pnpm bench` keeps the headline figure.
 //
-//   node bench/rss-study.ts [--configs baseline,arena2,…] [--repeat 3] [--rates 1000,10000]
-//        [--idle-seconds 8] [--load-seconds 12] [--throughput 3000000] [--node PATH]
-//        [--binary PATH] [--probe] [--json FILE] [--list]
+//   node bench/rss-study.ts [--configs baseline,env,…|all] [--repeat 3]
+//        [--rates 1000:20,10000:60] [--idle-seconds 25] [--load-seconds 20]
+//        [--throughput 3000000 [--throughput-rate 1000000|max]] [--node PATH | --binary PATH]
+//        [--tls PKI_DIR] [--probe] [--json FILE] [--list]
 //
 // For each configuration (--list prints them: glibc malloc settings in the environment, V8
-// flags for the whole process, worker resourceLimits, ring size, …) and each rate, it starts
-// the built edge (`node [flags] dist/main.js`, or a single executable with --binary) on a
-// virtual channel into a counting server on loopback, and reads /proc of the edge process:
-// - idle: connected, before any frame (the channel's `delay`), after --idle-seconds;
-// - load: the channel at each --rates frames/s for --load-seconds: peak RSS, and the CPU
-//   time of all the edge's threads (/proc/<pid>/task/*/schedstat, ns) per 1,000 frames
-//   delivered, from the second second of traffic on;
-// - RSS split the kernel's way (VmRSS = RssAnon + RssFile + RssShmem, from /proc/<pid>/status)
-//   and PSS (smaps_rollup: pages shared with other processes, such as the page cache's copy
-//   of the node executable, divided among them), and from /proc/<pid>/smaps: how much of it
-//   is the node executable's pages, V8 heap pages, malloc arenas, the ring;
-// - with --throughput N: a run of N frames at 1,000,000 frames/s like `pnpm bench`'s first
-//   part (frames/s delivered, CPU per 1,000 frames, peak RSS with the ring wrapped).
-// Configurations run round-robin, --repeat times each; the table gives min–max.
-// --probe adds bench/rss-preload.mjs to every thread: each thread's V8 heap and loaded
-// modules at idle and at the end of the load (it costs memory itself: not for the figures).
-// The ring is resident only where frames have been written: at 1,000 frames/s it takes
-// minutes to wrap, so `ring` says how much of it was, and the steady state adds the rest.
-// The last line is JSON with every run.
+// flags for the whole process, worker resourceLimits, stand-ins for modules, ring size) and
+// each rate, it starts the built edge (`node [flags] dist/main.js`, another Node with --node,
+// or a single executable with --binary, its flags then in NODE_OPTIONS) on a virtual channel
+// into a counting server on loopback, and reads /proc of the edge process:
+// - idle: connected, before any frame (the channel's `delay`), after --idle-seconds (V8's
+//   memory reducer shrinks each isolate's heap ~20 s after start: measure later than that);
+// - load: the channel at each rate (frames/s, `:seconds` for its own duration) for
+//   --load-seconds: peak VmRSS, and the CPU time of all the edge's threads
+//   (/proc/<pid>/task/*/schedstat) per second and per 1,000 frames delivered, counted from
+//   the second second of traffic on;
+// - RSS split the kernel's way (VmRSS = RssAnon + RssFile + RssShmem, /proc/<pid>/status),
+//   and from /proc/<pid>/smaps by kind of mapping: the node executable's pages (file-backed:
+//   shared with the page cache, dropped and re-read under memory pressure), other files,
+//   malloc (brk heap and per-thread arenas), V8 heap pages, JIT code, the ring, stacks;
+// - with --throughput N: N frames at --throughput-rate (as `pnpm bench`'s first part):
+//   frames/s delivered, CPU per 1,000 frames, peak RSS with the ring wrapped.
+// The ring is resident only where frames have been written (it wraps after its capacity:
+// ~40 s at 10,000 frames/s for 8 MiB, minutes at 1,000): `ring` says how much of it was,
+// `full` is the end's VmRSS with all of it resident, the steady state of a long run.
+// --tls PKI_DIR: the server is a TCPBus with TLS 1.3 and client certificates (as the packaged
+// config.example.json), from `canbridge keys init --dir PKI_DIR --edge rss-edge`.
+// --probe preloads bench/rss-preload.mjs into every thread: each thread's V8 heap, spaces and
+// loaded modules at idle and at the end of the load (the probe costs memory itself: use it
+// to compare threads, not for the figures).
+// Configurations run round-robin, --repeat times each; the table gives min–max. Figures are
+// MiB, as `pnpm bench`'s rssMb. The last line is JSON with every run.
 import { type ChildProcess, spawn } from 'node:child_process'
 import {
   existsSync,
@@ -231,7 +240,7 @@ const { values } = parseArgs({
   options: {
     configs: { type: 'string', default: 'baseline' },
     repeat: { type: 'string', default: '3' },
-    rates: { type: 'string', default: '1000,10000' },
+    rates: { type: 'string', default: '1000:20,10000:60' },
     'idle-seconds': { type: 'string', default: '25' },
     'load-seconds': { type: 'string', default: '20' },
     throughput: { type: 'string' },
