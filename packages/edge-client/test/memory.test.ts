@@ -1,12 +1,20 @@
 // What keeps the daemon's memory down (README: memory): the poll worker's thread loads the
 // frame helpers of @canbridge/protocol only, never its control-message codec (msgpackr),
-// and each thread can compact its heap once it has started.
+// each thread can compact its heap once it has started, and the ring is resident from the start.
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import { compactHeap, enableHeapCompaction } from '../src/heap.ts'
+import { createRing } from '../src/ring.ts'
+
+/** The kernel's count of this process's resident anonymous memory (Linux /proc). */
+function residentAnonymousBytes(): number {
+  const line = /^RssAnon:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))
+  if (line === null) throw new Error('no RssAnon in /proc/self/status')
+  return Number(line[1]) * 1024
+}
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url))
 
@@ -63,5 +71,15 @@ describe('memory', () => {
     enableHeapCompaction({ CANBRIDGE_COMPACT_HEAP: '1' })
     expect(typeof runInNewContext('gc')).toBe('function')
     expect(() => compactHeap()).not.toThrow()
+  })
+
+  it('the ring is resident as soon as it is created, not as frames first fill it', () => {
+    const capacity = 64 * 1024 * 1024
+    const before = residentAnonymousBytes()
+    const ring = createRing(capacity)
+    const grown = residentAnonymousBytes() - before
+    // an untouched SharedArrayBuffer would add almost nothing until written
+    expect(grown).toBeGreaterThan(capacity * 0.9)
+    expect(ring.byteLength).toBeGreaterThan(capacity)
   })
 })
