@@ -168,9 +168,13 @@ async function floor(fps: number): Promise<{ p50: number; p99: number }> {
 }
 
 const phaseRss: Record<string, number> = {}
+// What the RSS is made of after each phase: V8's heap (committed), buffers outside it.
+const phaseMemory: Record<string, { heapTotalMb: number; arrayBuffersMb: number }> = {}
 function endPhase(name: string): void {
-  peakRss = Math.max(peakRss, process.memoryUsage.rss())
+  const usage = process.memoryUsage()
+  peakRss = Math.max(peakRss, usage.rss)
   phaseRss[name] = mb(peakRss)
+  phaseMemory[name] = { heapTotalMb: mb(usage.heapTotal), arrayBuffersMb: mb(usage.arrayBuffers) }
 }
 
 // Warm-up: let the JIT see every path before measuring.
@@ -231,6 +235,7 @@ console.log(
     floorP99Ms1k: round(floor1k.p99),
     rssMb: mb(peakRss),
     peakRssMbAfter: phaseRss,
+    memoryAfter: phaseMemory,
     touchData: TOUCH_DATA,
     v8Flags: process.execArgv.join(' '),
     loadAvg1m: round(loadavg()[0]!),

@@ -4,7 +4,7 @@
 // The measured process runs as plain JavaScript: its TypeScript is stripped here, with
 // Node's own module.stripTypeScriptTypes, so that it measures the library as a compiled
 // application runs it, without Node's in-process TypeScript loader (about 20 MB of RSS).
-// It runs with V8's young generation capped at 8 MB semi-spaces (--max-semi-space-size=8), the
+// It runs with V8's young generation capped at 4 MB semi-spaces (--max-semi-space-size=4), the
 // setting the README recommends for a receiving process: left alone, V8 grows the young
 // generation far more under a sustained flat-out stream (more RSS, longer scavenges).
 // BENCH_V8_DEFAULTS=1 runs without the cap.
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { initPki } from '../src/keys/index.ts'
 
 const here = (name: string) => new URL(name, import.meta.url)
-const V8_FLAGS = process.env['BENCH_V8_DEFAULTS'] === '1' ? [] : ['--max-semi-space-size=8']
+const V8_FLAGS = process.env['BENCH_V8_DEFAULTS'] === '1' ? [] : ['--max-semi-space-size=4']
 // Extra node flags for the measured process, e.g. BENCH_NODE_FLAGS='--cpu-prof --trace-gc'.
 const EXTRA_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean)
 
