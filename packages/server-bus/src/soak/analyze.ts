@@ -11,6 +11,7 @@ import {
   compareFrames,
 } from './compare.ts'
 import type { EdgeSample } from './edge-runner.ts'
+import { DEFAULT_STALL_THRESHOLD_MS, type EventLoopStall } from './event-loop-watch.ts'
 import type { FaultEvent } from './faults.ts'
 import { FrameTable, frameText } from './frames.ts'
 import {
@@ -48,6 +49,8 @@ export interface AnalysisInput {
   notes: readonly string[]
   /** CPU ms used while the traffic ran, per process kind (this soak, candump, cangen) */
   cpuMs?: Record<string, number> | undefined
+  /** moments this process's event loop ran late (frames received then are stamped late) */
+  soakStalls?: readonly EventLoopStall[] | undefined
   /** failures the run itself saw (e.g. the edge exited on its own) */
   extraProblems?: readonly string[] | undefined
 }
@@ -149,6 +152,8 @@ export interface SoakResult {
   traffic: TrafficMix
   /** CPU ms used while the traffic ran, per process (the edge's is in `edge`) */
   cpuMs: Record<string, number>
+  /** the soak's own event loop ran late this often, ms (from the start to the end of the drain) */
+  soakStalls: { count: number; maxMs: number; totalMs: number; thresholdMs: number }
   series: {
     /** seconds since the start of the traffic */
     t: number[]
@@ -161,6 +166,8 @@ export interface SoakResult {
     edgeT: number[]
     edgeRssMiB: number[]
     edgeSpoolKiB: number[]
+    /** the longest stall of the soak's own event loop that began in each second, ms */
+    soakStallMs: number[]
   }
   histogram: HistogramBin[]
   examples: Record<string, string[]>
@@ -290,6 +297,10 @@ export function analyze(input: AnalysisInput): SoakResult {
   }
   const all = summarize(latencies)
 
+  const stalls = (input.soakStalls ?? []).filter(
+    (s) => s.atMs >= input.startMs && s.atMs <= input.endMs,
+  )
+
   // time series, per second of the run
   const seconds = Math.max(1, Math.ceil((input.endMs - input.startMs) / 1000))
   const lat = perSecond(latencyTimes, latencies, input.startMs, seconds)
@@ -304,6 +315,7 @@ export function analyze(input: AnalysisInput): SoakResult {
     edgeT: edgeFirst.map((s) => round((s.atMs - input.startMs) / 1000, 2)),
     edgeRssMiB: edgeFirst.map((s) => round(s.rssBytes / 1048576, 2)),
     edgeSpoolKiB: edgeFirst.map((s) => round(s.spoolBytes / 1024, 1)),
+    soakStallMs: stallsPerSecond(stalls, input.startMs, seconds),
   }
 
   const sent = total((r) => r.truthFrames)
@@ -354,6 +366,12 @@ export function analyze(input: AnalysisInput): SoakResult {
     channels,
     traffic: trafficMix(input.truth),
     cpuMs: input.cpuMs ?? {},
+    soakStalls: {
+      count: stalls.length,
+      maxMs: stalls.reduce((max, s) => Math.max(max, s.ms), 0),
+      totalMs: stalls.reduce((sum, s) => sum + s.ms, 0),
+      thresholdMs: DEFAULT_STALL_THRESHOLD_MS,
+    },
     series,
     histogram: logHistogram(latencies, 0.1, 10),
     examples,
@@ -413,6 +431,20 @@ export function trafficMix(truth: ReadonlyMap<string, FrameTable>): TrafficMix {
     }
   }
   return mix
+}
+
+/** The longest stall that began in each second after `startMs`. */
+function stallsPerSecond(
+  stalls: readonly EventLoopStall[],
+  startMs: number,
+  seconds: number,
+): number[] {
+  const out = new Array<number>(seconds).fill(0)
+  for (const stall of stalls) {
+    const second = Math.floor((stall.atMs - startMs) / 1000)
+    if (second >= 0 && second < seconds) out[second] = Math.max(out[second]!, stall.ms)
+  }
+  return out
 }
 
 function edgeFigures(samples: readonly EdgeSample[], startMs: number, stopMs: number): EdgeFigures {
@@ -521,6 +553,12 @@ export function formatSummary(r: SoakResult): string {
       `${r.edge.reconnects ?? 'n/a'} / ${r.edge.spoolPeakBytes === null ? 'n/a' : `${Math.round(r.edge.spoolPeakBytes / 1024)} KiB`}`,
     ],
     ['server-side gaps / dups discarded', `${r.bus.gaps} / ${r.bus.duplicatesDiscarded}`],
+    [
+      `soak stalls >= ${r.soakStalls.thresholdMs} ms`,
+      r.soakStalls.count === 0
+        ? 'none'
+        : `${r.soakStalls.count}, longest ${n(r.soakStalls.maxMs)} ms, ${n(r.soakStalls.totalMs)} ms in all (latency there includes them)`,
+    ],
     [
       'CPU while traffic ran',
       Object.keys(r.cpuMs).length === 0

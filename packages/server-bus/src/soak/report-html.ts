@@ -297,6 +297,12 @@ export function renderReport(result: SoakResult): string {
       `${result.latency.steady.p50} / ${result.latency.steady.p99} / ${result.latency.steady.max} ms`,
     ),
     row(
+      `the soak's own event loop stalled (>= ${result.soakStalls.thresholdMs} ms)`,
+      result.soakStalls.count === 0
+        ? 'never'
+        : `${n(result.soakStalls.count)} times, longest ${n(result.soakStalls.maxMs)} ms, ${n(result.soakStalls.totalMs)} ms in all: frames received then were stamped that late (series.soakStallMs in the JSON)`,
+    ),
+    row(
       'edge RSS start → end',
       result.edge.rssStartBytes === null
         ? 'n/a'

@@ -17,6 +17,7 @@ import { TCPBus, type TCPBusOptions } from '../tcp-bus.ts'
 import { analyze, type SoakResult } from './analyze.ts'
 import type { BlindWindow, FlagPolicy } from './compare.ts'
 import { EdgeRunner } from './edge-runner.ts'
+import { EventLoopWatch } from './event-loop-watch.ts'
 import { argvAt, type Place, processCpuMs, run, sleep } from './exec.ts'
 import { type FaultEvent, type FaultHost, type FaultSpec, runFault } from './faults.ts'
 import { FrameTable, frameText } from './frames.ts'
@@ -192,6 +193,10 @@ class Soak {
       for (const c of this.traffic.commands())
         this.commands.push(`${c}   (re-paced while running to hold ${o.rate} frames/s)`)
       const cpuAtStart = this.#cpu()
+      // frames received while this loop stalls are stamped late: the report says when
+      const loopWatch = new EventLoopWatch()
+      loopWatch.start()
+      cleanup = [async () => loopWatch.stop(), ...cleanup]
       const startMs = Date.now()
       this.traffic.start()
       cleanup = [() => this.traffic.stop(), ...cleanup]
@@ -216,6 +221,7 @@ class Soak {
       this.#stopConsuming.abort()
       await this.#consumer
       ticker.stop()
+      loopWatch.stop()
       o.progress.done()
       this.#collectBusCounters()
 
@@ -253,6 +259,7 @@ class Soak {
         commands: [o.commandLine, ...this.commands],
         notes: this.notes,
         cpuMs,
+        soakStalls: loopWatch.stalls,
         extraProblems:
           (this.edge?.crashes ?? 0) > 0
             ? [

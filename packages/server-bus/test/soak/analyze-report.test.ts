@@ -38,6 +38,29 @@ describe('analyze', () => {
     expect(formatSummary(r)).toContain('PASS')
   })
 
+  it("counts the soak's own event-loop stalls and places each in its second", () => {
+    const calm = analyze(syntheticInput())
+    expect(calm.soakStalls).toMatchObject({ count: 0, maxMs: 0, totalMs: 0 })
+    expect(formatSummary(calm)).toMatch(/soak stalls >= 100 ms\s+none/)
+    const r = analyze({
+      ...syntheticInput(),
+      soakStalls: [
+        { atMs: START_MS - 5_000, ms: 900 }, // before the traffic: not counted
+        { atMs: START_MS + 7_250, ms: 180 },
+        { atMs: START_MS + 7_900, ms: 2_260 },
+        { atMs: START_MS + 21_000, ms: 130 },
+      ],
+    })
+    expect(r.soakStalls).toMatchObject({ count: 3, maxMs: 2_260, totalMs: 2_570 })
+    expect(r.series.soakStallMs).toHaveLength(r.series.t.length)
+    expect(r.series.soakStallMs[7]).toBe(2_260)
+    expect(r.series.soakStallMs[21]).toBe(130)
+    expect(r.series.soakStallMs.filter((ms) => ms > 0)).toHaveLength(2)
+    expect(r.ok).toBe(true) // the bridge lost nothing: stalls explain latency, they fail nothing
+    expect(formatSummary(r)).toContain('3, longest 2,260 ms, 2,570 ms in all')
+    expect(renderReport(r)).toContain('3 times, longest 2,260 ms')
+  })
+
   it('a lost frame fails the run and is named', () => {
     const r = analyze(syntheticInput({ lose: true }))
     expect(r.ok).toBe(false)
