@@ -15,23 +15,10 @@ import { parseArgs } from 'node:util'
 import { ARCHES, type Arch, hostArch, REPO, TARGETS } from './targets.ts'
 
 type TCPBusModule = typeof import('../../packages/server-bus/dist/index.js')
-const { TCPBus } = (await import(
+const { TCPBus, silentLogger } = (await import(
   path.join(REPO, 'packages', 'server-bus', 'dist', 'index.js')
 )) as TCPBusModule
 type Bus = Awaited<ReturnType<TCPBusModule['TCPBus']['listen']>>
-
-const quiet = {
-  level: 'error',
-  error() {},
-  warn() {},
-  info() {},
-  debug() {},
-  trace() {},
-  fatal() {},
-  child() {
-    return quiet
-  },
-}
 
 interface Edge {
   child: ChildProcess
@@ -124,7 +111,7 @@ function watch(bus: Bus): Watch {
 
 /** Streams `frames` frames at `rate`; checks they all arrive. */
 async function frameRun(binary: string, arch: Arch, frames: number, rate: number, home: string) {
-  const bus = await TCPBus.listen({ host: '127.0.0.1', port: 0, logger: quiet as never })
+  const bus = await TCPBus.listen({ host: '127.0.0.1', port: 0, logger: silentLogger })
   const seen = watch(bus)
   const { port } = bus.address as { port: number }
   const edge = startEdge(
@@ -187,7 +174,7 @@ async function frameRun(binary: string, arch: Arch, frames: number, rate: number
 
 /** RSS connected and idle, then at `rate` frames/s for `seconds` (native only). */
 async function rssRun(binary: string, arch: Arch, rate: number, seconds: number, home: string) {
-  const bus = await TCPBus.listen({ host: '127.0.0.1', port: 0, logger: quiet as never })
+  const bus = await TCPBus.listen({ host: '127.0.0.1', port: 0, logger: silentLogger })
   const seen = watch(bus)
   const { port } = bus.address as { port: number }
   const idleSeconds = 5

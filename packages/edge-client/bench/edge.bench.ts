@@ -17,11 +17,10 @@
 // VCAN_BENCH_THREADS=1: the edge's CPU per frame by thread, under each row.
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer, type Socket } from 'node:net'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Decoder, encodeControl, encodePreamble, ROLE } from '@canbridge/protocol'
+import { countingServer } from './counting-server.ts'
 
 const FRAMES = Number(process.env['BENCH_FRAMES'] ?? 5_000_000)
 /** frames/s the virtual channel generates (`max`: as fast as the poll worker can) */
@@ -39,54 +38,21 @@ interface Stats {
   channels: { framesRead: number; dropsRingFull: number; dropsRingOldest: number }[]
 }
 
-let received = 0
 let idle: NodeJS.Timeout | undefined
-let expected = 0
-let gaps = 0
-let firstAt = 0
-let lastAt = 0
 let done: () => void = () => {}
 const finished = new Promise<void>((resolve) => {
   done = resolve
 })
-
-const server = createServer((socket: Socket) => {
-  socket.setNoDelay(true)
-  const decoder = new Decoder({ peerRole: ROLE.EDGE })
-  socket.write(encodePreamble(ROLE.SERVER))
-  socket.on('error', () => {})
-  socket.on('data', (chunk: Buffer) => {
-    decoder.write(chunk, (message) => {
-      if (message.type === 'HELLO') {
-        socket.write(
-          encodeControl('WELCOME', {
-            serverId: 'bench',
-            heartbeatMs: 5000,
-            channels: message.body.channels.map((c) => ({ name: c.name, nextSeq: null })),
-            capabilities: [],
-          }),
-        )
-      } else if (message.type === 'DATA') {
-        const { batch } = message
-        if (received === 0) firstAt = performance.now()
-        if (batch.firstSeq !== expected) gaps += batch.firstSeq - expected
-        expected = batch.firstSeq + batch.count
-        received += batch.count
-        lastAt = performance.now()
-        socket.write(
-          encodeControl('ACK', { channel: batch.channel, nextSeq: batch.firstSeq + batch.count }),
-        )
-        if (batch.firstSeq + batch.count >= FRAMES) done()
-        clearTimeout(idle)
-        // the newest frames may have been dropped: stop once the stream has been quiet
-        idle = setTimeout(done, 2000)
-      }
-    })
-  })
+const server = await countingServer({
+  serverId: 'bench',
+  onBatch: (nextSeq) => {
+    if (nextSeq >= FRAMES) done()
+    clearTimeout(idle)
+    // the newest frames may have been dropped: stop once the stream has been quiet
+    idle = setTimeout(done, 2000)
+  },
 })
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-const address = server.address()
-const port = typeof address === 'object' && address ? address.port : 0
+const port = server.port
 
 const edge = spawn(
   process.execPath,
@@ -136,7 +102,7 @@ edge.stdout.setEncoding('utf8').on('data', (chunk: string) => {
 })
 
 const timeout = setTimeout(() => {
-  console.error(`bench: timed out with ${received} of ${FRAMES} frames`)
+  console.error(`bench: timed out with ${server.received} of ${FRAMES} frames`)
   done()
 }, 120_000)
 // CPU is measured between the last stats line before traffic and the first after it ends
@@ -164,9 +130,9 @@ await new Promise<void>((resolve) => {
 const final = stats.at(-1)!
 edge.kill('SIGTERM')
 await new Promise((resolve) => edge.once('exit', resolve))
-server.close()
+await server.close()
 
-const seconds = (lastAt - firstAt) / 1000
+const seconds = (server.lastAt - server.firstAt) / 1000
 const read = final.channels[0]!.framesRead - baseline.channels[0]!.framesRead
 const drops = final.channels[0]!.dropsRingFull + final.channels[0]!.dropsRingOldest
 const cpuMs = final.cpuUserMs + final.cpuSystemMs - (baseline.cpuUserMs + baseline.cpuSystemMs)
@@ -174,20 +140,20 @@ const peakRss = Math.max(...stats.map((s) => s.rssBytes))
 const peakAt = stats.findIndex((s) => s.rssBytes === peakRss)
 const peakSplit = split[peakAt] ?? { anon: 0, file: 0 }
 const host = {
-  virtualFps: Math.round(received / seconds),
+  virtualFps: Math.round(server.received / seconds),
   cpuMsPer1k: Number(((cpuMs / Math.max(1, read)) * 1000).toFixed(3)),
   rssMb: Number((peakRss / 1024 / 1024).toFixed(1)),
   rssAnonMb: Number((peakSplit.anon / 1024 / 1024).toFixed(1)),
   rssFileMb: Number((peakSplit.file / 1024 / 1024).toFixed(1)),
   idleRssMb: Number((baseline.rssBytes / 1024 / 1024).toFixed(1)),
-  frames: received,
+  frames: server.received,
   dropped: drops,
   seconds: Number(seconds.toFixed(3)),
   rate: RATE,
   node: process.version,
 }
 console.log(
-  `frames delivered: ${received} of ${FRAMES} in ${seconds.toFixed(2)} s (dropped at the edge: ${drops}, sequence gaps: ${gaps})`,
+  `frames delivered: ${server.received} of ${FRAMES} in ${seconds.toFixed(2)} s (dropped at the edge: ${drops}, sequence gaps: ${server.gaps})`,
 )
 console.log(`throughput:       ${host.virtualFps.toLocaleString('en')} frames/s (target ≥ 500,000)`)
 console.log(`edge CPU:         ${host.cpuMsPer1k} ms per 1,000 frames (target ≤ 5)`)

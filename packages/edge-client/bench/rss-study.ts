@@ -43,13 +43,12 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs'
-import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { Decoder, encodeControl, encodePreamble, ROLE } from '@canbridge/protocol'
-import { TCPBus } from '@canbridge/server-bus'
+import { silentLogger, TCPBus } from '@canbridge/server-bus'
+import { type Counter, countingServer } from './counting-server.ts'
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 const PRELOAD = fileURLToPath(new URL('./rss-preload.mjs', import.meta.url))
@@ -407,90 +406,16 @@ function breakdown(pid: number, ringBytes: number, executable: string): Breakdow
   return out
 }
 
-// --- the counting server (as bench/edge.bench.ts's) ---
-
-interface Counter {
-  close: () => Promise<void>
-  port: number
-  received: number
-  gaps: number
-  connected: boolean
-  firstAt: number
-  lastAt: number
-}
-
-async function countingServer(): Promise<Counter> {
-  let server: Server | undefined
-  const counter: Counter = {
-    close: async () => {
-      server?.close()
-    },
-    port: 0,
-    received: 0,
-    gaps: 0,
-    connected: false,
-    firstAt: 0,
-    lastAt: 0,
-  }
-  let expected = 0
-  server = createServer((socket: Socket) => {
-    socket.setNoDelay(true)
-    const decoder = new Decoder({ peerRole: ROLE.EDGE })
-    socket.write(encodePreamble(ROLE.SERVER))
-    socket.on('error', () => {})
-    socket.on('data', (chunk: Buffer) => {
-      decoder.write(chunk, (message) => {
-        if (message.type === 'HELLO') {
-          counter.connected = true
-          socket.write(
-            encodeControl('WELCOME', {
-              serverId: 'rss-study',
-              heartbeatMs: 5000,
-              channels: message.body.channels.map((c) => ({ name: c.name, nextSeq: null })),
-              capabilities: [],
-            }),
-          )
-        } else if (message.type === 'DATA') {
-          const { batch } = message
-          if (counter.received === 0) counter.firstAt = performance.now()
-          if (batch.firstSeq !== expected) counter.gaps += batch.firstSeq - expected
-          expected = batch.firstSeq + batch.count
-          counter.received += batch.count
-          counter.lastAt = performance.now()
-          socket.write(encodeControl('ACK', { channel: batch.channel, nextSeq: expected }))
-        }
-      })
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  counter.port = typeof address === 'object' && address ? address.port : 0
-  return counter
-}
-
 /**
  * --tls DIR: the workstation end is a TCPBus with TLS 1.3 and client certificates from the
  * PKI directory of `canbridge keys init --edge rss-edge` (as the packaged config.example.json
  * sets up the Pi); frames are counted from recvBatch. For rates a TCPBus keeps up with.
  */
-const quiet = {
-  level: 'error',
-  error() {},
-  warn() {},
-  info() {},
-  debug() {},
-  trace() {},
-  fatal() {},
-  child() {
-    return quiet
-  },
-}
-
 async function tlsServer(dir: string): Promise<Counter> {
   const bus = await TCPBus.listen({
     host: '127.0.0.1',
     port: 0,
-    logger: quiet as never,
+    logger: silentLogger,
     tls: {
       certFile: join(dir, 'server.crt'),
       keyFile: join(dir, 'server.key'),
@@ -573,7 +498,10 @@ function readProbe(dir: string): unknown[] {
 }
 
 async function runOnce(config: Config, rate: number | 'throughput', repeat: number): Promise<Run> {
-  const counter = values.tls === undefined ? await countingServer() : await tlsServer(values.tls)
+  const counter =
+    values.tls === undefined
+      ? await countingServer({ serverId: 'rss-study' })
+      : await tlsServer(values.tls)
   const throughput = rate === 'throughput'
   const delayMs = throughput ? 2000 : IDLE_MS + 4000
   const channel = throughput

@@ -26,7 +26,7 @@ export {
   type Listener,
   Printer,
 } from './listeners.ts'
-export { type LogFn, type Logger, stderrLogger } from './logger.ts'
+export { type LogFn, type Logger, silentLogger, stderrLogger } from './logger.ts'
 export {
   ASCWriter,
   type ASCWriterOptions,

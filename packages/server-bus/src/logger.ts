@@ -19,6 +19,9 @@ function toStderr(level: string): LogFn {
 
 const ignore: LogFn = () => {}
 
+/** Says nothing at all: for tools that report through their own output. */
+export const silentLogger: Logger = { error: ignore, warn: ignore, info: ignore, debug: ignore }
+
 /** Default: warnings and errors to stderr, nothing else (a library keeps quiet). */
 export const stderrLogger: Logger = {
   error: toStderr('error'),

@@ -12,6 +12,7 @@ import {
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { FRAME_FLAG } from '@canbridge/protocol'
+import { silentLogger } from '../logger.ts'
 import type { CanMessage } from '../message.ts'
 import { TCPBus, type TCPBusOptions } from '../tcp-bus.ts'
 import { analyze, type SoakResult } from './analyze.ts'
@@ -66,8 +67,6 @@ export interface SoakRun {
   /** every received frame in arrival order, in candump -L notation (diff it with candump.log) */
   receivedPath: string
 }
-
-const quietLogger = { debug() {}, info() {}, warn() {}, error() {} }
 
 /** The edge CLI in this monorepo, if built. */
 export function defaultEdgeCommand(): string[] {
@@ -361,7 +360,7 @@ class Soak {
       port,
       host: this.o.listenHost,
       ...this.o.security,
-      logger: quietLogger,
+      logger: silentLogger,
     })
     bus.on('gap', (gap) =>
       this.o.progress.message(`soak: TCPBus saw ${gap.missing} frames missing on ${gap.channel}`),
