@@ -280,10 +280,20 @@ print('sent')
     expect(lines.every(([, id, separator]) => id === '321' && separator === '#')).toBe(true)
     expect(lines[0]![3]).toBe('ABCD')
     expect(lines.at(-1)![3]).toBe('EF')
-    // drift-free: the average period is the interval, whatever each timer's lateness
+    // never early: the average period is at least the interval
     const periodMs = ((times.at(-1)! - times[0]!) * 1000) / (times.length - 1)
     expect(periodMs).toBeGreaterThan(48)
-    expect(periodMs).toBeLessThan(53)
+    // at the interval: the typical (median) gap is the interval. Not the average's upper
+    // side: one frame held up by the machine at the end moves it (55 ms once in CI under
+    // UML); the drift-free schedule itself is proven with an injected clock in
+    // src/periodic.test.ts
+    const gapsMs = times
+      .slice(1)
+      .map((time, i) => (time - times[i]!) * 1000)
+      .sort((a, b) => a - b)
+    const medianGapMs = gapsMs[Math.floor(gapsMs.length / 2)]!
+    expect(medianGapMs).toBeGreaterThan(48)
+    expect(medianGapMs).toBeLessThan(53)
     c.close()
   })
 
