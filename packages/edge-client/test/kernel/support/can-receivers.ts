@@ -3,10 +3,20 @@
 // is not enough on a loaded machine: it then misses the first frames and the truth is short.
 import { readFileSync } from 'node:fs'
 
-/** Receive-list entries on `iface` now (one per filter of each socket bound to it). */
-export function canReceivers(iface: string): number {
+/**
+ * Receive-list entries on `iface` now, one per filter of each socket bound to it, each
+ * named by its filter and its socket (`userdata`: the kernel prints a hashed pointer, one
+ * per socket). Named, not counted: a socket closing meanwhile must not hide a new one.
+ */
+export function canReceivers(iface: string): Set<string> {
   const text = readFileSync('/proc/net/can/rcvlist_all', 'utf8')
-  return text.split('\n').filter((line) => line.trim().split(/\s+/)[0] === iface).length
+  const entries = new Set<string>()
+  for (const line of text.split('\n')) {
+    // device  can_id  can_mask  function  userdata  matches  ident
+    const [device, canId, canMask, fn, userdata] = line.trim().split(/\s+/)
+    if (device === iface) entries.add(`${canId} ${canMask} ${fn} ${userdata}`)
+  }
+  return entries
 }
 
 /**
@@ -30,10 +40,15 @@ export async function settled(count: () => number, quietMs = 300, timeoutMs = 15
   }
 }
 
-/** Resolves once `iface` has more receive-list entries than `before`. */
-export async function waitForNewReceiver(iface: string, before: number, timeoutMs = 15_000) {
+/** Resolves once `iface` has a receive-list entry that `before` did not have. */
+export async function waitForNewReceiver(
+  iface: string,
+  before: ReadonlySet<string>,
+  timeoutMs = 15_000,
+) {
   const deadline = performance.now() + timeoutMs
-  while (canReceivers(iface) <= before) {
+  const isNew = (entry: string) => !before.has(entry)
+  while (![...canReceivers(iface)].some(isNew)) {
     if (performance.now() > deadline) {
       throw new Error(
         `no new CAN receiver on ${iface} within ${timeoutMs} ms (candump not started?)`,
