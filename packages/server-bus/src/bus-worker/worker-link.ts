@@ -87,6 +87,8 @@ export class WorkerLink implements TCPBusLink {
       onMessage: (message) => link.#onMessage(message),
       onFailure: (error) => link.#fail(error),
     })
+    // the events the worker posted before the frames it wrote after them are handled first
+    link.queue.beforeRead = () => link.#worker.drain()
     return link
   }
 
