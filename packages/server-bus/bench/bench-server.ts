@@ -25,11 +25,11 @@ const LATENCY_MS = Number(process.env['BENCH_LATENCY_MS'] ?? 4000)
 const BLOCKED_MS = Number(process.env['BENCH_BLOCKED_MS'] ?? 5000)
 /**
  * The edge whose spool is counted: a ring of this many bytes (its `--ring-bytes`) moving
- * unacknowledged frames to the spool above half of it (`--high-water 0.5`), 24 bytes a record
+ * unacknowledged frames to the spool above half of it (`--high-water 0.5`), 22 bytes a record
  * (an 8-byte frame). 64 KiB: a small edge; the default 8 MiB ring hides any stall under 19 s.
  */
 const EDGE_RING_BYTES = Number(process.env['BENCH_EDGE_RING_BYTES'] ?? 65_536)
-const EDGE_RING_FRAMES = Math.floor((EDGE_RING_BYTES * 0.5) / 24)
+const EDGE_RING_FRAMES = Math.floor((EDGE_RING_BYTES * 0.5) / 22)
 /** read each message's data too (allocates its Uint8Array); on by default */
 const TOUCH_DATA = process.env['BENCH_TOUCH_DATA'] !== '0'
 
