@@ -28,7 +28,7 @@ import type {
   WriteWorkerData,
 } from './messages.ts'
 import { DOORBELL, RING_COUNTER, RingConsumer, RUN_KIND } from './ring.ts'
-import { Spool, SpoolFullError } from './spool/index.ts'
+import { Spool, SpoolFullError, SpoolIoError } from './spool/index.ts'
 import { RefusalCounters } from './tx-policy/refusal-counters.ts'
 import { workerLog } from './worker-log.ts'
 
@@ -160,17 +160,19 @@ async function openChannels(): Promise<void> {
         64 * 1024,
         Math.min(4 * 1024 * 1024, Math.floor(settings.spool.maxBytes / 8)),
       )
-      spool = await Spool.open(dir, { maxBytes: settings.spool.maxBytes, segmentBytes })
-      const { recovery } = spool
-      workerLog(recovery.problems.length > 0 ? 'warn' : 'info', 'spool opened', {
-        channel: info.name,
-        dir,
-        frames: spool.frames,
-        bytes: spool.bytes,
-        firstSeq: spool.firstSeq,
-        nextSeq: spool.nextSeq,
-        problems: recovery.problems,
-      })
+      spool = await openSpool(dir, info.name, segmentBytes)
+      if (spool) {
+        const { recovery } = spool
+        workerLog(recovery.problems.length > 0 ? 'warn' : 'info', 'spool opened', {
+          channel: info.name,
+          dir,
+          frames: spool.frames,
+          bytes: spool.bytes,
+          firstSeq: spool.firstSeq,
+          nextSeq: spool.nextSeq,
+          problems: recovery.problems,
+        })
+      }
     }
     const consumer = new RingConsumer(settings.rings[i]!, spool?.nextSeq ?? 0)
     channels.push({
@@ -201,6 +203,29 @@ async function openChannels(): Promise<void> {
       leasedTo: 0,
       leasing: false,
     })
+  }
+}
+
+/**
+ * Opens a channel's spool; null when the disk takes no writes and the directory cannot
+ * even be made (the channel then runs with its ring only, until the edge restarts). A
+ * full or read-only disk with the directory there opens: the spool replays what it holds.
+ */
+async function openSpool(
+  dir: string,
+  channel: string,
+  segmentBytes: number,
+): Promise<Spool | null> {
+  try {
+    return await Spool.open(dir, { maxBytes: settings.spool!.maxBytes, segmentBytes })
+  } catch (error) {
+    if (!(error instanceof SpoolIoError && error.unwritable)) throw error
+    workerLog(
+      'error',
+      'SPOOL UNUSABLE: this channel runs with its memory ring only until the edge restarts',
+      { channel, dir, error: error.message },
+    )
+    return null
   }
 }
 
@@ -384,6 +409,8 @@ function release(c: Channel, seq: number): void {
       spool.release(upTo).then(
         () => {
           c.spoolRefused = false
+          // space came back (a full disk): try the spool again now, not after the backoff
+          c.spoolRetryAt = 0
         },
         (error: unknown) => spoolProblem(c, 'release', error),
       )
@@ -747,6 +774,8 @@ async function moveToSpool(c: Channel, target: number): Promise<void> {
         await spool.append(firstSeq, count, records)
       } catch (error) {
         if (!(error instanceof SpoolFullError)) throw error
+        // a full disk under drop-newest: retried with backoff, the disk may free up any time
+        if (error.kind === 'disk' && settings.dropPolicy === 'drop-newest') throw error
         if (settings.dropPolicy === 'drop-newest') {
           // the ring fills and the producer drops; try again once an ACK frees spool space
           c.spoolRefused = true
