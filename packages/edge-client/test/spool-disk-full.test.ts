@@ -87,8 +87,40 @@ function account(state: ServerState) {
   }
 }
 
-async function segments(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((name) => name.endsWith('.seg'))
+/**
+ * Waits until the frames delivered and the frames reported dropped make up all `produced`,
+ * then checks that no frame was counted twice, delivered and dropped, or mislabelled.
+ */
+async function everyFrameAccounted(server: ScriptedServer, produced: number, timeoutMs: number) {
+  await server.waitFor(
+    () => {
+      const a = account(server.state)
+      return a.delivered + a.reported >= produced
+    },
+    timeoutMs,
+    'every frame delivered or reported dropped',
+  )
+  const a = account(server.state)
+  expect(a.delivered + a.reported).toBe(produced)
+  expect(a).toMatchObject({
+    deliveredTwice: 0,
+    droppedTwice: 0,
+    droppedButDelivered: 0,
+    mislabelled: 0,
+  })
+  return a
+}
+
+/** Waits until the spool holds no segment (everything acknowledged was freed). */
+async function segmentsFreed(dir: string): Promise<void> {
+  const until = performance.now() + 20_000
+  for (;;) {
+    const names = await readdir(dir)
+    if (!names.some((name) => name.endsWith('.seg'))) return
+    if (performance.now() > until)
+      throw new Error(`segments still on disk after every ACK: ${names.join(', ')}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
 }
 
 async function freeBytes(dir: string): Promise<number> {
@@ -142,35 +174,13 @@ describe.skipIf(TINY_FS_SKIP !== null)('a spool disk that fills up or turns read
     expect(e.child.exitCode).toBeNull()
 
     const { server } = await serverOn(port)
-    await server.waitFor(
-      () => {
-        const a = account(server.state)
-        return a.delivered + a.reported >= PRODUCED
-      },
-      60_000,
-      'every frame delivered or reported dropped',
-    )
-    const a = account(server.state)
-    expect(a.delivered + a.reported).toBe(PRODUCED)
-    expect(a).toMatchObject({
-      deliveredTwice: 0,
-      droppedTwice: 0,
-      droppedButDelivered: 0,
-      mislabelled: 0,
-    })
+    const a = await everyFrameAccounted(server, PRODUCED, 60_000)
     expect(a.reported).toBeGreaterThan(0)
     expect(server.state.drops.map((d) => d.reason)).toContain('spool-full')
 
     // everything was acknowledged: the spool gives the disk back
     const dir = channelDir(spoolDir)
-    for (const until = performance.now() + 20_000; ; ) {
-      if ((await segments(dir)).length === 0) break
-      if (performance.now() > until)
-        throw new Error(
-          `segments still on disk after every ACK: ${(await readdir(dir)).join(', ')}`,
-        )
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    await segmentsFreed(dir)
     expect(await freeBytes(fs.dir)).toBeGreaterThan(200 * 1024)
     expect(await e.stop()).toBe(0)
     expect(await readdir(dir)).toEqual(['state.json'])
@@ -220,27 +230,9 @@ describe.skipIf(TINY_FS_SKIP !== null)('a spool disk that fills up or turns read
     // the server acknowledges again: all of it is delivered or reported, and freed
     const acks = setInterval(() => server.ack(), 100)
     cleanups.push(() => clearInterval(acks))
-    await server.waitFor(
-      () => {
-        const a = account(server.state)
-        return a.delivered + a.reported >= PRODUCED
-      },
-      60_000,
-      'every frame delivered or reported dropped',
-    )
-    const a = account(server.state)
-    expect(a.delivered + a.reported).toBe(PRODUCED)
-    expect(a).toMatchObject({
-      deliveredTwice: 0,
-      droppedTwice: 0,
-      droppedButDelivered: 0,
-      mislabelled: 0,
-    })
+    await everyFrameAccounted(server, PRODUCED, 60_000)
     const dir = channelDir(spoolDir)
-    for (const until = performance.now() + 20_000; (await segments(dir)).length > 0; ) {
-      if (performance.now() > until) throw new Error('segments still on disk after every ACK')
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    await segmentsFreed(dir)
     expect(await e.stop()).toBe(0)
   }, 120_000)
 
@@ -273,17 +265,7 @@ describe.skipIf(TINY_FS_SKIP !== null)('a spool disk that fills up or turns read
     expect(e.logs.find((l) => l.msg.startsWith('SPOOL UNUSABLE: this channel'))).toMatchObject({
       channel: 'virtual:x',
     })
-    await server.waitFor(
-      () => {
-        const a = account(server.state)
-        return a.delivered + a.reported >= PRODUCED
-      },
-      30_000,
-      'every frame delivered or reported dropped',
-    )
-    const a = account(server.state)
-    expect(a.delivered + a.reported).toBe(PRODUCED)
-    expect(a).toMatchObject({ deliveredTwice: 0, droppedTwice: 0, droppedButDelivered: 0 })
+    await everyFrameAccounted(server, PRODUCED, 30_000)
     expect(await e.stop()).toBe(0)
 
     const doctor = spawnSync(
