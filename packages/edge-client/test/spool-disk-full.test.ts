@@ -236,37 +236,13 @@ describe.skipIf(TINY_FS_SKIP !== null)('a spool disk that fills up or turns read
     expect(await e.stop()).toBe(0)
   }, 120_000)
 
-  it('starts and streams with a read-only spool disk; doctor says FAIL', async () => {
-    const PRODUCED = 5000
+  it('starts and streams with a read-only spool disk, doctor says FAIL, and the spool is opened once it is writable', async () => {
+    const PRODUCED = 20_000
     const fs = tinyFs(256 * 1024)
     const spoolDir = join(fs.dir, 'spool')
     mkdirSync(spoolDir)
     fs.readOnly()
     const { server, port } = await serverOn()
-    const e = await edge(
-      [
-        '--server',
-        `127.0.0.1:${port}`,
-        '--channel',
-        `virtual:x?rate=5000&count=${PRODUCED}`,
-        '--spool-dir',
-        spoolDir,
-        '--ring-bytes',
-        '16K',
-      ],
-      'connected to the server',
-    )
-    expect(
-      e.logs.find((l) => l.msg.startsWith('SPOOL UNUSABLE: the spool directory')),
-    ).toMatchObject({
-      code: 'EROFS',
-    })
-    // the channel's directory cannot even be made: that channel runs with its ring only
-    expect(e.logs.find((l) => l.msg.startsWith('SPOOL UNUSABLE: this channel'))).toMatchObject({
-      channel: 'virtual:x',
-    })
-    await everyFrameAccounted(server, PRODUCED, 30_000)
-    expect(await e.stop()).toBe(0)
 
     const doctor = spawnSync(
       process.execPath,
@@ -286,5 +262,38 @@ describe.skipIf(TINY_FS_SKIP !== null)('a spool disk that fills up or turns read
       /^FAIL\s+spool\s+.*takes no writes: the file system is read-only.*\(EROFS\)$/m,
     )
     expect(doctor.status).toBe(1)
-  }, 60_000)
+
+    const e = await edge(
+      [
+        '--server',
+        `127.0.0.1:${port}`,
+        '--channel',
+        `virtual:x?rate=5000&count=${PRODUCED}`,
+        '--spool-dir',
+        spoolDir,
+        '--ring-bytes',
+        '16K',
+      ],
+      'connected to the server',
+    )
+    expect(
+      e.logs.find((l) => l.msg.startsWith('SPOOL UNUSABLE: the spool directory')),
+    ).toMatchObject({ code: 'EROFS' })
+    // the channel's directory cannot even be made: that channel runs with its ring only
+    expect(e.logs.find((l) => l.msg.startsWith('SPOOL UNUSABLE: this channel'))).toMatchObject({
+      channel: 'virtual:x',
+    })
+    await server.waitFor(() => server.state.count(0) > 0, 10_000, 'frames streamed')
+
+    fs.readWrite()
+    await e.waitForLog(
+      (l) => l.msg === 'spool opened' && l['channel'] === 'virtual:x',
+      60_000,
+      'the spool opened once the disk takes writes',
+    )
+    await e.waitForMsg('spool usable again', 5_000)
+    await everyFrameAccounted(server, PRODUCED, 30_000)
+    expect(await e.stop()).toBe(0)
+    expect(await readdir(channelDir(spoolDir))).toEqual(['state.json'])
+  }, 120_000)
 })
