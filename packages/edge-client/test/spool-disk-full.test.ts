@@ -138,58 +138,66 @@ const channelDir = (spoolDir: string) => join(spoolDir, encodeURIComponent('virt
 
 // TINY_FS_SKIP says why when this process cannot mount a tmpfs (not root, not Linux)
 describe.skipIf(TINY_FS_SKIP !== null)('a spool disk that fills up or turns read-only', () => {
-  it('issue 14: --spool-bytes 1M on a 256 KiB disk, 10,000 frames/s, server away then back: every frame delivered or reported, acknowledged data freed', async () => {
-    const PRODUCED = 60_000
-    const fs = tinyFs(256 * 1024)
-    const spoolDir = join(fs.dir, 'spool')
-    const port = await freePort()
-    const e = await edge(
-      [
-        '--server',
-        `127.0.0.1:${port}`,
-        '--channel',
-        `virtual:x?rate=10000&count=${PRODUCED}`,
-        '--spool-dir',
-        spoolDir,
-        '--spool-bytes',
-        '1M',
-        '--ring-bytes',
-        '16K',
-      ],
-      'connecting',
-    )
-    // the disk fills long before --spool-bytes: drop-oldest frees the spool's oldest frames
-    await e.waitForLog(
-      (l) => l.msg === 'frames dropped' && l['reason'] === 'spool-full',
-      30_000,
-      'a spool-full drop on the full disk',
-    )
-    await e.waitForLog(
-      (l) =>
-        l.msg === 'stats' &&
-        (l['channels'] as { framesRead: number }[])[0]!.framesRead === PRODUCED,
-      60_000,
-      'every frame produced',
-    )
-    expect(e.child.exitCode).toBeNull()
+  // drop-oldest (the default): the spool's oldest frames go (spool-full); drop-newest: the
+  // spool keeps what it has, the ring fills and new frames go (ring-full)
+  for (const [policy, reason] of [
+    ['drop-oldest', 'spool-full'],
+    ['drop-newest', 'ring-full'],
+  ] as const)
+    it(`issue 14 (${policy}): --spool-bytes 1M on a 256 KiB disk, 10,000 frames/s, server away then back: every frame delivered or reported, acknowledged data freed`, async () => {
+      const PRODUCED = 60_000
+      const fs = tinyFs(256 * 1024)
+      const spoolDir = join(fs.dir, 'spool')
+      const port = await freePort()
+      const e = await edge(
+        [
+          '--server',
+          `127.0.0.1:${port}`,
+          '--channel',
+          `virtual:x?rate=10000&count=${PRODUCED}`,
+          '--spool-dir',
+          spoolDir,
+          '--spool-bytes',
+          '1M',
+          '--ring-bytes',
+          '16K',
+          '--drop-policy',
+          policy,
+        ],
+        'connecting',
+      )
+      // the disk fills long before --spool-bytes
+      await e.waitForLog(
+        (l) => l.msg === 'frames dropped' && l['reason'] === reason,
+        30_000,
+        `a ${reason} drop on the full disk`,
+      )
+      await e.waitForLog(
+        (l) =>
+          l.msg === 'stats' &&
+          (l['channels'] as { framesRead: number }[])[0]!.framesRead === PRODUCED,
+        60_000,
+        'every frame produced',
+      )
+      expect(e.child.exitCode).toBeNull()
 
-    const { server } = await serverOn(port)
-    const a = await everyFrameAccounted(server, PRODUCED, 60_000)
-    expect(a.reported).toBeGreaterThan(0)
-    expect(server.state.drops.map((d) => d.reason)).toContain('spool-full')
+      const { server } = await serverOn(port)
+      const a = await everyFrameAccounted(server, PRODUCED, 60_000)
+      expect(a.reported).toBeGreaterThan(0)
+      expect(server.state.drops.map((d) => d.reason)).toContain(reason)
 
-    // everything was acknowledged: the spool gives the disk back
-    const dir = channelDir(spoolDir)
-    await segmentsFreed(dir)
-    expect(await freeBytes(fs.dir)).toBeGreaterThan(200 * 1024)
-    expect(await e.stop()).toBe(0)
-    expect(await readdir(dir)).toEqual(['state.json'])
-    // the ack point moved with the freed segments (the issue found it stuck at 0), and
-    // numbering continues after the last frame
-    const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8'))
-    expect(state.nextSeq).toBe(PRODUCED)
-    expect(state.ackSeq).toBeGreaterThan(0)
-  }, 180_000)
+      // everything was acknowledged: the spool gives the disk back
+      const dir = channelDir(spoolDir)
+      await segmentsFreed(dir)
+      expect(await freeBytes(fs.dir)).toBeGreaterThan(200 * 1024)
+      expect(await e.stop()).toBe(0)
+      expect(await readdir(dir)).toEqual(['state.json'])
+      // the ack point moved with the freed segments (the issue found it stuck at 0), and
+      // numbering continues after the last frame
+      const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8'))
+      expect(state.nextSeq).toBe(PRODUCED)
+      expect(state.ackSeq).toBeGreaterThan(0)
+    }, 180_000)
 
   it('starts and streams with a full spool disk, says so, and spools again once space comes back', async () => {
     const PRODUCED = 30_000
