@@ -236,6 +236,19 @@ describe.skipIf(!inKernel)('patched socketcan binding on vcan (kernel tests)', (
     expect([...own.frames, ...other.frames].every((f) => f.flags & RECORD.FLAG_LOCAL)).toBe(true)
   })
 
+  it('stops (onStopped) when its records array is detached, instead of waking for ever', async () => {
+    const channel = openChannel('vcan0')
+    let stopped = 0
+    channel.addListener('onStopped', () => stopped++)
+    const buffer = new ArrayBuffer(4 * RECORD.BYTES)
+    let batches = 0
+    channel.startBatch(new Uint8Array(buffer), () => batches++)
+    structuredClone(buffer, { transfer: [buffer] })
+    sh('cansend', 'vcan0', '123#01')
+    await until(() => stopped === 1, 'onStopped')
+    expect(batches).toBe(0)
+  })
+
   it('stamps the very first frame after start with the kernel time, to the nanosecond', async () => {
     const dump = new CandumpLog('vcan0')
     await dump.listening()

@@ -32,6 +32,7 @@ export type NativeMessage = { readonly data: Buffer } & Readonly<Record<string, 
 
 export interface PatchedRawChannel {
   addListener(event: 'onMessage', callback: (message: NativeMessage) => void): void
+  addListener(event: 'onStopped', callback: () => void): void
   start(): void
   stop(): void
   startBatch(records: Uint8Array, onBatch: (count: number) => void): void
