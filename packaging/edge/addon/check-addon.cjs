@@ -208,6 +208,21 @@ function check(file) {
       { sec: 1_700_000_000, nsec: 1, flags: 0 },
     )
   }
+  // malformed control messages (only a synthetic buffer has them): ignored, nothing read past them
+  const truncated = cmsg(SO_RXQ_OVFL, u32(99))
+  const lengthAt = (value) => {
+    const copy = Buffer.from(truncated)
+    if (WORD === 8) copy.writeBigUInt64LE(BigInt(value), 0)
+    else copy.writeUInt32LE(value, 0)
+    return copy
+  }
+  for (const control of [lengthAt(0), lengthAt(4096), truncated.subarray(0, WORD + 8)]) {
+    const bad = decode(addon, frame(false, 0x2, [1]), control, 0, 3)
+    assert.deepEqual(
+      { returned: bad.returned, sec: bad.sec, flags: bad.flags },
+      { returned: 3, sec: 0, flags: 0 },
+    )
+  }
   return `ok: patched socketcan addon (features v${addon.features.version}), records decoded for ${process.arch} (${WORD * 8}-bit cmsghdr)`
 }
 
