@@ -14,7 +14,7 @@ import type {
   MessageDefinition,
   NodeDefinition,
 } from './model.ts'
-import { messageKey, type ParsedDbc, parseDbcText } from './parser.ts'
+import { messageKey, type ParsedDbc, type ParseOptions, parseDbcText } from './parser.ts'
 
 /** What decode needs of a frame; `CanMessage` of `@canbridge/server-bus` fits as it is. */
 export interface FrameLike {
@@ -217,15 +217,15 @@ export class Database {
 }
 
 /** Parses DBC text (as read from a `.dbc` file) into a Database. Throws DbcError when malformed. */
-export function parseDbc(text: string): Database {
-  return new Database(parseDbcText(text))
+export function parseDbc(text: string, options?: ParseOptions): Database {
+  return new Database(parseDbcText(text, options))
 }
 
 /**
  * Parses the bytes of a `.dbc` file: UTF-8 when they are valid UTF-8, otherwise Windows-1252,
  * the code page Vector's tools write.
  */
-export function parseDbcBytes(bytes: Uint8Array): Database {
+export function parseDbcBytes(bytes: Uint8Array, options?: ParseOptions): Database {
   let text: string
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
@@ -233,5 +233,5 @@ export function parseDbcBytes(bytes: Uint8Array): Database {
     if (!(error instanceof TypeError)) throw error
     text = new TextDecoder('windows-1252').decode(bytes)
   }
-  return parseDbc(text)
+  return parseDbc(text, options)
 }

@@ -41,7 +41,11 @@ export class MessageEncoder {
   constructor(message: MessageDefinition) {
     this.#message = message
     this.#known = new Set(message.signals.map((s) => s.name))
-    const ordered = orderByMultiplexer(message.signals)
+    // A signal past the message's end (parsed with strict: false) is never encoded.
+    const inside = message.signals.filter(
+      (s) => planBits(s.startBit, s.length, s.byteOrder).lastByte < message.length,
+    )
+    const ordered = orderByMultiplexer(inside)
     const position = new Map(ordered.map((s, i) => [s.name, i]))
     this.#plans = ordered.map((signal) => {
       const bits = signal.length

@@ -27,3 +27,4 @@ export type {
   SignalDefinition,
   ValueType,
 } from './model.ts'
+export type { ParseOptions } from './parser.ts'

@@ -35,6 +35,7 @@ const MAX_EXTENDED_ID = 0x1fff_ffff
 const MAX_STANDARD_ID = 0x7ff
 /** Vector's pseudo-message holding signals not assigned to any message. */
 const INDEPENDENT_SIGNALS_ID = 0xc000_0000
+const INDEPENDENT_SIGNALS_NAME = 'VECTOR__INDEPENDENT_SIG_MSG'
 /** J1939's transport protocol carries up to 1785 bytes; classic CAN 8, CAN FD 64. */
 const MAX_MESSAGE_LENGTH = 1785
 const NO_NODE = 'Vector__XXX'
@@ -124,9 +125,17 @@ interface NodeDraft {
   attributes: Map<string, AttributeValue>
 }
 
+export interface ParseOptions {
+  /**
+   * A signal reaching past its message's length is an error (default true, as in cantools);
+   * false keeps it in the definitions as a warning and never decodes or encodes it.
+   */
+  strict?: boolean | undefined
+}
+
 /** Parses DBC text. Throws DbcError (with line and column) for a malformed file. */
-export function parseDbcText(text: string): ParsedDbc {
-  return new DbcParser(tokenize(text)).parse()
+export function parseDbcText(text: string, options: ParseOptions = {}): ParsedDbc {
+  return new DbcParser(tokenize(text), options.strict !== false).parse()
 }
 
 class DbcParser {
@@ -145,8 +154,11 @@ class DbcParser {
   /** statements that refer to messages, signals or attribute definitions, applied at the end */
   readonly #deferred: (() => void)[] = []
 
-  constructor(tokens: Token[]) {
+  readonly #strict: boolean
+
+  constructor(tokens: Token[], strict: boolean) {
     this.#tokens = tokens
+    this.#strict = strict
   }
 
   parse(): ParsedDbc {
@@ -287,7 +299,8 @@ class DbcParser {
       this.#pos++
       this.#signal(message)
     }
-    if (dbcId === INDEPENDENT_SIGNALS_ID) return // not a frame on any bus
+    // not a frame on any bus (CANdb++ writes it with and without bit 31)
+    if (dbcId === INDEPENDENT_SIGNALS_ID || name.text === INDEPENDENT_SIGNALS_NAME) return
     if (length > MAX_MESSAGE_LENGTH) {
       this.#invalid(keyword, `message ${name.text}: length ${length} is over ${MAX_MESSAGE_LENGTH}`)
     }
@@ -317,10 +330,9 @@ class DbcParser {
     for (const signal of message.signals) {
       const end = signalEndByte(signal.startBit, signal.length, signal.byteOrder)
       if (end > length) {
-        this.#invalid(
-          signal.at,
-          `signal ${signal.name} (start bit ${signal.startBit}, length ${signal.length}, ${signal.byteOrder === 'big_endian' ? 'Motorola' : 'Intel'}) needs ${end} bytes but message ${name.text} has ${length}`,
-        )
+        const problem = `signal ${signal.name} (start bit ${signal.startBit}, length ${signal.length}, ${signal.byteOrder === 'big_endian' ? 'Motorola' : 'Intel'}) needs ${end} bytes but message ${name.text} has ${length}`
+        if (this.#strict) this.#invalid(signal.at, problem)
+        this.#warn(signal.at, `${problem}; it is never decoded`)
       }
     }
     const key = messageKey(message.id, message.isExtendedId)
@@ -715,7 +727,7 @@ class DbcParser {
     const messages = this.#messages.map((message) => this.#finishMessage(message, definitions))
     const nodes = [...this.#nodes.values()].map(
       (node): NodeDefinition => ({
-        name: node.name,
+        name: longSymbol(node.attributes, 'SystemNodeLongSymbol') ?? node.name,
         comment: node.comment,
         attributes: withDefaults(node.attributes, definitions, 'node'),
       }),
@@ -737,6 +749,10 @@ class DbcParser {
       (s) =>
         s.isMultiplexer && s.multiplexValue === undefined && s.extendedMultiplexing === undefined,
     )
+    // CANdb++ cuts names at 32 characters and keeps the whole name in an attribute.
+    const longName = (signal: SignalDraft) =>
+      longSymbol(signal.attributes, 'SystemSignalLongSymbol') ?? signal.name
+    const renamed = new Map(message.signals.map((s) => [s.name, longName(s)]))
     const signals = message.signals.map((signal): SignalDefinition => {
       let multiplexing: SignalDefinition['multiplexing']
       if (signal.extendedMultiplexing !== undefined) {
@@ -748,7 +764,7 @@ class DbcParser {
             `SG_MUL_VAL_: ${multiplexer} is not a multiplexer signal (M or m<n>M) of message ${message.name}`,
           )
         }
-        multiplexing = { multiplexer, ranges }
+        multiplexing = { multiplexer: renamed.get(multiplexer)!, ranges }
       } else if (signal.multiplexValue !== undefined) {
         const selector = topMultiplexers[0]
         if (selector === undefined) {
@@ -764,7 +780,7 @@ class DbcParser {
           )
         }
         multiplexing = {
-          multiplexer: selector!.name,
+          multiplexer: renamed.get(selector!.name)!,
           ranges: [[signal.multiplexValue, signal.multiplexValue]],
         }
       }
@@ -775,7 +791,7 @@ class DbcParser {
         )
       }
       return {
-        name: signal.name,
+        name: renamed.get(signal.name)!,
         startBit: signal.startBit,
         length: signal.length,
         byteOrder: signal.byteOrder,
@@ -802,7 +818,7 @@ class DbcParser {
     return {
       id: message.id,
       isExtendedId: message.isExtendedId,
-      name: message.name,
+      name: longSymbol(message.attributes, 'SystemMessageLongSymbol') ?? message.name,
       length: message.length,
       senders: message.senders,
       signals,
@@ -817,13 +833,22 @@ class DbcParser {
   /** A signal must not select itself, directly or through others. */
   #checkMultiplexerCycles(message: MessageDraft, signals: SignalDefinition[]): void {
     const byName = new Map(signals.map((s) => [s.name, s]))
-    for (const signal of signals) {
+    if (byName.size !== signals.length) {
+      const names = signals.map((s) => s.name)
+      const twice = signals.findIndex((s, i) => names.indexOf(s.name) !== i)
+      this.#error(
+        DBC_ERROR_CODE.DUPLICATE,
+        message.signals[twice]!.at,
+        `message ${message.name} has two signals named ${signals[twice]!.name} (after SystemSignalLongSymbol)`,
+      )
+    }
+    for (const [index, signal] of signals.entries()) {
       const seen = new Set<string>([signal.name])
       let current = signal.multiplexing?.multiplexer
       while (current !== undefined) {
         if (seen.has(current)) {
           this.#invalid(
-            message.signalByName.get(signal.name)!.at,
+            message.signals[index]!.at,
             `multiplexing of signal ${signal.name} in message ${message.name} goes round in a circle through ${current}`,
           )
         }
@@ -875,6 +900,11 @@ class DbcParser {
       const token = this.#peek()
       if (token.kind === TOKEN.PUNCT && token.text === ';') {
         this.#pos++
+        return pairs
+      }
+      if (token.kind === TOKEN.END) {
+        // a last list left open by the file's end: cantools takes it, and so do we
+        this.#warn(token, "the file ends before the list's ';'")
         return pairs
       }
       const value = this.#number("a value, or ';' to end the list")
@@ -975,6 +1005,11 @@ const OBJECT_TYPES: ReadonlyMap<string, AttributeObjectType> = new Map([
 /** One map key for both id spaces: extended ids sit above every standard id. */
 export function messageKey(id: number, isExtendedId: boolean): number {
   return isExtendedId ? id + 0x1_0000_0000 : id
+}
+
+function longSymbol(attributes: Map<string, AttributeValue>, name: string): string | undefined {
+  const value = attributes.get(name)
+  return typeof value === 'string' && value !== '' ? value : undefined
 }
 
 function withDefaults(

@@ -21,8 +21,7 @@ export interface Token {
 }
 
 const PUNCTUATION = new Set([':', ';', ',', '|', '@', '+', '-', '(', ')', '[', ']'])
-const NUMBER = /[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/y
-const IDENTIFIER = /[A-Za-z_][A-Za-z0-9_]*/y
+const ALL_DIGITS = /^\d+$/
 
 export function describeToken(token: Token): string {
   switch (token.kind) {
@@ -40,6 +39,10 @@ export function describeToken(token: Token): string {
 }
 
 export function tokenize(text: string): Token[] {
+  // Sticky expressions keep a position (lastIndex): one set per call.
+  const NUMBER = /[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/y
+  const IDENTIFIER = /[A-Za-z_][A-Za-z0-9_]*/y
+  const WORD = /[A-Za-z0-9_]+/y
   const tokens: Token[] = []
   let line = 1
   let lineStart = 0
@@ -126,6 +129,14 @@ export function tokenize(text: string): Token[] {
       const match = NUMBER.exec(text)
       if (match !== null) {
         const end = i + match[0].length
+        // Names such as 2017_5 or 0_COUNTER occur in real files; cantools reads them as names.
+        if (ALL_DIGITS.test(match[0]) && isWordCharacter(text.charCodeAt(end))) {
+          WORD.lastIndex = i
+          const word = WORD.exec(text)!
+          push(TOKEN.IDENTIFIER, word[0], i)
+          i += word[0].length
+          continue
+        }
         push(TOKEN.NUMBER, match[0], i)
         i = end
         continue
@@ -156,6 +167,10 @@ export function tokenize(text: string): Token[] {
 function startsNumber(text: string, i: number): boolean {
   const c = text.charCodeAt(i)
   return (c >= 48 && c <= 57) || (c === 46 && isDigit(text.charCodeAt(i + 1)))
+}
+
+function isWordCharacter(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95
 }
 
 function isDigit(c: number): boolean {
