@@ -273,6 +273,7 @@ describe('malformed DBC text gives a DbcError with line, column and what was exp
       'goes round in a circle',
       2,
     ],
+    ['multiplexers nested too deep', deepMultiplexing(40), 'nested deeper than 32 levels', 34],
     ['extended id over 29 bits', 'BO_ 4294967295 A: 8 X\n', 'is not an extended id', 1],
     [
       'empty range',
@@ -315,6 +316,14 @@ describe('malformed DBC text gives a DbcError with line, column and what was exp
     expect(db.encode('A', { T: 5 })).toEqual(new Uint8Array([5]))
   })
 })
+
+/** A message whose signal i is selected by signal i-1, `levels` deep. */
+function deepMultiplexing(levels: number): string {
+  const lines = ['BO_ 1 A: 8 X', ' SG_ S0 M : 0|1@1+ (1,0) [0|0] "" X']
+  for (let i = 1; i <= levels; i++) lines.push(` SG_ S${i} m1M : ${i}|1@1+ (1,0) [0|0] "" X`)
+  for (let i = 2; i <= levels; i++) lines.push(`SG_MUL_VAL_ 1 S${i} S${i - 1} 1-1;`)
+  return `${lines.join('\n')}\n`
+}
 
 function catchError(run: () => unknown): DbcError {
   try {

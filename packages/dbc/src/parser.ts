@@ -39,6 +39,8 @@ const INDEPENDENT_SIGNALS_NAME = 'VECTOR__INDEPENDENT_SIG_MSG'
 /** J1939's transport protocol carries up to 1785 bytes; classic CAN 8, CAN FD 64. */
 const MAX_MESSAGE_LENGTH = 1785
 const NO_NODE = 'Vector__XXX'
+/** Far beyond any real file; keeps the compiled decoder's nesting (and recursion) bounded. */
+const MAX_MULTIPLEXER_DEPTH = 32
 
 /** Statements we read past without keeping: each ends with ';'. */
 const SKIPPED = new Set([
@@ -853,6 +855,12 @@ class DbcParser {
           )
         }
         seen.add(current)
+        if (seen.size > MAX_MULTIPLEXER_DEPTH) {
+          this.#invalid(
+            message.signals[index]!.at,
+            `multiplexing of signal ${signal.name} in message ${message.name} is nested deeper than ${MAX_MULTIPLEXER_DEPTH} levels`,
+          )
+        }
         current = byName.get(current)?.multiplexing?.multiplexer
       }
     }
