@@ -146,14 +146,8 @@ function extractionLines(
     const bits = combine(chunks, 0)
     if (signal.valueType === 'float32') {
       lines.push(`s.u32[0] = ${bits}; const r${i} = s.f32[0]`)
-    } else if (signal.isSigned) {
-      lines.push(
-        length === 32
-          ? `const r${i} = (${bits}) | 0`
-          : `const r${i} = ((${bits}) << ${32 - length}) >> ${32 - length}`,
-      )
     } else {
-      lines.push(`const r${i} = ${length === 32 ? `(${bits}) >>> 0` : bits}`)
+      lines.push(`const r${i} = ${word(bits, length, signal.isSigned)}`)
     }
   } else {
     const low = combine(
@@ -164,17 +158,9 @@ function extractionLines(
       chunks.filter((c) => c.valueBit >= 32),
       32,
     )
-    const highLength = length - 32
     lines.push(`const l${i} = (${low}) >>> 0`)
-    if (signal.isSigned && signal.valueType === 'integer') {
-      lines.push(
-        highLength === 32
-          ? `const h${i} = (${high}) | 0`
-          : `const h${i} = ((${high}) << ${32 - highLength}) >> ${32 - highLength}`,
-      )
-    } else {
-      lines.push(`const h${i} = ${highLength === 32 ? `(${high}) >>> 0` : high}`)
-    }
+    const signedHigh = signal.isSigned && signal.valueType === 'integer'
+    lines.push(`const h${i} = ${word(high, length - 32, signedHigh)}`)
     if (signal.valueType === 'float64') {
       const [lo, hi] = littleEndianHost ? [0, 1] : [1, 0]
       lines.push(`s.u32[${lo}] = l${i}; s.u32[${hi}] = h${i}; const r${i} = s.f64[0]`)
@@ -192,6 +178,13 @@ function extractionLines(
     lines.push(`const v${i} = ${value}`)
   }
   return lines
+}
+
+/** A value of `bits` bits (1..32) held in `expression`, as a signed or unsigned number. */
+function word(expression: string, bits: number, signed: boolean): string {
+  if (bits === 32) return signed ? `(${expression}) | 0` : `(${expression}) >>> 0`
+  // shifting the sign bit up to bit 31 and back extends it
+  return signed ? `((${expression}) << ${32 - bits}) >> ${32 - bits}` : expression
 }
 
 /** OR of the chunks, each moved to its place in a 32-bit half starting at value bit `base`. */
