@@ -184,7 +184,8 @@ function differential(
   return { compared, frames: frames.length, encoded: encodeCases.length, mismatches }
 }
 
-describe(`decode and encode agree with canmatrix (seed ${SEED})`, () => {
+// Generous: each case starts Python and canmatrix reads thousands of signals.
+describe(`decode and encode agree with canmatrix (seed ${SEED})`, { timeout: 180_000 }, () => {
   it('every start bit and length 1..64, both byte orders, signed and unsigned (8 bytes)', () => {
     const random = new Random(SEED)
     const result = differential('positions', new CaseGenerator(random).allPositions(), 6, random)

@@ -147,7 +147,7 @@ const frameArbitrary = fc.array(fc.uint8Array({ minLength: 0, maxLength: 70 }), 
   maxLength: 3,
 })
 
-describe(`fuzz (seed ${SEED}): only a Database or a DbcError`, () => {
+describe(`fuzz (seed ${SEED}): only a Database or a DbcError`, { timeout: 600_000 }, () => {
   it('mutated DBC files', () => {
     const outcomes = { parsed: 0, refused: 0 }
     fc.assert(
