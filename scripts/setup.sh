@@ -53,6 +53,9 @@ if ! /usr/bin/python3 -c 'import canmatrix' 2>/dev/null && [ "$(id -u)" = 0 ] &&
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-canmatrix >/dev/null
 fi
 
+step "installing the NATS server the fleet tests start (Debian's nats-server, unpacked into .toolchain/nats)"
+bash scripts/install-nats-server.sh
+
 step "building"
 pnpm build
 step "done: run 'bash scripts/test.sh' for the whole test suite"
