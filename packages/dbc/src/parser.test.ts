@@ -35,7 +35,7 @@ BO_TX_BU_ 256 : Engine,Gateway;
 CM_ "The network";
 CM_ BU_ Engine "Engine ECU";
 CM_ BO_ 256 "Engine status, every 10 ms";
-CM_ SG_ 256 Speed "Vehicle \\"speed\\"
+CM_ SG_ 256 Speed "Vehicle \\"speed\\" in C:\\km
 on two lines";
 BA_DEF_ BO_ "GenMsgCycleTime" INT 0 65535;
 BA_DEF_ BO_ "VFrameFormat" ENUM "StandardCAN","ExtendedCAN","reserved","StandardCAN_FD","ExtendedCAN_FD";
@@ -111,7 +111,7 @@ describe('parseDbc', () => {
       maximum: 655.35,
       unit: 'km/h',
       receivers: ['Gateway', 'Dash'],
-      comment: 'Vehicle "speed"\non two lines',
+      comment: 'Vehicle "speed" in C:\\km\non two lines',
     })
     expect(speed!.attributes.get('GenSigStartValue')).toBe(12.5)
     expect(torque).toMatchObject({

@@ -93,14 +93,10 @@ export function tokenize(text: string): Token[] {
           })
         }
         const d = text.charCodeAt(i)
-        if (d === 92 && i + 1 < n) {
-          // Vector writes a quote inside a comment as \" and a backslash as \\
+        if (d === 92 && text.charCodeAt(i + 1) === 34) {
+          // a quote inside a string is written \"; any other backslash is itself (as cantools reads it)
           value += text.slice(segment, i)
-          value += text[i + 1]
-          if (text.charCodeAt(i + 1) === 10) {
-            line++
-            lineStart = i + 2
-          }
+          value += '"'
           i += 2
           segment = i
           continue

@@ -48,7 +48,11 @@ function sameRaw(signal: SignalDefinition, ours: SignalValue, theirs: string): b
   return typeof ours !== 'string' && BigInt(ours) === BigInt(theirs)
 }
 
-function samePhysical(signal: SignalDefinition, ours: number, pair: [string, string]): boolean {
+function samePhysical(
+  signal: SignalDefinition,
+  ours: number,
+  pair: readonly [string, string, ...unknown[]],
+): boolean {
   const theirs = theirNumber(pair[1])
   if (Number.isNaN(theirs)) return Number.isNaN(ours)
   if (ours === theirs) return true
@@ -62,10 +66,11 @@ function samePhysical(signal: SignalDefinition, ours: number, pair: [string, str
 function compareDecoded(
   db: Database,
   frames: FrameCase[],
-  theirs: Record<string, [string, string]>[],
+  theirs: Record<string, [string, string, string | null]>[],
   mismatches: Mismatch[],
-): number {
+): { compared: number; namedCompared: number } {
   let compared = 0
+  let namedCompared = 0
   frames.forEach((frame, i) => {
     const message = frame.message
     const input = {
@@ -75,6 +80,7 @@ function compareDecoded(
     }
     const physical = db.decode(input)
     const raw = db.decode(input, { raw: true })
+    const named = db.decode(input, { raw: true, choices: true })
     const where = `${message.name} data ${hex(frame.data)}`
     const their = theirs[i]!
     const ourNames = Object.keys(physical.signals).sort()
@@ -102,10 +108,24 @@ function compareDecoded(
           ours: ourPhysical,
           theirs: pair[1],
         })
+      } else if (signal.factor === 1 && signal.offset === 0) {
+        // canmatrix looks VAL_ up by the physical value (a quirk: VAL_ keys are raw values),
+        // so names are compared only where the two are the same.
+        const ourName = named.signals[signal.name]
+        const theirName = pair[2]
+        if ((typeof ourName === 'string' ? ourName : null) !== theirName) {
+          mismatches.push({
+            where: `${where} ${signal.name} choice`,
+            ours: ourName,
+            theirs: theirName,
+          })
+        } else if (theirName !== null) {
+          namedCompared++
+        }
       }
     }
   })
-  return compared
+  return { compared, namedCompared }
 }
 
 function differential(
@@ -146,7 +166,7 @@ function differential(
   })
   const mismatches: Mismatch[] = []
   const decodedTheirs = oracle.decode.slice(0, frames.length)
-  const compared = compareDecoded(db, frames, decodedTheirs, mismatches)
+  const { compared, namedCompared } = compareDecoded(db, frames, decodedTheirs, mismatches)
   // What we encode: canmatrix packs the same bytes, and reads back the raw values given.
   encodeCases.forEach((c, i) => {
     const where = `${c.message.name} encode ${JSON.stringify(c.raw, (_, v) => (typeof v === 'bigint' ? `${v}n` : v))}`
@@ -181,7 +201,7 @@ function differential(
       }
     }
   })
-  return { compared, frames: frames.length, encoded: encodeCases.length, mismatches }
+  return { compared, namedCompared, frames: frames.length, encoded: encodeCases.length, mismatches }
 }
 
 // Generous: each case starts Python and canmatrix reads thousands of signals.
@@ -211,6 +231,7 @@ describe(`decode and encode agree with canmatrix (seed ${SEED})`, { timeout: 180
     const random = new Random(SEED + 3)
     const result = differential('random', new CaseGenerator(random).randomMessages(300), 8, random)
     expect(result.mismatches.slice(0, 10)).toEqual([])
+    expect(result.namedCompared).toBeGreaterThan(100)
     expect(result.encoded).toBeGreaterThan(250)
   })
 

@@ -5,8 +5,9 @@ usage: canmatrix_oracle.py DBC JOB.json OUT.json
 JOB: {"decode": [{"id": int, "extended": bool, "data": hex}],
       "encode": [{"id": int, "extended": bool, "raw": {signal: int | float | "big int"}}],
       "benchRounds": int (optional: decode all frames this many times and time it)}
-OUT: {"decode": [{signal: [raw, physical]}]  (raw: int as a decimal string, float as repr;
-      physical: canmatrix's Decimal as a string), "encode": [hex], "decodeFps": float | null}
+OUT: {"decode": [{signal: [raw, physical, name]}]  (raw: int as a decimal string, float as
+      repr; physical: canmatrix's Decimal as a string; name: the VAL_ name or null),
+      "encode": [hex], "decodeFps": float | null}
 """
 import json
 import logging
@@ -30,6 +31,12 @@ def raw_text(value):
     return str(int(value))
 
 
+def named(decoded_signal):
+    """The VAL_ name canmatrix gives the value, or None."""
+    value = decoded_signal.named_value
+    return value if isinstance(value, str) else None
+
+
 def main():
     dbc_path, job_path, out_path = sys.argv[1:4]
     db = canmatrix.formats.loadp_flat(dbc_path, import_type="dbc")
@@ -50,7 +57,10 @@ def main():
         inputs.append((frame, data))
         signals = frame.decode(data)
         decoded.append(
-            {name: [raw_text(s.raw_value), str(s.phys_value)] for name, s in signals.items()}
+            {
+                name: [raw_text(s.raw_value), str(s.phys_value), named(s)]
+                for name, s in signals.items()
+            }
         )
 
     encoded = []

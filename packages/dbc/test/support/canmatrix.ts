@@ -15,8 +15,8 @@ export interface OracleJob {
 }
 
 export interface OracleAnswer {
-  /** per frame: signal → [raw, physical] as text */
-  decode: Record<string, [string, string]>[]
+  /** per frame: signal → [raw, physical, VAL_ name or null] as text */
+  decode: Record<string, [string, string, string | null]>[]
   /** per encode job: payload hex */
   encode: string[]
   decodeFps: number | null

@@ -294,6 +294,13 @@ export class CaseGenerator {
         factor: this.#random.pick(FACTORS),
         offset: this.#random.pick(OFFSETS),
       }
+      if (bits <= 6 && this.#random.chance(0.5)) {
+        spec.choices = [
+          [0, 'Zero'],
+          [1, 'One'],
+          [spec.isSigned ? -1 : 3, 'Other'],
+        ]
+      }
       const occupied = occupiedBits(spec)
       if (occupied.some((b) => taken.has(b))) continue
       for (const b of occupied) taken.add(b)
