@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DBC_ERROR_CODE, DbcError, parseDbc } from './index.ts'
+import { DBC_ERROR_CODE, DbcError, parseDbc, parseDbcBytes } from './index.ts'
 
 const FULL = `VERSION "1.0"
 
@@ -152,6 +152,21 @@ describe('parseDbc', () => {
     const parsed = parseDbc(text)
     expect(parsed.getMessage('A')!.signals[0]!.comment).toBe('c')
     expect(parsed.getMessage('A')!.senders).toEqual(['X'])
+  })
+
+  it('reads names that start with a digit, as cantools does', () => {
+    const parsed = parseDbc('BO_ 1275 2017_5: 1 XXX\n SG_ 0_COUNTER : 0|4@1+ (1,0) [0|0] "" XXX\n')
+    const decoded = parsed.decode({ arbitrationId: 1275, data: Uint8Array.of(0x1c) })
+    expect(decoded.name).toBe('2017_5')
+    expect(decoded.signals).toEqual({ '0_COUNTER': 12 })
+  })
+
+  it('reads Windows-1252 bytes (what CANdb++ writes) and UTF-8', () => {
+    const text = 'BO_ 1 A: 1 X\n SG_ T : 0|8@1+ (1,0) [0|0] "\u00b0C" X\n'
+    const cp1252 = Uint8Array.from(text, (c) => c.charCodeAt(0))
+    expect(parseDbcBytes(cp1252).getMessage('A')!.signals[0]!.unit).toBe('\u00b0C')
+    const utf8 = new TextEncoder().encode(text)
+    expect(parseDbcBytes(utf8).getMessage('A')!.signals[0]!.unit).toBe('\u00b0C')
   })
 
   it('warns about references to what the file does not define, and goes on', () => {
