@@ -130,6 +130,19 @@ describe('decode', () => {
     expect(db.decode({ arbitrationId: 256, data: new Uint8Array(0) }).signals).toEqual({})
   })
 
+  it('a CAN FD payload padded to the next FD length is not a wrong length', () => {
+    const fd = parseDbc('BO_ 1 A: 10 X\n SG_ S : 72|8@1+ (1,0) [0|0] "" X\n')
+    const data = new Uint8Array(12)
+    data[9] = 7
+    expect(fd.decode({ arbitrationId: 1, data })).toMatchObject({
+      signals: { S: 7 },
+      note: undefined,
+    })
+    expect(fd.decode({ arbitrationId: 1, data: new Uint8Array(16) }).note?.code).toBe(
+      DECODE_NOTE.WRONG_LENGTH,
+    )
+  })
+
   it('a signal named __proto__ is a plain property', () => {
     const odd = parseDbc(
       'BO_ 1 A: 2 X\n SG_ __proto__ M : 0|8@1+ (1,0) [0|0] "" X\n SG_ constructor m1 : 8|8@1+ (1,0) [0|0] "" X\n',

@@ -34,7 +34,10 @@ export interface DecodeOptions {
 export const DECODE_NOTE = {
   /** no message of the database has this id: nothing decoded */
   UNKNOWN_ID: 'UNKNOWN_ID',
-  /** the payload is not the message's length: the signals lying in it were decoded */
+  /**
+   * the payload is not the message's length (nor the CAN FD length it is padded to): the
+   * signals lying in it were decoded
+   */
   WRONG_LENGTH: 'WRONG_LENGTH',
   /** a multiplexer's value selects none of its signals: the others were decoded */
   UNKNOWN_MULTIPLEXER_VALUE: 'UNKNOWN_MULTIPLEXER_VALUE',
@@ -55,6 +58,7 @@ export interface DecodedFrame {
   note: DecodeNote | undefined
 }
 
+const FD_LENGTHS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64]
 const EMPTY_SIGNALS: Record<string, SignalValue> = Object.freeze({}) as Record<string, SignalValue>
 const MODES = [
   { raw: false, choices: false },
@@ -73,9 +77,13 @@ class CompiledMessage {
   readonly #partial = new Map<number, DecodeFunction>()
   #encoder: MessageEncoder | undefined
 
+  /** a CAN FD payload is 0..8, 12, 16, 20, 24, 32, 48 or 64 bytes: a length between is padded */
+  readonly paddedLength: number
+
   constructor(definition: MessageDefinition) {
     this.definition = definition
     this.multiplexed = definition.signals.some((s) => s.multiplexing !== undefined)
+    this.paddedLength = FD_LENGTHS.find((n) => n >= definition.length) ?? definition.length
   }
 
   decoder(mode: number): DecodeFunction {
@@ -168,7 +176,7 @@ export class Database {
     let note: DecodeNote | undefined
     let signals: Record<string, SignalValue>
     if (compiled.multiplexed) compiled.miss.signal = -1
-    if (data.length === definition.length) {
+    if (data.length === definition.length || data.length === compiled.paddedLength) {
       signals = compiled.decoder(mode)(data)
     } else {
       signals = compiled.partialDecoder(mode, data.length)(data)
