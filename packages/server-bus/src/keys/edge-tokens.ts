@@ -2,12 +2,29 @@
 // server's table of them, edge-tokens.json: { "version": 1, "edges": { "<edgeId>": "<token>" } }.
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
+import { CanInitializationError } from '../errors.ts'
 import { KeysError } from './errors.ts'
 import { FILE_MODE } from './layout.ts'
 import { writeFileAtomic } from './secure-files.ts'
-import { parseTokenTable, TOKEN_TABLE_VERSION, type TokenTable } from './token-table-format.ts'
+import {
+  parseTokenTable as parseTableText,
+  TOKEN_TABLE_VERSION,
+  type TokenTable,
+} from './token-table-format.ts'
 
-export { parseTokenTable, TOKEN_TABLE_VERSION, type TokenTable }
+export { TOKEN_TABLE_VERSION, type TokenTable }
+
+/** The table in `text` (read from `path`); a KeysError BAD_TOKEN_TABLE saying how to fix it. */
+export function parseTokenTable(text: string, path: string): TokenTable {
+  try {
+    return parseTableText(text, path)
+  } catch (error) {
+    if (error instanceof CanInitializationError) {
+      throw new KeysError('BAD_TOKEN_TABLE', error.message, { cause: error })
+    }
+    throw error
+  }
+}
 
 const TOKEN_BYTES = 32
 

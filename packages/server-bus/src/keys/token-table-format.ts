@@ -1,6 +1,7 @@
 // The server's token table, edge-tokens.json: { "version": 1, "edges": { "<edgeId>": "<token>" } }.
 // Parsing only, without node:crypto: TCPBus reads the table without loading OpenSSL for it.
-import { KeysError } from './errors.ts'
+// The library owns the format (it reads the table); `canbridge keys` writes it.
+import { CanInitializationError } from '../errors.ts'
 
 export const TOKEN_TABLE_VERSION = 1
 
@@ -10,9 +11,8 @@ export interface TokenTable {
 }
 
 export function parseTokenTable(text: string, path: string): TokenTable {
-  const broken = (why: string, cause?: unknown): KeysError =>
-    new KeysError(
-      'BAD_TOKEN_TABLE',
+  const broken = (why: string, cause?: unknown): CanInitializationError =>
+    new CanInitializationError(
       `${path} is not a canbridge token table (${why}): fix it to { "version": 1, "edges": { "<edgeId>": "<token>" } } or move it away and add the edges again`,
       cause === undefined ? undefined : { cause },
     )

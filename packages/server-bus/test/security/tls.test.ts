@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { CanInitializationError, TCPBus } from '../../src/index.ts'
 import { type CapturingLogger, listen, waitUntil } from '../support/helpers.ts'
 import { ScriptedEdge, type ScriptedEdgeOptions, sequenceFrame } from '../support/scripted-edge.ts'
-import { makePki, type TestPki } from './pki.ts'
+import { makePki, type TestPki } from './openssl-pki.ts'
 
 let pki: TestPki
 let foreign: TestPki
