@@ -2,7 +2,7 @@
 // child process, and reads what it says: stdout, stderr, the address it listens on.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { ScriptedEdge, type ScriptedEdgeOptions } from '../support/scripted-edge.ts'
+import { ScriptedEdge, type ScriptedEdgeOptions } from '../../src/testing/scripted-edge.ts'
 import { afterTest } from './helpers.ts'
 
 const ENTRY = fileURLToPath(new URL('../support/canbridge-cli.ts', import.meta.url))

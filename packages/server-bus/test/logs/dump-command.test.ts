@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { FRAME_FLAG } from '@canbridge/protocol'
 import { describe, expect, it } from 'vitest'
-import { type FrameSpec, sequenceOf } from '../support/scripted-edge.ts'
+import { type FrameSpec, sequenceOf } from '../../src/testing/scripted-edge.ts'
 import { type CliProcess, connectEdge, startCli } from './cli-process.ts'
 import { lines, tempDir } from './helpers.ts'
 

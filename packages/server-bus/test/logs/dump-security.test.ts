@@ -1,8 +1,8 @@
 // `canbridge dump` beyond this machine: it refuses a reachable address without
 // authentication, and with --pki it is a TLS server that admits only certified edges.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ScriptedEdge } from '../../src/testing/scripted-edge.ts'
 import { makePki, type TestPki } from '../security/pki.ts'
-import { ScriptedEdge } from '../support/scripted-edge.ts'
 import { startCli } from './cli-process.ts'
 
 let pki: TestPki

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { FRAME_FLAG, type Transmit, type TransmitResult } from '@canbridge/protocol'
 import { describe, expect, it } from 'vitest'
-import type { ScriptedEdgeOptions } from '../support/scripted-edge.ts'
+import type { ScriptedEdgeOptions } from '../../src/testing/scripted-edge.ts'
 import { type CliProcess, connectEdge, startCli } from './cli-process.ts'
 import { lines, tempDir } from './helpers.ts'
 

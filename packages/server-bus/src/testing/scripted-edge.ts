@@ -21,7 +21,7 @@ import {
   type TransmitResult,
   type Welcome,
 } from '@canbridge/protocol'
-import type { TCPBusAddress } from '../../src/index.ts'
+import type { TCPBusAddress } from '../tcp-bus.ts'
 
 export interface FrameSpec {
   id: number
