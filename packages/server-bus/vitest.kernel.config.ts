@@ -1,10 +1,10 @@
 // Kernel tests: real SocketCAN (vcan), run inside scripts/kernel-harness.sh by `pnpm test:kernel`:
-// the CI soak and the candump log tests.
+// the candump log tests.
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['test/soak/ci-soak.test.ts', 'test/kernel/**/*.test.ts'],
+    include: ['test/kernel/**/*.test.ts'],
     // one kernel, one vcan0: one file at a time
     fileParallelism: false,
     testTimeout: 300_000,

@@ -10,9 +10,9 @@ import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { TCPBus } from '@canbridge/server-bus'
-import { edgeFiles, initPki } from '@canbridge/server-bus/keys'
 import { runBogusPeers } from '@canbridge/server-bus/testing'
 import { afterEach, expect, it } from 'vitest'
+import { edgeFiles, initPki } from '../../cli/src/keys/index.ts'
 import { type EdgeProcess, startEdge } from './helpers/edge-process.ts'
 
 setFlagsFromString('--expose-gc')

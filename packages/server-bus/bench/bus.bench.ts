@@ -14,7 +14,7 @@ import module from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { initPki } from '../src/keys/index.ts'
+import { initPki } from '../../cli/src/keys/index.ts'
 
 const here = (name: string) => new URL(name, import.meta.url)
 const V8_FLAGS = process.env['BENCH_V8_DEFAULTS'] === '1' ? [] : ['--max-semi-space-size=4']

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { edgeFiles, initPki } from '../../cli/src/keys/index.ts'
 import { TCPBus } from '../src/index.ts'
-import { edgeFiles, initPki } from '../src/keys/index.ts'
 import type { BogusTally } from '../src/testing/index.ts'
 
 const RATE = 1000

@@ -13,6 +13,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { CliProcess } from '../../../cli/test/support/cli-process.ts'
 import {
   ASCWriter,
   CanMessage,
@@ -22,7 +23,6 @@ import {
   Notifier,
   TCPBus,
 } from '../../src/index.ts'
-import { CliProcess } from '../logs/cli-process.ts'
 import { tempDir } from '../logs/helpers.ts'
 
 const inKernel =
