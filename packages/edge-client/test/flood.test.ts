@@ -13,7 +13,7 @@ import { TCPBus } from '@canbridge/server-bus'
 import { runBogusPeers } from '@canbridge/server-bus/testing'
 import { afterEach, expect, it } from 'vitest'
 import { edgeFiles, initPki } from '../../cli/src/keys/index.ts'
-import { type EdgeProcess, startEdge } from './helpers/edge-process.ts'
+import { type EdgeProcess, startEdge } from '../src/testing/edge-process.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process'
 import { TCPBus } from '@canbridge/server-bus'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DIST_MAIN, EdgeProcess } from '../helpers/edge-process.ts'
+import { DIST_MAIN, EdgeProcess } from '../../src/testing/edge-process.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 const fd = process.env['CANBRIDGE_VCAN_FD'] === '1'

@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type CanMessage, type GapEvent, TCPBus } from '@canbridge/server-bus'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DIST_MAIN, EdgeProcess, type LogLine } from '../helpers/edge-process.ts'
-import { CandumpLog, candumpLine, candumpTimeUs, withoutTime } from './support/candump.ts'
+import { CandumpLog, candumpLine, candumpTimeUs, withoutTime } from '../../src/testing/candump.ts'
+import { DIST_MAIN, EdgeProcess, type LogLine } from '../../src/testing/edge-process.ts'
 import { TcpRelay } from './support/tcp-relay.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined

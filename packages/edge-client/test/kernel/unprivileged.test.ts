@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CanMessage, TCPBus } from '@canbridge/server-bus'
 import { describe, expect, it } from 'vitest'
-import { DIST_MAIN, EdgeProcess } from '../helpers/edge-process.ts'
+import { CandumpLog, candumpLine } from '../../src/testing/candump.ts'
+import { DIST_MAIN, EdgeProcess } from '../../src/testing/edge-process.ts'
 import { cleanUpAfterEach, onCleanup, pkiForThisFile } from '../helpers/secure-link.ts'
-import { CandumpLog, candumpLine } from './support/candump.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 const root = process.getuid?.() === 0

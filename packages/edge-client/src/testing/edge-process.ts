@@ -3,9 +3,16 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-export const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url))
+// From the sources (the package's own tests) or from dist (what other packages import).
+const fromSource = import.meta.url.endsWith('.ts')
+/** the daemon's entry beside this module: src/main.ts from the sources, else dist/main.js */
+export const MAIN = fileURLToPath(
+  new URL(fromSource ? '../main.ts' : '../main.js', import.meta.url),
+)
 /** the built CLI (kernel tests run what ships) */
-export const DIST_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url))
+export const DIST_MAIN = fileURLToPath(
+  new URL(fromSource ? '../../dist/main.js' : '../main.js', import.meta.url),
+)
 
 export interface LogLine {
   level: number

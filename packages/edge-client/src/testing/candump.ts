@@ -2,7 +2,6 @@
 // and received messages written in candump's own log notation, so that the two logs compare
 // line by line (time to the µs, interface, id, data).
 import { type ChildProcess, spawn } from 'node:child_process'
-import type { CanMessage } from '@canbridge/server-bus'
 import { canReceivers, settled, waitForNewReceiver } from './can-receivers.ts'
 
 export class CandumpLog {
@@ -47,13 +46,25 @@ export class CandumpLog {
   }
 }
 
+/** What candumpLine reads of a received message (a TCPBus CanMessage has these fields). */
+export interface CandumpMessage {
+  arbitrationId: number
+  isExtendedId: boolean
+  isRemoteFrame: boolean
+  isErrorFrame: boolean
+  isFd: boolean
+  dlc: number
+  data: Uint8Array
+  timestampNs: bigint
+}
+
 const hex = (data: Uint8Array): string => Buffer.from(data).toString('hex').toUpperCase()
 
 /**
  * A received message as `candump -L` prints a frame (can-utils lib.c): `(sec.usec) iface
  * 123#DEADBEEF`, 8 id digits for an extended id, `R` for a remote frame. Classic frames only.
  */
-export function candumpLine(message: CanMessage, iface: string): string {
+export function candumpLine(message: CandumpMessage, iface: string): string {
   if (message.isFd || message.isErrorFrame)
     throw new RangeError(`candumpLine: FD and error frames are not used here (${String(message)})`)
   const ns = message.timestampNs
