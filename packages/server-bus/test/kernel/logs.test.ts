@@ -13,7 +13,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CliProcess } from '../../../cli/test/support/cli-process.ts'
+import { CliProcess } from '../../../cli/src/testing/cli-process.ts'
 import {
   ASCWriter,
   CanMessage,
