@@ -4,7 +4,6 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { addSecurityOptions, securitySettings } from '@canbridge/cli/listen-options'
 import { Command, CommanderError, Option } from 'commander'
 import { formatSummary } from './analyze.ts'
@@ -19,13 +18,12 @@ import {
   parseFaultSpec,
   periodicSchedule,
 } from './faults.ts'
+import { kernelHarness } from './locations.ts'
 import { Progress } from './progress.ts'
 import { defaultEdgeCommand, runSoak, type SoakOptions } from './soak.ts'
 import { SHAPE_HELP, SHAPES, type Shape } from './traffic.ts'
 
 export const EXIT = { PASS: 0, FAIL: 1, USAGE: 2, ERROR: 3 } as const
-
-const HARNESS = fileURLToPath(new URL('../../../scripts/kernel-harness.sh', import.meta.url))
 
 function buildProgram(): Command {
   const program = new Command('canbridge-soak')
@@ -279,14 +277,15 @@ function needsHarness(parsed: Parsed, env: Record<string, string | undefined>): 
   if (!parsed.harness || env['CANBRIDGE_KERNEL'] !== undefined || parsed.options.place.ssh)
     return false
   if (existsSync(`/sys/class/net/${parsed.options.iface}`)) return false
-  return existsSync(HARNESS)
+  return kernelHarness() !== undefined
 }
 
 function reRunInHarness(parsed: Parsed, argv: readonly string[]): Promise<number> {
+  const harness = kernelHarness()!
   const script = process.argv[1]!
   const limit = Math.ceil(parsed.options.durationS + parsed.options.drainTimeoutS + 600)
   const args = [
-    HARNESS,
+    harness,
     '--fd',
     '--vcan',
     parsed.options.iface,

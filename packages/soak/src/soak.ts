@@ -1,16 +1,7 @@
 // The soak run: a TCPBus, the edge, candump as ground truth, cangen traffic, faults on a
 // schedule, live progress, then the comparison, the result and the report.
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { FRAME_FLAG } from '@canbridge/protocol'
 import { type CanMessage, silentLogger, TCPBus, type TCPBusOptions } from '@canbridge/server-bus'
 import { analyze, type SoakResult } from './analyze.ts'
@@ -20,6 +11,7 @@ import { EventLoopWatch } from './event-loop-watch.ts'
 import { argvAt, type Place, processCpuMs, run, sleep } from './exec.ts'
 import { type FaultEvent, type FaultHost, type FaultSpec, runFault } from './faults.ts'
 import { FrameTable, frameText } from './frames.ts'
+import { builtEdgeMain } from './locations.ts'
 import type { Progress } from './progress.ts'
 import { CandumpRecorder } from './recorder.ts'
 import { renderReport } from './report-html.ts'
@@ -66,11 +58,10 @@ export interface SoakRun {
   receivedPath: string
 }
 
-/** The edge CLI in this monorepo, if built. */
+/** The edge CLI of the installed @canbridge/edge-client if built, else canbridge-edge on PATH. */
 export function defaultEdgeCommand(): string[] {
-  const built = fileURLToPath(new URL('../../edge-client/dist/main.js', import.meta.url))
-  if (existsSync(built)) return [process.execPath, built]
-  return ['canbridge-edge']
+  const built = builtEdgeMain()
+  return built === undefined ? ['canbridge-edge'] : [process.execPath, built]
 }
 
 export async function runSoak(options: SoakOptions): Promise<SoakRun> {

@@ -7,13 +7,14 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { DIST_MAIN } from '@canbridge/edge-client/testing'
 import { describe, expect, it } from 'vitest'
 import type { SoakResult } from '../../src/analyze.ts'
 
 const inKernel =
   process.env['CANBRIDGE_KERNEL'] !== undefined && process.env['CANBRIDGE_VCAN_FD'] === '1'
 const BIN = fileURLToPath(new URL('../../bin/canbridge-soak.js', import.meta.url))
-const EDGE = fileURLToPath(new URL('../../../edge-client/dist/main.js', import.meta.url))
+const EDGE = DIST_MAIN
 
 describe.skipIf(!inKernel)('CI soak (kernel harness)', () => {
   it('60 s of mixed traffic at ≥ 1,000 frames/s through a server restart and a partition: nothing lost, duplicated, reordered or corrupted', async () => {

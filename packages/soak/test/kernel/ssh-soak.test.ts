@@ -10,6 +10,7 @@ import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { DIST_MAIN } from '@canbridge/edge-client/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SoakResult } from '../../src/analyze.ts'
 
@@ -17,7 +18,7 @@ const inKernel =
   process.env['CANBRIDGE_KERNEL'] !== undefined && process.env['CANBRIDGE_VCAN_FD'] === '1'
 const isRoot = process.getuid?.() === 0
 const BIN = fileURLToPath(new URL('../../bin/canbridge-soak.js', import.meta.url))
-const EDGE = fileURLToPath(new URL('../../../edge-client/dist/main.js', import.meta.url))
+const EDGE = DIST_MAIN
 const SSHD = '/usr/sbin/sshd'
 const IFACE = (process.env['CANBRIDGE_VCAN'] ?? 'vcan0').split(',')[0]!
 const DURATION_S = 25
