@@ -5,6 +5,7 @@ import { createDumpCommand } from './dump-command.ts'
 import { EXIT, UsageError } from './exit.ts'
 import { createKeysCommand } from './keys/command.ts'
 import { createPlayCommand } from './play-command.ts'
+import { versionText } from './version.ts'
 
 /** The subcommands, in the order --help lists them: one factory per subcommand. */
 export const COMMANDS: readonly (() => Command)[] = [
@@ -27,6 +28,11 @@ export function buildProgram(
       'canbridge on the workstation: tools that talk to canbridge edges (canbridge-edge) over the network, in the ways can-utils users know.',
     )
     .helpOption('-h, --help', 'show this help')
+    .version(
+      versionText(),
+      '-V, --version',
+      'show the versions of canbridge, its protocol and Node',
+    )
     .showHelpAfterError('(add --help for the options)')
     .addHelpText(
       'after',
