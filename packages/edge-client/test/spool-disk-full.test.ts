@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs'
 import { readdir, readFile, statfs, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type EdgeProcess, MAIN, startEdge } from './helpers/edge-process.ts'
+import { type EdgeProcess, MAIN, startEdge } from '../src/testing/edge-process.ts'
 import { frameNumber, ScriptedServer, type ServerState } from './helpers/scripted-server.ts'
 import { TINY_FS_SKIP, TinyFs } from './helpers/tiny-fs.ts'
 
