@@ -4,12 +4,14 @@ import { Command, CommanderError } from 'commander'
 import { createDumpCommand } from './dump-command.ts'
 import { EXIT, UsageError } from './exit.ts'
 import { createKeysCommand } from './keys/command.ts'
+import { createMonitorCommand } from './monitor/monitor-command.ts'
 import { createPlayCommand } from './play-command.ts'
 
 /** The subcommands, in the order --help lists them: one factory per subcommand. */
 export const COMMANDS: readonly (() => Command)[] = [
   createDumpCommand,
   createPlayCommand,
+  createMonitorCommand,
   createKeysCommand,
 ]
 
