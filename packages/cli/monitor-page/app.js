@@ -139,13 +139,14 @@ function renderPlots(plotted, plots) {
     const [t, last, min, max] = entry.data
     for (const point of points) {
       // the newest bucket comes again while it fills: replace it
-      if (t.length > 0 && t[t.length - 1] === point.t) {
+      const seconds = point.t / 1000 // uPlot's time axis is in seconds
+      if (t.length > 0 && t[t.length - 1] === seconds) {
         t.pop()
         last.pop()
         min.pop()
         max.pop()
       }
-      t.push(point.t)
+      t.push(seconds)
       last.push(point.last)
       min.push(point.min)
       max.push(point.max)

@@ -23,7 +23,7 @@ export interface SignalRow {
 }
 
 export interface PlotBucket {
-  /** bucket start, seconds since the epoch (frame time) */
+  /** bucket start, milliseconds since the epoch (frame time; a whole number) */
   t: number
   min: number
   max: number
@@ -142,7 +142,7 @@ export class SignalBoard {
 }
 
 function addToSeries(series: Series, timestamp: number, value: number): void {
-  const t = Math.floor((timestamp * 1000) / BUCKET_MS) * (BUCKET_MS / 1000)
+  const t = Math.floor((timestamp * 1000) / BUCKET_MS) * BUCKET_MS
   const last = series.buckets[series.buckets.length - 1]
   if (last !== undefined && last.t === t) {
     if (value < last.min) last.min = value
