@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { FRAME_FLAG } from '@canbridge/protocol'
 import { type FrameSpec, sequenceOf } from '@canbridge/server-bus/testing'
 import { describe, expect, it } from 'vitest'
-import { type CliProcess, connectEdge, startCli } from './support/cli-process.ts'
+import { type CliProcess, connectEdge, startCli } from './support/cli-session.ts'
 import { lines, tempDir } from './support/helpers.ts'
 
 const { EXT, RTR, ERR, FD, BRS } = FRAME_FLAG

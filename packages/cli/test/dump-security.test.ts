@@ -3,7 +3,7 @@
 
 import { ScriptedEdge } from '@canbridge/server-bus/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startCli } from './support/cli-process.ts'
+import { startCli } from './support/cli-session.ts'
 import { makePki, type TestPki } from './support/pki.ts'
 
 let pki: TestPki

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { FRAME_FLAG, type Transmit, type TransmitResult } from '@canbridge/protocol'
 import type { ScriptedEdgeOptions } from '@canbridge/server-bus/testing'
 import { describe, expect, it } from 'vitest'
-import { type CliProcess, connectEdge, startCli } from './support/cli-process.ts'
+import { type CliProcess, connectEdge, startCli } from './support/cli-session.ts'
 import { lines, tempDir } from './support/helpers.ts'
 
 const LOCAL = ['--host', '127.0.0.1', '--port', '0']

@@ -2,9 +2,9 @@
 // `pnpm test:kernel` inside scripts/kernel-harness.sh (and by packaging/edge/kernel-test.sh
 // against the single executable: CANBRIDGE_EDGE_BIN); skipped anywhere else.
 import { execFileSync } from 'node:child_process'
+import { DIST_MAIN, EdgeProcess } from '@canbridge/edge-client/testing'
 import { TCPBus } from '@canbridge/server-bus'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DIST_MAIN, EdgeProcess } from '../../src/testing/edge-process.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 const fd = process.env['CANBRIDGE_VCAN_FD'] === '1'

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { edgeFiles, initPki } from '@canbridge/cli/keys'
+import { type EdgeProcess, startEdge } from '@canbridge/edge-client/testing'
 import { TCPBus } from '@canbridge/server-bus'
 import { runBogusPeers } from '@canbridge/server-bus/testing'
 import { afterEach, expect, it } from 'vitest'
-import { edgeFiles, initPki } from '../../cli/src/keys/index.ts'
-import { type EdgeProcess, startEdge } from '../src/testing/edge-process.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void

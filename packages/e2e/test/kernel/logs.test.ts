@@ -11,9 +11,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
-import { CliProcess } from '../../../cli/test/support/cli-process.ts'
+import { CliProcess } from '@canbridge/cli/testing'
+import { DIST_MAIN } from '@canbridge/edge-client/testing'
 import {
   ASCWriter,
   CanMessage,
@@ -22,13 +21,14 @@ import {
   LogReader,
   Notifier,
   TCPBus,
-} from '../../src/index.ts'
-import { tempDir } from '../logs/helpers.ts'
+} from '@canbridge/server-bus'
+import { afterEach, describe, expect, it } from 'vitest'
+import { tempDir } from '../support/helpers.ts'
 
 const inKernel =
   process.env['CANBRIDGE_KERNEL'] !== undefined && process.env['CANBRIDGE_VCAN_FD'] === '1'
 const IFACE = 'vcan0'
-const EDGE = fileURLToPath(new URL('../../../edge-client/dist/main.js', import.meta.url))
+const EDGE = DIST_MAIN
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {

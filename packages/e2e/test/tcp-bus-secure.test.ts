@@ -9,7 +9,7 @@ import {
   onCleanup,
   pkiForThisFile,
   runEdge,
-} from './helpers/secure-link.ts'
+} from './support/secure-edge.ts'
 
 cleanUpAfterEach()
 const f = pkiForThisFile()

@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { edgeFiles, initPki } from '../../cli/src/keys/index.ts'
-import { TCPBus } from '../src/index.ts'
-import type { BogusTally } from '../src/testing/index.ts'
+import { edgeFiles, initPki } from '@canbridge/cli/keys'
+import { DIST_MAIN } from '@canbridge/edge-client/testing'
+import { TCPBus } from '@canbridge/server-bus'
+import type { BogusTally } from '@canbridge/server-bus/testing'
 
 const RATE = 1000
 const CALM_MS = Number(process.env['FLOOD_CALM_MS'] ?? 15_000)
@@ -23,7 +24,6 @@ const ROUNDS = Number(process.env['FLOOD_ROUNDS'] ?? 2)
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with node --expose-gc (pnpm bench:flood does)')
 
-const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'canbridge-flood-'))
 const { layout } = await initPki({
   dir: join(dir, 'pki'),
@@ -53,7 +53,7 @@ setTimeout(() => fail('gave up after 240 s'), 240_000).unref()
 edge = spawn(
   process.execPath,
   [
-    here('../../edge-client/dist/main.js'),
+    DIST_MAIN,
     '--server',
     `127.0.0.1:${port}`,
     '--edge-id',
@@ -130,7 +130,10 @@ clearInterval(sampler)
 async function floodRound() {
   const started = performance.now()
   flood = fork(
-    here('../src/testing/bogus-peers.ts'),
+    // the bogus peers run as a script of the built test tooling
+    fileURLToPath(
+      new URL('./bogus-peers.js', import.meta.resolve('@canbridge/server-bus/testing')),
+    ),
     [
       String(port),
       layout.caCert,

@@ -1,16 +1,11 @@
-// End to end: SocketcandBus against canbridge-edge's own socketcand server (the daemon run
-// from source, a virtual channel with loopback, dialing a real TCPBus), all on loopback TCP:
+// End to end: SocketcandBus against canbridge-edge's own socketcand server (the built daemon, a virtual channel with loopback, dialing a real TCPBus), all on loopback TCP:
 // the counter pattern arrives in order, sends (a remote frame through the extension too)
 // come back. Periodic tasks are not checked here: the virtual channel's loopback does not
 // return frames of the edge's BCM jobs to other clients, so nothing could observe them.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { MAIN as EDGE_MAIN } from '@canbridge/edge-client/testing'
+import { CanMessage, SocketcandBus, silentLogger, TCPBus } from '@canbridge/server-bus'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CanMessage, type SocketcandBus, TCPBus } from '../../src/index.ts'
-import { capturingLogger } from '../support/helpers.ts'
-import { connectBus } from './fixture.ts'
-
-const EDGE_MAIN = fileURLToPath(new URL('../../../edge-client/src/main.ts', import.meta.url))
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -19,7 +14,7 @@ afterEach(async () => {
 
 /** Starts the edge serving socketcand for `channel`; resolves with its socketcand port. */
 async function startEdge(channel: string): Promise<number> {
-  const server = await TCPBus.listen({ port: 0, host: '127.0.0.1', logger: capturingLogger() })
+  const server = await TCPBus.listen({ port: 0, host: '127.0.0.1', logger: silentLogger })
   cleanups.push(() => server.shutdown())
   const { port } = server.address as { port: number }
   const child: ChildProcess = spawn(
@@ -86,7 +81,14 @@ async function receiveUntil(bus: SocketcandBus, match: (m: CanMessage) => boolea
 describe('SocketcandBus against canbridge-edge --socketcand', () => {
   it('receives the virtual bus in order, sends, and negotiates the extension', async () => {
     const port = await startEdge('virtual:e2e?rate=500&loopback=1')
-    const { bus } = await connectBus({ port, channel: 'virtual:e2e' })
+    const bus = await SocketcandBus.connect({
+      host: '127.0.0.1',
+      port,
+      channel: 'virtual:e2e',
+      keepaliveMs: 0,
+      logger: silentLogger,
+    })
+    cleanups.push(() => bus.shutdown())
     expect([...bus.features].sort()).toEqual(['errdata', 'rtr'])
     const numbers: number[] = []
     while (numbers.length < 50) {

@@ -1,11 +1,17 @@
-// Runs the canbridge command line (src/cli/main.ts, as bin/canbridge.js runs the build) in a
-// child process, and reads what it says: stdout, stderr, the address it listens on.
+// Runs the canbridge command line in a child process, and reads what it says: stdout, stderr,
+// the address it listens on. From the sources (this package's tests) it runs src/main.ts through
+// test/support/canbridge-cli.ts; from dist (packages/e2e) the shipped bin/canbridge.js.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { ScriptedEdge, type ScriptedEdgeOptions } from '@canbridge/server-bus/testing'
-import { afterTest } from './helpers.ts'
 
-const ENTRY = fileURLToPath(new URL('./canbridge-cli.ts', import.meta.url))
+const ENTRY = fileURLToPath(
+  new URL(
+    import.meta.url.endsWith('.ts')
+      ? '../../test/support/canbridge-cli.ts'
+      : '../../bin/canbridge.js',
+    import.meta.url,
+  ),
+)
 
 export interface CliOptions {
   cwd?: string
@@ -77,25 +83,4 @@ export class CliProcess {
   kill(): void {
     if (this.child.exitCode === null) this.child.kill('SIGKILL')
   }
-}
-
-/** Starts `canbridge <args>`; it is killed after the test if still running. */
-export function startCli(args: readonly string[], options: CliOptions = {}): CliProcess {
-  const p = new CliProcess(args, options)
-  afterTest(() => p.kill())
-  return p
-}
-
-/** A scripted edge `pi` (one FD channel can0 by default) connected to the command's bus. */
-export async function connectEdge(
-  p: CliProcess,
-  options: ScriptedEdgeOptions = {},
-): Promise<ScriptedEdge> {
-  const port = await p.port()
-  const edge = await ScriptedEdge.start(
-    { port, host: '127.0.0.1' },
-    { edgeId: 'pi', channels: [{ name: 'can0', fd: true }], ...options },
-  )
-  afterTest(() => edge.destroy())
-  return edge
 }

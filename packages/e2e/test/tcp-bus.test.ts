@@ -1,7 +1,8 @@
 // End to end with the real workstation side: the daemon (virtual backend) into TCPBus.
+
+import { type EdgeProcess, startEdge } from '@canbridge/edge-client/testing'
 import { CanMessage, TCPBus } from '@canbridge/server-bus'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type EdgeProcess, startEdge } from '../src/testing/edge-process.ts'
 
 const cleanups: (() => Promise<unknown> | unknown)[] = []
 afterEach(async () => {

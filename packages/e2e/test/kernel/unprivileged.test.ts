@@ -7,11 +7,10 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CandumpLog, candumpLine, DIST_MAIN, EdgeProcess } from '@canbridge/edge-client/testing'
 import { CanMessage, TCPBus } from '@canbridge/server-bus'
 import { describe, expect, it } from 'vitest'
-import { CandumpLog, candumpLine } from '../../src/testing/candump.ts'
-import { DIST_MAIN, EdgeProcess } from '../../src/testing/edge-process.ts'
-import { cleanUpAfterEach, onCleanup, pkiForThisFile } from '../helpers/secure-link.ts'
+import { cleanUpAfterEach, onCleanup, pkiForThisFile } from '../support/secure-edge.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 const root = process.getuid?.() === 0

@@ -11,10 +11,17 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import {
+  CandumpLog,
+  candumpLine,
+  candumpTimeUs,
+  DIST_MAIN,
+  EdgeProcess,
+  type LogLine,
+  withoutTime,
+} from '@canbridge/edge-client/testing'
 import { type CanMessage, type GapEvent, TCPBus } from '@canbridge/server-bus'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CandumpLog, candumpLine, candumpTimeUs, withoutTime } from '../../src/testing/candump.ts'
-import { DIST_MAIN, EdgeProcess, type LogLine } from '../../src/testing/edge-process.ts'
 import { TcpRelay } from './support/tcp-relay.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
