@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 // `canbridge monitor` as a person uses it: the real command, a real canbridge-edge
 // streaming its virtual counter channel, and the page in Debian's headless Chromium driven
 // through puppeteer-core. The signal values the page shows are checked against values this
