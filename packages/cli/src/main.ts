@@ -5,6 +5,7 @@ import { createDumpCommand } from './dump-command.ts'
 import { EXIT, UsageError } from './exit.ts'
 import { createGenCommand } from './gen-command.ts'
 import { createKeysCommand } from './keys/command.ts'
+import { createMonitorCommand } from './monitor/monitor-command.ts'
 import { createPlayCommand } from './play-command.ts'
 import { createSendCommand } from './send-command.ts'
 import { versionText } from './version.ts'
@@ -15,6 +16,7 @@ export const COMMANDS: readonly (() => Command)[] = [
   createPlayCommand,
   createSendCommand,
   createGenCommand,
+  createMonitorCommand,
   createKeysCommand,
 ]
 
