@@ -8,6 +8,7 @@ import { createKeysCommand } from './keys/command.ts'
 import { createMonitorCommand } from './monitor/monitor-command.ts'
 import { createPlayCommand } from './play-command.ts'
 import { createSendCommand } from './send-command.ts'
+import { createTopCommand } from './top-command.ts'
 import { versionText } from './version.ts'
 
 /** The subcommands, in the order --help lists them: one factory per subcommand. */
@@ -16,6 +17,7 @@ export const COMMANDS: readonly (() => Command)[] = [
   createPlayCommand,
   createSendCommand,
   createGenCommand,
+  createTopCommand,
   createMonitorCommand,
   createKeysCommand,
 ]

@@ -54,7 +54,6 @@ const TIMED = [
   '(1700000000.500000) can0 7FF##5000102030405060708090A0B',
 ]
 
-
 describe('canbridge play', () => {
   it("sends the log's frames with its timing onto the interface they were logged on", async () => {
     const p = play([logFile(TIMED), ...LOCAL, '-v'])

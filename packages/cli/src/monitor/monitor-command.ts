@@ -9,6 +9,7 @@ import { type CanMessage, SocketcandBus } from '@canbridge/server-bus'
 import { isLoopbackHost } from '@canbridge/server-bus/internal'
 import { Command } from 'commander'
 import { EXIT, integerOption, numberOption, UsageError } from '../exit.ts'
+import { IdTable } from '../id-table.ts'
 import {
   addListenOptions,
   type ListenSettings,
@@ -16,7 +17,6 @@ import {
   listenSettings,
 } from '../listen-options.ts'
 import { type Output, onStopSignal, say } from '../output.ts'
-import { IdTable } from './id-table.ts'
 import { MonitorServer } from './monitor-server.ts'
 import { BusSource, LogSource, type MonitorSource, TcpBusSource } from './monitor-source.ts'
 import { Recorder } from './recorder.ts'

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { IdRow, IdTable } from './id-table.ts'
+import type { IdRow, IdTable } from '../id-table.ts'
 import type { Recorder, RecordingState } from './recorder.ts'
 import type { PlotBucket, PlotCursors, SignalBoard, SignalRow } from './signal-board.ts'
 
