@@ -9,6 +9,7 @@ import { createMonitorCommand } from './monitor/monitor-command.ts'
 import { createPlayCommand } from './play-command.ts'
 import { createSendCommand } from './send-command.ts'
 import { createTopCommand } from './top-command.ts'
+import { createVcanCommand } from './vcan/vcan-command.ts'
 import { versionText } from './version.ts'
 
 /** The subcommands, in the order --help lists them: one factory per subcommand. */
@@ -19,6 +20,7 @@ export const COMMANDS: readonly (() => Command)[] = [
   createGenCommand,
   createTopCommand,
   createMonitorCommand,
+  createVcanCommand,
   createKeysCommand,
 ]
 

@@ -168,3 +168,16 @@ describe('messageOfNotation', () => {
     expect([...m.data]).toEqual([0x11, 0x22, 0x33])
   })
 })
+
+describe('canbridge vcan command line', () => {
+  it.each([
+    [[], /give --create <name> .* or --interface <name>/],
+    [['--create', 'a', '--interface', 'b'], /give --create/],
+    [['--create', 'way-too-long-interface'], /must be 1\.\.15/],
+    [['--interface', 'vcan0', '--fd'], /--fd goes with --create/],
+  ])('refuses %o before touching anything', async (args, message) => {
+    const p = startCli(['vcan', ...LOCAL, ...args])
+    expect(await p.exited).toBe(2)
+    expect(p.stderr).toMatch(message)
+  })
+})
