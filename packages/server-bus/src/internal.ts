@@ -13,3 +13,4 @@ export {
   TOKEN_TABLE_VERSION,
   type TokenTable,
 } from './security/token-table-format.ts'
+export { isLoopbackHost } from './security/exposure.ts'
