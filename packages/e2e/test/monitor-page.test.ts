@@ -151,7 +151,9 @@ describe.skipIf(browserPath === undefined)('canbridge monitor in Chromium', () =
     // the chart's canvas gets ink on it, not just a blank box (uPlot paints on the next frame)
     await page.waitForFunction(
       () => {
-        const canvas = document.querySelector('.plot[data-signal="Counter0.Number"] canvas') as HTMLCanvasElement | null
+        const canvas = document.querySelector(
+          '.plot[data-signal="Counter0.Number"] canvas',
+        ) as HTMLCanvasElement | null
         if (canvas === null) return false
         const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data
         let ink = 0

@@ -12,7 +12,11 @@ const root = fileURLToPath(new URL('../../..', import.meta.url))
 const checker = join(root, 'scripts/check-readme.ts')
 
 function check(...files: string[]): { status: number | null; output: string } {
-  const result = spawnSync(process.execPath, [checker, ...files], { cwd: root, encoding: 'utf8', timeout: 600_000 })
+  const result = spawnSync(process.execPath, [checker, ...files], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 600_000,
+  })
   return { status: result.status, output: `${result.stdout}${result.stderr}` }
 }
 
@@ -53,7 +57,9 @@ describe('README check', () => {
     )
     const { status, output } = check(readme)
     expect(status).toBe(1)
-    expect(output).toMatch(/README\.md:2: `canbridge-edge --server .*` is refused \(exit 2\):\n {2}canbridge-edge: no channel given/)
+    expect(output).toMatch(
+      /README\.md:2: `canbridge-edge --server .*` is refused \(exit 2\):\n {2}canbridge-edge: no channel given/,
+    )
     expect(output).toMatch(/README\.md:2: `canbridge dump --no-such-flag` is refused/)
     expect(output).toMatch(/README\.md:2: pnpm no-such-script: no script "no-such-script"/)
     expect(output).toMatch(/README\.md:2: scripts\/no-such\.sh: no such script/)
