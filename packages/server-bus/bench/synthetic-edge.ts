@@ -256,16 +256,19 @@ async function stream(count: number): Promise<void> {
   report({ event: 'done', frames: count })
 }
 
+/** Writes `due` frames in batches, each stamped when it is written. */
+function writeStamped(due: number): void {
+  let left = due
+  while (left > 0) {
+    const n = Math.min(BATCH_FRAMES, left)
+    socket.write(batchOf(n, true))
+    left -= n
+  }
+}
+
 /** Sends `fps` frames per second for `durationMs`, each batch stamped when it is written. */
 async function paced(fps: number, durationMs: number): Promise<void> {
-  const sent = await pace(fps, durationMs, (due) => {
-    let left = due
-    while (left > 0) {
-      const n = Math.min(BATCH_FRAMES, left)
-      socket.write(batchOf(n, true))
-      left -= n
-    }
-  })
+  const sent = await pace(fps, durationMs, writeStamped)
   report({ event: 'done', frames: sent })
 }
 
@@ -290,14 +293,7 @@ async function acked(fps: number, durationMs: number, ringFrames: number): Promi
     if (silence >= 3 * heartbeatMs && !silent) heartbeatTimeouts++
     silent = silence >= 3 * heartbeatMs
   }, 5)
-  const sent = await pace(fps, durationMs, (due) => {
-    let left = due
-    while (left > 0) {
-      const n = Math.min(BATCH_FRAMES, left)
-      socket.write(batchOf(n, true))
-      left -= n
-    }
-  })
+  const sent = await pace(fps, durationMs, writeStamped)
   const seen = await acks.finish()
   clearInterval(watch)
   report({ event: 'acked', frames: sent, acks: { ...seen, maxSilenceMs, heartbeatTimeouts } })
