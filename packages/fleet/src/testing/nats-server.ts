@@ -8,6 +8,8 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
 
 /** Where setup puts the binary, found from this file (dist/testing or src/testing). */
 function defaultBinary(): string {
@@ -58,11 +60,14 @@ export class NatsServer {
     return server
   }
 
-  /** Three JetStream nodes on loopback routed to each other, for replicated streams. */
+  /**
+   * Three JetStream nodes on loopback routed to each other, for replicated streams;
+   * resolves once the cluster has elected its JetStream leader and answers API requests.
+   */
   static async startCluster(size = 3): Promise<NatsServer[]> {
     const routes = await Promise.all(Array.from({ length: size }, () => freePort()))
     const name = `canbridge-test-${process.pid}`
-    return Promise.all(
+    const nodes = await Promise.all(
       routes.map((port, i) =>
         NatsServer.start({
           serverName: `${name}-${i}`,
@@ -70,6 +75,29 @@ export class NatsServer {
         }),
       ),
     )
+    const nc = await connect({ servers: nodes.map((node) => node.url) })
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await jetstreamManager(nc, { timeout: 1000 })
+          break
+        } catch (error) {
+          // 'JetStream not enabled' or a time-out while the leader election runs
+          if (!(error instanceof Error) || attempt === 300) {
+            throw new Error(
+              `the NATS cluster never answered JetStream requests:\n${nodes[0]!.log}`,
+              {
+                cause: error,
+              },
+            )
+          }
+          await new Promise((resolve) => setTimeout(resolve, 100))
+        }
+      }
+    } finally {
+      await nc.close()
+    }
+    return nodes
   }
 
   get url(): string {
