@@ -433,12 +433,19 @@ export class EdgeSession {
       connectedAt: Date.now(),
     }
     clearTimeout(this.#handshakeTimer)
-    this.#write(encodeControl('WELCOME', welcome))
-    this.#phase = 'ready'
-    const interval = Math.max(10, Math.floor(this.#host.heartbeatMs / 2))
-    this.#heartbeatTimer = setInterval(() => this.#heartbeat(), interval)
-    this.#heartbeatTimer.unref()
-    this.#host.ready(this)
+    // WELCOME leaves with what ready() sends, after it: once the edge has its WELCOME, the
+    // bus (even one in a worker thread, which posts its event in ready()) knows the edge
+    this.socket.cork()
+    try {
+      this.#write(encodeControl('WELCOME', welcome))
+      this.#phase = 'ready'
+      const interval = Math.max(10, Math.floor(this.#host.heartbeatMs / 2))
+      this.#heartbeatTimer = setInterval(() => this.#heartbeat(), interval)
+      this.#heartbeatTimer.unref()
+      this.#host.ready(this)
+    } finally {
+      this.socket.uncork()
+    }
   }
 
   #channel(index: number, type: string): ChannelTracker {

@@ -12,7 +12,14 @@ import {
 } from '@canbridge/protocol/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EdgeSessionError, type PeerInfo, type TCPBus } from '../src/index.ts'
-import { type CapturingLogger, listen, sleep, waitUntil } from './support/helpers.ts'
+import {
+  BUS_MODES,
+  type CapturingLogger,
+  listen,
+  sleep,
+  useBusMode,
+  waitUntil,
+} from './support/helpers.ts'
 import { ScriptedEdge, sequenceFrame, sequenceOf } from './support/scripted-edge.ts'
 
 let bus: TCPBus | undefined
@@ -176,7 +183,8 @@ const cases: Case[] = [
   },
 ]
 
-describe('malformed peers', () => {
+describe.each(BUS_MODES)('malformed peers ($mode)', (mode) => {
+  useBusMode(mode)
   it.each(cases)(
     'closes only the connection that sends $name',
     async ({ bytes, code, delivered }) => {

@@ -2,7 +2,7 @@
 // counted, gaps and edge-reported drops visible, bus state, heartbeats, replaced connections.
 import { afterEach, describe, expect, it } from 'vitest'
 import type { DropsEvent, EdgeInfo, GapEvent, StateChangeEvent, TCPBus } from '../src/index.ts'
-import { listen, sleep, waitUntil } from './support/helpers.ts'
+import { BUS_MODES, listen, sleep, useBusMode, waitUntil } from './support/helpers.ts'
 import {
   ScriptedEdge,
   type ScriptedEdgeOptions,
@@ -36,7 +36,8 @@ async function receive(count: number): Promise<number[]> {
   return seqs
 }
 
-describe('reconnect and resume', () => {
+describe.each(BUS_MODES)('reconnect and resume ($mode)', (mode) => {
+  useBusMode(mode)
   it('resumes from the server sequence, discards the overlap and loses nothing', async () => {
     ;({ bus } = await listen())
     const first = await start({ instanceId: 'run-1' })
@@ -181,7 +182,8 @@ describe('reconnect and resume', () => {
   })
 })
 
-describe('heartbeats', () => {
+describe.each(BUS_MODES)('heartbeats ($mode)', (mode) => {
+  useBusMode(mode)
   it('sends HEARTBEAT when idle and closes an edge silent for 3 intervals', async () => {
     let logger: Awaited<ReturnType<typeof listen>>['logger']
     ;({ bus, logger } = await listen({ heartbeatMs: 100 }))
@@ -207,7 +209,8 @@ describe('heartbeats', () => {
   })
 })
 
-describe('a stalled server process', () => {
+describe.each(BUS_MODES)('a stalled server process ($mode)', (mode) => {
+  useBusMode(mode)
   it('does not close an edge whose heartbeat waited unread during the stall', async () => {
     ;({ bus } = await listen({ heartbeatMs: 100 }))
     const edge = await start()
@@ -228,7 +231,8 @@ describe('a stalled server process', () => {
   })
 })
 
-describe('a second connection from the same edge', () => {
+describe.each(BUS_MODES)('a second connection from the same edge ($mode)', (mode) => {
+  useBusMode(mode)
   it('replaces the first one', async () => {
     ;({ bus } = await listen())
     const first = await start({ instanceId: 'a' })
