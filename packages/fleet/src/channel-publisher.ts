@@ -52,8 +52,20 @@ export class ChannelPublisher {
     return this.#storedThrough
   }
 
-  /** Reads what the stream holds for this channel; returns the next sequence it expects. */
-  async resume(): Promise<number | null> {
+  /**
+   * Reads what the stream holds for this channel, after the batches queued before it are
+   * stored; returns the next sequence the stream expects.
+   */
+  resume(): Promise<number | null> {
+    const read = this.#tail.then(() => this.#read())
+    this.#tail = read.then(
+      () => {},
+      () => {},
+    )
+    return read
+  }
+
+  async #read(): Promise<number | null> {
     const { jsm, stream, subject } = this.#options
     const last = await jsm.streams.getMessage(stream, { last_by_subj: subject })
     if (last === null) {
@@ -118,7 +130,7 @@ export class ChannelPublisher {
         })
         if (ack.duplicate) {
           // this id was stored before: our own earlier try, or another writer's batch
-          await this.resume()
+          await this.#read()
           this.#refuseUnstored(fresh.firstSeq, lastSeq, undefined)
           return
         }
@@ -129,7 +141,7 @@ export class ChannelPublisher {
         if ((error as { code?: number }).code === WRONG_LAST_SEQUENCE) {
           // someone else wrote this channel since we read it: learn what is stored
           this.conflicts++
-          await this.resume()
+          await this.#read()
           this.#refuseUnstored(fresh.firstSeq, lastSeq, error)
           return
         }

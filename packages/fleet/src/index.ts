@@ -20,3 +20,5 @@ export {
   type SubjectKind,
   subjectToken,
 } from './subjects.ts'
+export { Gateway, type GatewayOptions, type TxReply, type TxRequest } from './gateway.ts'
+export { JetStreamSink, type JetStreamSinkEvents } from './jetstream-sink.ts'

@@ -52,6 +52,13 @@ export class ChannelTracker {
   connected = false
   state: BusStateName = 'active'
   nextSeq: number | null = null
+  /**
+   * Whether frames are acknowledged only once a store confirms them (`storedSeq`, the fleet
+   * gateway) rather than as soon as they are received (a TCPBus holds them in memory).
+   */
+  durable = false
+  /** with `durable`: everything below this is stored; null before anything is */
+  storedSeq: number | null = null
   framesIn = 0
   framesDelivered = 0
   framesFiltered = 0
@@ -69,6 +76,11 @@ export class ChannelTracker {
   edgeCounters: Record<string, number> = Object.create(null)
   /** size of the last gap `admit` found (0 when none) */
   lastGap = 0
+
+  /** What the edge may free: received frames, or with `durable` the stored ones. */
+  get ackSeq(): number | null {
+    return this.durable ? this.storedSeq : this.nextSeq
+  }
 
   constructor(edgeId: string, iface: string) {
     this.edgeId = edgeId
