@@ -599,6 +599,7 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
         expectedSeq: expected!,
         firstSeq: batch.firstSeq,
         missing: channel.lastGap,
+        newlyLost: channel.lastGapNewlyLost,
       }
       this.#logger.warn({ ...gap }, `${gap.missing} frames missing on ${channel.name}`)
       this.emit('gap', gap)
@@ -619,8 +620,8 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
       case 'DROPS': {
         const channel = session.channels[message.body.channel]!
         const { reason, count, fromSeq } = message.body
-        const fresh = channel.addDrops(reason, count, fromSeq)
-        if (fresh !== null && fresh.length === 0) {
+        const parts = channel.addDrops(reason, count, fromSeq)
+        if (parts.length === 0) {
           // a report resent after a reconnect: its range is counted already
           this.#logger.debug(
             { channel: channel.name, count, reason, fromSeq },
@@ -628,10 +629,14 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
           )
           return
         }
-        const ranges: [number | null, number][] =
-          fresh === null ? [[null, count]] : fresh.map(([from, to]) => [from, to - from])
-        for (const [from, lost] of ranges) {
-          const drops: DropsEvent = { channel: channel.name, count: lost, reason, fromSeq: from }
+        for (const part of parts) {
+          const drops: DropsEvent = {
+            channel: channel.name,
+            count: part.count,
+            reason,
+            fromSeq: part.from,
+            newlyLost: part.newlyLost,
+          }
           this.#logger.warn({ ...drops }, `the edge lost ${drops.count} frames on ${channel.name}`)
           this.emit('drops', drops)
         }

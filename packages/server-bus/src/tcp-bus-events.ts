@@ -13,6 +13,11 @@ export interface GapEvent {
   firstSeq: number
   /** frames missing */
   missing: number
+  /**
+   * frames of it not counted lost before: less than `missing` when the edge reported (some
+   * of) them in a DROPS already. Sum this, and `DropsEvent.newlyLost`, to count each loss once
+   */
+  newlyLost: number
 }
 
 /**
@@ -24,6 +29,11 @@ export interface DropsEvent {
   count: number
   reason: string
   fromSeq: number | null
+  /**
+   * frames of it not counted lost before: 0 when a sequence gap (or a report with another
+   * reason) already showed them. Sum this, and `GapEvent.newlyLost`, to count each loss once
+   */
+  newlyLost: number
 }
 
 export interface StateChangeEvent {

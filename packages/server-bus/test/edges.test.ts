@@ -13,6 +13,7 @@ import {
   type EdgeInfo,
   TCPBus,
 } from '../src/index.ts'
+import { ScriptedEdge, sequenceFrame, sequenceOf } from '../src/testing/scripted-edge.ts'
 import {
   BUS_MODES,
   capturingLogger,
@@ -21,7 +22,6 @@ import {
   waitUntil,
   withMode,
 } from './support/helpers.ts'
-import { ScriptedEdge, sequenceFrame, sequenceOf } from './support/scripted-edge.ts'
 
 let bus: TCPBus | undefined
 const edges: ScriptedEdge[] = []

@@ -3,6 +3,7 @@
 import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CanMessage, CanOperationError, TCPBus } from '../src/index.ts'
+import { ScriptedEdge } from '../src/testing/scripted-edge.ts'
 import {
   BUS_MODES,
   capturingLogger,
@@ -11,7 +12,6 @@ import {
   useBusMode,
   withMode,
 } from './support/helpers.ts'
-import { ScriptedEdge } from './support/scripted-edge.ts'
 
 const edges: ScriptedEdge[] = []
 

@@ -12,6 +12,7 @@ import {
 } from '@canbridge/protocol/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EdgeSessionError, type PeerInfo, type TCPBus } from '../src/index.ts'
+import { ScriptedEdge, sequenceFrame, sequenceOf } from '../src/testing/scripted-edge.ts'
 import {
   BUS_MODES,
   type CapturingLogger,
@@ -20,7 +21,6 @@ import {
   useBusMode,
   waitUntil,
 } from './support/helpers.ts'
-import { ScriptedEdge, sequenceFrame, sequenceOf } from './support/scripted-edge.ts'
 
 let bus: TCPBus | undefined
 let logger: CapturingLogger

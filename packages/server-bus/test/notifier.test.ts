@@ -10,6 +10,7 @@ import {
   Printer,
   type TCPBus,
 } from '../src/index.ts'
+import { ScriptedEdge, sequenceFrame, sequenceOf } from '../src/testing/scripted-edge.ts'
 import {
   BUS_MODES,
   capturingLogger,
@@ -18,7 +19,6 @@ import {
   useBusMode,
   waitUntil,
 } from './support/helpers.ts'
-import { ScriptedEdge, sequenceFrame, sequenceOf } from './support/scripted-edge.ts'
 
 const buses: TCPBus[] = []
 const edges: ScriptedEdge[] = []

@@ -65,10 +65,12 @@ export class WorkerLink implements TCPBusLink {
   #failure: CanError | undefined
   #closing = false
 
+  /** `sessionUrl`: the module the worker runs (tests give a scripted one) */
   static async start(
     options: ResolvedTCPBusOptions,
     logger: Logger,
     host: TCPBusLinkHost,
+    sessionUrl: URL = SESSION_URL,
   ): Promise<WorkerLink> {
     const ring = createFrameRing(options.receiveQueueFrames)
     const link = new WorkerLink(new FrameRingReader(ring, options.receiveOwnMessages), logger, host)
@@ -80,13 +82,15 @@ export class WorkerLink implements TCPBusLink {
       FromBusWorker,
       BusWorkerReply
     >({
-      moduleUrl: SESSION_URL,
+      moduleUrl: sessionUrl,
       init,
       name: 'canbridge TCPBus worker',
       errorClasses: ERROR_CLASSES,
       onMessage: (message) => link.#onMessage(message),
       onFailure: (error) => link.#fail(error),
     })
+    // the events the worker posted before the frames it wrote after them are handled first
+    link.queue.beforeRead = () => link.#worker.drain()
     return link
   }
 

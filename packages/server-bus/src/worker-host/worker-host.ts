@@ -105,6 +105,8 @@ export class WorkerHost<In, Out, Reply> {
     this.#exited = new Promise((resolve) => {
       this.#worker.once('exit', (code) => {
         clearInterval(this.#watch)
+        // what it posted before it ended (a start failure, its last events) comes first
+        this.drain()
         if (!this.#stopping) {
           this.#fail(new CanError(`${options.name} exited unexpectedly (exit code ${code})`))
         }

@@ -6,6 +6,7 @@ import { MESSAGE_TYPE } from '@canbridge/protocol'
 import { preambleBytes } from '@canbridge/protocol/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type TCPBus, TCPBus as TCPBusClass } from '../../src/index.ts'
+import { ScriptedEdge, sequenceFrame } from '../../src/testing/scripted-edge.ts'
 import {
   BUS_MODES,
   type CapturingLogger,
@@ -15,7 +16,6 @@ import {
   waitUntil,
   withMode,
 } from '../support/helpers.ts'
-import { ScriptedEdge, sequenceFrame } from '../support/scripted-edge.ts'
 
 let bus: TCPBus | undefined
 let logger: CapturingLogger

@@ -7,6 +7,11 @@ import { encodePreamble, ROLE } from '@canbridge/protocol'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { CanInitializationError, TCPBus } from '../../src/index.ts'
 import {
+  ScriptedEdge,
+  type ScriptedEdgeOptions,
+  sequenceFrame,
+} from '../../src/testing/scripted-edge.ts'
+import {
   BUS_MODES,
   type CapturingLogger,
   listen,
@@ -14,8 +19,7 @@ import {
   waitUntil,
   withMode,
 } from '../support/helpers.ts'
-import { ScriptedEdge, type ScriptedEdgeOptions, sequenceFrame } from '../support/scripted-edge.ts'
-import { makePki, type TestPki } from './pki.ts'
+import { makePki, type TestPki } from './openssl-pki.ts'
 
 let pki: TestPki
 let foreign: TestPki
