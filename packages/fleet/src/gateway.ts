@@ -7,14 +7,19 @@
 // arrive as NATS requests on `<prefix>.tx.<edge>` and are answered as TCPBus.send would.
 import { hostname } from 'node:os'
 import type { TxFrame } from '@canbridge/protocol'
-import { silentLogger, type Logger } from '@canbridge/server-bus'
+import { type Logger, silentLogger } from '@canbridge/server-bus'
 import {
   type ChannelTracker,
   EdgeServer,
   resolveTCPBusOptions,
   type TCPBusOptions,
 } from '@canbridge/server-bus/edge-server'
-import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream'
+import {
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream'
 import {
   connect,
   type Msg,
@@ -161,17 +166,35 @@ export class Gateway {
     })
     server.on('drops', (drops) => {
       const slash = drops.channel.indexOf('/')
-      const subject = this.subjects.of('drops', drops.channel.slice(0, slash), drops.channel.slice(slash + 1))
-      const body = JSON.stringify({ fromSeq: drops.fromSeq, count: drops.count, reason: drops.reason })
+      const subject = this.subjects.of(
+        'drops',
+        drops.channel.slice(0, slash),
+        drops.channel.slice(slash + 1),
+      )
+      const body = JSON.stringify({
+        fromSeq: drops.fromSeq,
+        count: drops.count,
+        reason: drops.reason,
+      })
       js.publish(subject, body).catch((error: unknown) =>
-        this.#logger.error({ channel: drops.channel, err: String(error) }, 'cannot store a drop report'),
+        this.#logger.error(
+          { channel: drops.channel, err: String(error) },
+          'cannot store a drop report',
+        ),
       )
     })
     server.on('stateChange', (change) => {
       const slash = change.channel.indexOf('/')
-      const subject = this.subjects.of('state', change.channel.slice(0, slash), change.channel.slice(slash + 1))
-      js.publish(subject, JSON.stringify({ state: change.state, previous: change.previous, timeMs: Date.now() })).catch(
-        (error: unknown) => this.#logger.error({ err: String(error) }, 'cannot store a bus state'),
+      const subject = this.subjects.of(
+        'state',
+        change.channel.slice(0, slash),
+        change.channel.slice(slash + 1),
+      )
+      js.publish(
+        subject,
+        JSON.stringify({ state: change.state, previous: change.previous, timeMs: Date.now() }),
+      ).catch((error: unknown) =>
+        this.#logger.error({ err: String(error) }, 'cannot store a bus state'),
       )
     })
   }
@@ -206,7 +229,12 @@ export class Gateway {
     message.respond(JSON.stringify(reply))
   }
 
-  #publisher(channel: ChannelTracker, js: JetStreamClient, jsm: JetStreamManager, gatewayId: string): ChannelPublisher {
+  #publisher(
+    channel: ChannelTracker,
+    js: JetStreamClient,
+    jsm: JetStreamManager,
+    gatewayId: string,
+  ): ChannelPublisher {
     return this.#publisherFor(channel.edgeId, channel.iface, channel.name, js, jsm, gatewayId)
   }
 
@@ -237,7 +265,14 @@ export class Gateway {
   /** A channel's batch could not be stored: the edge reconnects and resumes from the stream. */
   #failed(channel: ChannelTracker, error: Error): void {
     if (this.#closed) return
-    this.#logger.warn({ channel: channel.name, err: error.message }, 'storing failed: the edge must resume')
-    this.server.disconnect(channel.edgeId, `storing ${channel.name} failed: ${error.message}`, error)
+    this.#logger.warn(
+      { channel: channel.name, err: error.message },
+      'storing failed: the edge must resume',
+    )
+    this.server.disconnect(
+      channel.edgeId,
+      `storing ${channel.name} failed: ${error.message}`,
+      error,
+    )
   }
 }

@@ -12,6 +12,8 @@ export {
   type FrameSelection,
 } from './fleet-client.ts'
 export { FleetFrame } from './fleet-frame.ts'
+export { Gateway, type GatewayOptions, type TxReply, type TxRequest } from './gateway.ts'
+export { JetStreamSink, type JetStreamSinkEvents } from './jetstream-sink.ts'
 export { DEFAULT_STREAM, ensureStream, type FleetStreamOptions, streamProblems } from './stream.ts'
 export {
   FleetSubjects,
@@ -20,5 +22,3 @@ export {
   type SubjectKind,
   subjectToken,
 } from './subjects.ts'
-export { Gateway, type GatewayOptions, type TxReply, type TxRequest } from './gateway.ts'
-export { JetStreamSink, type JetStreamSinkEvents } from './jetstream-sink.ts'

@@ -47,7 +47,13 @@ export class JetStreamSink implements ReceiveSink {
     return this.#peak
   }
 
-  push(bytes: Uint8Array, start: number, end: number, count: number, channel: ChannelTracker): boolean {
+  push(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    count: number,
+    channel: ChannelTracker,
+  ): boolean {
     // the tracker has moved past these records: they are the `count` before its nextSeq
     const firstSeq = channel.nextSeq! - count
     const body = new Uint8Array(BATCH_HEADER_BYTES + (end - start))

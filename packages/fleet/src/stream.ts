@@ -63,7 +63,18 @@ export async function ensureStream(
     max_bytes: options.maxBytes ?? -1,
     max_msg_size: -1,
   }
-  await jsm.streams.add(config)
+  try {
+    await jsm.streams.add(config)
+  } catch (error) {
+    // 10065: another stream already captures these subjects; say which, so the fix is clear
+    if ((error as { code?: number }).code !== 10065) throw error
+    const owners = await jsm.streams.names(subjects.stored()[0]).next()
+    throw new FleetError(
+      FLEET_ERROR.STREAM_CONFIG,
+      `stream ${owners.join(', ') || '(unknown)'} already captures ${subjects.stored().join(', ')}: use that stream, or another subject prefix for ${name}`,
+      { cause: error },
+    )
+  }
   return name
 }
 

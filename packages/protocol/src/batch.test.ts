@@ -15,16 +15,19 @@ const records = [
 describe('DataBatch.tail', () => {
   const batch = DataBatch.parse(batchBody(3, 1000, records))
 
-  it.each([0, 1, 2, 3, 4])('without its first %i frames is the batch the builder makes of the rest', (skip) => {
-    const tail = batch.tail(skip)
-    const expected = batchBody(3, 1000 + skip, records.slice(skip))
-    expect(toHex(tail.body)).toBe(toHex(expected))
-    expect(tail.firstSeq).toBe(1000 + skip)
-    expect(tail.count).toBe(records.length - skip)
-    expect(tail.channel).toBe(3)
-    // and it is a valid batch of its own
-    expect(DataBatch.parse(tail.body).count).toBe(records.length - skip)
-  })
+  it.each([0, 1, 2, 3, 4])(
+    'without its first %i frames is the batch the builder makes of the rest',
+    (skip) => {
+      const tail = batch.tail(skip)
+      const expected = batchBody(3, 1000 + skip, records.slice(skip))
+      expect(toHex(tail.body)).toBe(toHex(expected))
+      expect(tail.firstSeq).toBe(1000 + skip)
+      expect(tail.count).toBe(records.length - skip)
+      expect(tail.channel).toBe(3)
+      // and it is a valid batch of its own
+      expect(DataBatch.parse(tail.body).count).toBe(records.length - skip)
+    },
+  )
 
   it('refuses to skip every frame or a bad count', () => {
     expect(() => batch.tail(5)).toThrow(RangeError)

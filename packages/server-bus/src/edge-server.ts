@@ -496,7 +496,8 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
    */
   stored(channel: string, nextSeq: number): void {
     const tracker = this.#channels.get(channel)
-    if (tracker === undefined || (tracker.storedSeq !== null && nextSeq <= tracker.storedSeq)) return
+    if (tracker === undefined || (tracker.storedSeq !== null && nextSeq <= tracker.storedSeq))
+      return
     tracker.storedSeq = nextSeq
     const link = this.#linkOf(channel)
     link?.session.acknowledge(link.index)

@@ -453,7 +453,10 @@ export class EdgeSession {
         this.#fail(
           error instanceof EdgeSessionError
             ? error
-            : new EdgeSessionError('ADMIT_FAILED', `cannot admit the edge now: ${(error as Error).message}`),
+            : new EdgeSessionError(
+                'ADMIT_FAILED',
+                `cannot admit the edge now: ${(error as Error).message}`,
+              ),
         )
       },
     )
