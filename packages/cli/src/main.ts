@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander'
 import { createDumpCommand } from './dump-command.ts'
 import { EXIT, UsageError } from './exit.ts'
+import { createGatewayCommand } from './gateway-command.ts'
 import { createGenCommand } from './gen-command.ts'
 import { createKeysCommand } from './keys/command.ts'
 import { createMonitorCommand } from './monitor/monitor-command.ts'
@@ -21,6 +22,7 @@ export const COMMANDS: readonly (() => Command)[] = [
   createTopCommand,
   createMonitorCommand,
   createVcanCommand,
+  createGatewayCommand,
   createKeysCommand,
 ]
 

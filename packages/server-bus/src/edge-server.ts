@@ -22,7 +22,13 @@ import {
 } from '@canbridge/protocol'
 import { BUS_STATE_SEVERITY } from './bus.ts'
 import { type ChannelStats, ChannelTracker } from './channel-tracker.ts'
-import { type EdgeInfo, EdgeSession, EdgeSessionError, type SessionHost } from './edge-session.ts'
+import {
+  type Admission,
+  type EdgeInfo,
+  EdgeSession,
+  EdgeSessionError,
+  type SessionHost,
+} from './edge-session.ts'
 import { CanInitializationError, CanOperationError } from './errors.ts'
 import { type CanFilter, toWireFilters } from './filters.ts'
 import type { Logger } from './logger.ts'
@@ -80,6 +86,17 @@ export interface EdgeServerInit {
   periodicTasks: () => Iterable<PeriodicSpec>
   /** the filters in force, pushed to each edge that connects */
   filters: () => readonly CanFilter[] | null
+  /**
+   * A store that keeps frames beyond this process (the fleet gateway's JetStream): where each
+   * channel resumes is read from it before WELCOME, and frames are acknowledged to the edge
+   * only when `stored()` says so. Without it, received frames are acknowledged at once.
+   */
+  durable?: DurableStore
+}
+
+export interface DurableStore {
+  /** the next sequence the store expects per channel (`edgeId/iface`), null when it has none */
+  resume(edgeId: string, channels: readonly string[]): Promise<(number | null)[]>
 }
 
 /** Time given to sockets to flush their last messages at shutdown before they are destroyed. */
@@ -93,6 +110,7 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
   readonly #sink: ReceiveSink
   readonly #periodicTasks: () => Iterable<PeriodicSpec>
   readonly #filters: () => readonly CanFilter[] | null
+  readonly #durable: DurableStore | undefined
   readonly #sessions = new Set<EdgeSession>()
   readonly #edges = new Map<string, EdgeSession>()
   readonly #channels = new Map<string, ChannelTracker>()
@@ -129,6 +147,7 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
     this.#sink = init.sink
     this.#periodicTasks = init.periodicTasks
     this.#filters = init.filters
+    this.#durable = init.durable
     this.#security = security
     this.#authenticator = new EdgeAuthenticator(security)
     this.#refusals = new RefusalLog(this.#logger)
@@ -466,7 +485,42 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
     }
   }
 
-  #admit(session: EdgeSession, hello: Hello): { channels: ChannelTracker[]; welcome: Welcome } {
+  /** Closes an edge's connection with a reason (it reconnects, and resumes where the store says). */
+  disconnect(edgeId: string, reason: string, error?: Error): void {
+    this.#edges.get(edgeId)?.close(reason, error)
+  }
+
+  /**
+   * A store confirmed every frame of `channel` below `nextSeq` (with `durable`): the edge may
+   * free them. Acknowledgements never go backwards.
+   */
+  stored(channel: string, nextSeq: number): void {
+    const tracker = this.#channels.get(channel)
+    if (tracker === undefined || (tracker.storedSeq !== null && nextSeq <= tracker.storedSeq))
+      return
+    tracker.storedSeq = nextSeq
+    const link = this.#linkOf(channel)
+    link?.session.acknowledge(link.index)
+  }
+
+  #admit(session: EdgeSession, hello: Hello): Admission | Promise<Admission> {
+    const admission = this.#admitNow(session, hello)
+    const durable = this.#durable
+    if (durable === undefined) return admission
+    // the store, not this process's memory, says where each channel resumes
+    const names = admission.channels.map((c) => c.name)
+    return durable.resume(hello.edgeId, names).then((resumed) => {
+      admission.channels.forEach((tracker, i) => {
+        tracker.durable = true
+        tracker.storedSeq = resumed[i] ?? null
+        tracker.nextSeq = resumed[i] ?? null
+        admission.welcome.channels[i]!.nextSeq = tracker.nextSeq
+      })
+      return admission
+    })
+  }
+
+  #admitNow(session: EdgeSession, hello: Hello): Admission {
     const names = new Set<string>()
     for (const offer of hello.channels) {
       if (names.has(offer.name)) {
