@@ -65,7 +65,7 @@ export function createDumpCommand(): Command {
     .option('-l', 'log into candump-<date>_<time>.log in this directory (implies -s 2)')
     .option(
       '-f <file>',
-      'log into <file>: .log candump -L, .asc Vector ASC ("-" means -L on stdout; implies -s 2)',
+      'log into <file>: .log candump -L, .asc Vector ASC, .blf Vector BLF, .mcap MCAP ("-" means -L on stdout; implies -s 2)',
     )
     .option('-s <level>', 'silent mode: 0 off, 1 a spinner, 2 no output on stdout')
     .option('-n <count>', 'stop after <count> frames')
@@ -106,6 +106,7 @@ Examples:
   canbridge dump -L can0,123:7FF,400:700         two id ranges of can0, log format
   canbridge dump -ta -a -x any,0:0,#FFFFFFFF     times, ASCII, flags, error frames too
   canbridge dump -f capture.asc -n 10000         10000 frames into a Vector ASC file
+  canbridge dump -f trip.mcap                    into MCAP (Foxglove opens it); trip.blf: BLF
 
 On the edge: canbridge-edge --server <this host>:29536 --channel can0
 Exit status: 0 stopped (Ctrl-C, -n or -T), 2 bad command line (or a log file suffix

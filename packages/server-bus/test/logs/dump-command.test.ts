@@ -189,8 +189,8 @@ describe('canbridge dump', () => {
       [['--port', '70000'], '--port must be an integer from 0 to 65535, got "70000"'],
       [['-l', '-f', 'x.log'], '-l and -f both name a log file: give one'],
       [
-        ['-f', 'x.blf'],
-        'cannot log to "x.blf": unsupported suffix ".blf"; supported: .log (candump -L), .asc (Vector ASC)',
+        ['-f', 'x.trc'],
+        'cannot log to "x.trc": unsupported suffix ".trc"; supported: .log (candump -L), .asc (Vector ASC), .blf (Vector BLF), .mcap (MCAP)',
       ],
       [['--bogus'], "unknown option '--bogus'"],
     ]

@@ -101,11 +101,13 @@ describe('LogReader', () => {
     }
   })
 
-  it('refuses a path without a .log suffix, listing what it reads', () => {
+  it('refuses a path with a suffix it does not read, listing what it reads', () => {
     expect(() => new LogReader('capture.asc')).toThrow(
-      'cannot read "capture.asc": unsupported suffix ".asc"; supported: .log (candump -L)',
+      'cannot read "capture.asc": unsupported suffix ".asc"; supported: .log (candump -L), .blf (Vector BLF), .mcap (MCAP)',
     )
-    expect(() => new LogReader('capture')).toThrow('no suffix; supported: .log (candump -L)')
+    expect(() => new LogReader('capture')).toThrow(
+      'no suffix; supported: .log (candump -L), .blf (Vector BLF), .mcap (MCAP)',
+    )
     expect(new LogReader('CAPTURE.LOG').name).toBe('CAPTURE.LOG')
   })
 
