@@ -45,6 +45,12 @@ export function buildProgram(
 /** Runs the command line (without node and the script); resolves with the exit status. */
 export async function main(argv: readonly string[], output?: ProgramOutput): Promise<number> {
   const program = buildProgram(COMMANDS, output)
+  if (process.env['CANBRIDGE_CHECK_ARGS'] === '1') {
+    // the README check: commander has validated the command line; stop before acting
+    program.hook('preAction', () => {
+      throw new CommanderError(EXIT.OK, 'canbridge.checked', 'canbridge: arguments ok')
+    })
+  }
   try {
     await program.parseAsync(argv as string[], { from: 'user' })
   } catch (error) {

@@ -39,7 +39,7 @@ describe('canbridge keys add-edge', () => {
       `Added edge pi-2 (certificate valid until ${cert.validToDate.toISOString().slice(0, 10)})`,
     )
     expect(added.stdout).toContain(
-      'canbridge-edge --server ws.local:29536 --edge-id pi-2 --tls-ca /etc/canbridge/ca.crt --tls-cert /etc/canbridge/pi-2.crt --tls-key /etc/canbridge/pi-2.key',
+      'canbridge-edge --server ws.local:29536 --channel can0 --edge-id pi-2 --tls-ca /etc/canbridge/ca.crt --tls-cert /etc/canbridge/pi-2.crt --tls-key /etc/canbridge/pi-2.key',
     )
     expect(added.stdout).toContain('--token-file /etc/canbridge/pi-2.token')
     expect(added.stdout).toContain(
@@ -92,7 +92,7 @@ describe('canbridge keys add-edge', () => {
     await keysOk('init', '--dir', dir)
     await rm(join(dir, 'server.crt'))
     const added = await keysOk('add-edge', 'pi', '--dir', dir)
-    expect(added.stdout).toContain('canbridge-edge --server HOST:29536 --edge-id pi')
+    expect(added.stdout).toContain('canbridge-edge --server HOST:29536 --channel can0 --edge-id pi')
     expect(added.stdout).not.toContain('--tls-pin')
   })
 })

@@ -214,8 +214,8 @@ describe('canbridge keys init', () => {
       `auth: { tokensFile: '${join(dir, 'edge-tokens.json')}' }`,
       `${join(dir, 'ca.crt')}  ${join(dir, 'edges/pi-garage.crt')}  ${join(dir, 'edges/pi-garage.key')}`,
       `${join(dir, 'ca.crt')}  ${join(dir, 'edges/pi-garage.token')}`,
-      'canbridge-edge --server ws.local:29536 --edge-id pi-garage --tls-ca /etc/canbridge/ca.crt --tls-cert /etc/canbridge/pi-garage.crt --tls-key /etc/canbridge/pi-garage.key',
-      'canbridge-edge --server ws.local:29536 --edge-id pi-garage --tls-ca /etc/canbridge/ca.crt --token-file /etc/canbridge/pi-garage.token',
+      'canbridge-edge --server ws.local:29536 --channel can0 --edge-id pi-garage --tls-ca /etc/canbridge/ca.crt --tls-cert /etc/canbridge/pi-garage.crt --tls-key /etc/canbridge/pi-garage.key',
+      'canbridge-edge --server ws.local:29536 --channel can0 --edge-id pi-garage --tls-ca /etc/canbridge/ca.crt --token-file /etc/canbridge/pi-garage.token',
       `--tls-pin sha256:${fingerprint}`,
     ]) {
       expect(stdout).toContain(line)
@@ -225,7 +225,7 @@ describe('canbridge keys init', () => {
   it('puts an IPv6 server address in brackets in the edge command', async () => {
     const dir = await tempDir()
     const { stdout } = await keysOk('init', '--dir', dir, '--server-ip', 'fd00::10')
-    expect(stdout).toContain('canbridge-edge --server [fd00::10]:29536 --edge-id ID')
+    expect(stdout).toContain('canbridge-edge --server [fd00::10]:29536 --channel can0 --edge-id ID')
     expect(stdout).toContain(`canbridge keys add-edge ID --dir ${dir}`)
   })
 
