@@ -3,6 +3,7 @@
 // chunk indexes, statistics, summary offsets, footer CRC), which shares no code with
 // @mcap/core; then read back by MCAPReader; decoded signals beside the raw frames; files that
 // break; the factories and a live bus into a .mcap file.
+import { spawnSync } from 'node:child_process'
 import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -20,6 +21,7 @@ import { recordAndReadBack } from './support/live-recording.ts'
 import { pythonWith, runPython } from './support/python.ts'
 import { expectSameList } from './support/same-list.ts'
 import { sampleFrames } from './support/sample-frames.ts'
+import { readInSmallHeap } from './support/small-heap.ts'
 
 const CHECKER = new URL('./support/mcap_check.py', import.meta.url).pathname
 const BUSES = ['pi-garage/can0', 'pi-garage/can1', null]
@@ -209,6 +211,43 @@ describe('MCAP: checked by an independent reader of the spec', () => {
     ])
     expect(reader.messagesSkipped).toBe(3)
   }, 60_000)
+})
+
+describe('MCAP: reading in bounded memory, @mcap/core loaded only when needed', () => {
+  it('streams a file of 300,000 frames in a 24 MB heap', async () => {
+    const path = join(tempDir(), 'big.mcap')
+    const frames = sampleFrames(3000, BUSES)
+    const writer = new MCAPWriter(path)
+    const started = performance.now()
+    for (let i = 0; i < 300_000; i++) await writer.onMessage(frames[i % frames.length]!)
+    await writer.stop()
+    const writeSeconds = (performance.now() - started) / 1000
+    const { count, seconds, rssMb } = readInSmallHeap(path)
+    console.log(
+      `MCAP: wrote 300000 frames in ${writeSeconds.toFixed(2)} s (${Math.round(300_000 / writeSeconds)}/s, ${(statSync(path).size / 1e6).toFixed(1)} MB), read them in ${seconds.toFixed(2)} s (${Math.round(count / seconds)}/s) with a 24 MB old space, RSS ${rssMb.toFixed(0)} MB`,
+    )
+    expect(count).toBe(300_000)
+  }, 120_000)
+
+  it('importing the package does not load @mcap/core; opening an .mcap file does', () => {
+    const index = new URL('../../src/index.ts', import.meta.url).href
+    const path = join(tempDir(), 'lazy.mcap')
+    const script = `
+      import { registerHooks } from 'node:module'
+      const loaded = []
+      registerHooks({ resolve(specifier, context, next) { loaded.push(specifier); return next(specifier, context) } })
+      const { openLogWriter } = await import(${JSON.stringify(index)})
+      const before = loaded.includes('@mcap/core')
+      const writer = openLogWriter(${JSON.stringify(path)})
+      await writer.stop()
+      console.log(JSON.stringify({ before, after: loaded.includes('@mcap/core') }))
+    `
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    })
+    expect(result.stderr).toBe('')
+    expect(JSON.parse(result.stdout)).toEqual({ before: false, after: true })
+  })
 })
 
 describe('MCAP files that break', () => {

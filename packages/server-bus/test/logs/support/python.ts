@@ -40,7 +40,7 @@ export function runPython(
         encoding: 'utf8',
         timeout: 120_000,
         maxBuffer: 256 * 1024 * 1024,
-        env: { ...process.env, ...env },
+        env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...env },
       },
       (error, stdout, stderr) => {
         if (error)
