@@ -138,6 +138,34 @@ async function writeBlf(path: string, frames: CanMessage[], options = {}): Promi
 
 const seconds = (ns: bigint) => Number(ns) / 1e9
 
+/** A CAN_MESSAGE2 object with a version 1 (32-byte) or 2 (40-byte) header, written by hand. */
+function canMessage2(o: {
+  version: 1 | 2
+  unit: 1 | 2
+  time: bigint
+  channel: number
+  flags: number
+  id: number
+  dlc?: number
+  data: number[]
+}): Buffer {
+  const headerSize = o.version === 1 ? 32 : 40
+  const object = Buffer.alloc(headerSize + 24)
+  object.write('LOBJ', 0, 'latin1')
+  object.writeUInt16LE(headerSize, 4)
+  object.writeUInt16LE(o.version, 6)
+  object.writeUInt32LE(object.length, 8)
+  object.writeUInt32LE(86, 12)
+  object.writeUInt32LE(o.unit, 16)
+  object.writeBigUInt64LE(o.time, 24)
+  object.writeUInt16LE(o.channel, headerSize)
+  object[headerSize + 2] = o.flags
+  object[headerSize + 3] = o.dlc ?? o.data.length
+  object.writeUInt32LE(o.id, headerSize + 4)
+  object.set(o.data, headerSize + 8)
+  return object
+}
+
 /** The largest difference between two lists of times, in seconds. */
 function largestGap(a: number[], b: number[]): number {
   expect(a).toHaveLength(b.length)
@@ -232,6 +260,97 @@ describe('BLF: python-can 4.1 as the oracle', () => {
     expect(reader.containers).toBe(view.header.containers)
     expect(reader.objectsRead).toBe(frames.length)
   }, 120_000)
+
+  it('reads object header version 2 and 10 µs time units as python-can does (a file built here byte by byte)', async () => {
+    const T = 1_700_000_000_123_450_000n
+    const objects = [
+      // version 2 header (40 bytes), ns time: a sent extended frame on channel 2
+      canMessage2({
+        version: 2,
+        unit: 2,
+        time: T,
+        channel: 2,
+        flags: 0x01,
+        id: 0x80000123,
+        data: [1, 2, 3],
+      }),
+      // version 1 header, time in 10 µs units: a received standard remote frame on channel 1
+      canMessage2({
+        version: 1,
+        unit: 1,
+        time: (T + 20_000n) / 10_000n,
+        channel: 1,
+        flags: 0x80,
+        id: 0x7ff,
+        dlc: 4,
+        data: [],
+      }),
+    ]
+    const contents = Buffer.concat(objects)
+    const container = Buffer.alloc(32)
+    container.write('LOBJ', 0, 'latin1')
+    container.writeUInt16LE(16, 4)
+    container.writeUInt16LE(1, 6)
+    container.writeUInt32LE(32 + contents.length, 8)
+    container.writeUInt32LE(10, 12) // LOG_CONTAINER, stored
+    container.writeUInt32LE(contents.length, 24)
+    const header = Buffer.alloc(144)
+    header.write('LOGG', 0, 'latin1')
+    header.writeUInt32LE(144, 4) // no start time: the objects' times are absolute
+    const path = join(tempDir(), 'v2.blf')
+    writeFileSync(path, Buffer.concat([header, container, contents]))
+    const view = JSON.parse(
+      await runPython(python(), ['-c', READ_WITH_PYTHON_CAN, path]),
+    ) as PythonView
+    const ours = await readAll(new BLFReader(path))
+    expect(ours.map(fields)).toEqual(view.messages.map(pythonFields))
+    expect(ours.map(fields)).toEqual([
+      {
+        id: 0x123,
+        ext: true,
+        rtr: false,
+        err: false,
+        fd: false,
+        brs: false,
+        esi: false,
+        dlc: 3,
+        data: '010203',
+        channel: '1',
+        rx: false,
+      },
+      {
+        id: 0x7ff,
+        ext: false,
+        rtr: true,
+        err: false,
+        fd: false,
+        brs: false,
+        esi: false,
+        dlc: 4,
+        data: '',
+        channel: '0',
+        rx: true,
+      },
+    ])
+    expect(ours.map((m) => m.timestampNs)).toEqual([T, T + 20_000n])
+    expect(
+      largestGap(
+        ours.map((m) => seconds(m.timestampNs)),
+        view.messages.map((p) => p.timestamp),
+      ),
+    ).toBeLessThan(1e-6)
+  }, 60_000)
+
+  it('an empty recording is a valid file: a header and nothing else, for python-can too', async () => {
+    const path = join(tempDir(), 'empty.blf')
+    await new BLFWriter(path).stop()
+    const view = JSON.parse(
+      await runPython(python(), ['-c', READ_WITH_PYTHON_CAN, path]),
+    ) as PythonView
+    expect(view.messages).toEqual([])
+    expect(view.header).toMatchObject({ object_count: 0, file_size: 144, start: 0, stop: 0 })
+    expect(await readAll(new BLFReader(path))).toEqual([])
+  }, 60_000)
 
   it('our own round trip is exact to the nanosecond', async () => {
     const frames = sampleFrames(2000, CHANNELS)

@@ -137,6 +137,15 @@ describe('MCAP: checked by an independent reader of the spec', () => {
     await expect(check(path)).rejects.toThrow(/mcap_check: chunk index for \d+: wrong times/)
   }, 60_000)
 
+  it('an empty recording is a valid, indexed file', async () => {
+    const path = join(tempDir(), 'empty.mcap')
+    await new MCAPWriter(path).stop()
+    const checked = await check(path)
+    expect(checked.messages).toEqual([])
+    expect(checked.statistics).toMatchObject({ message_count: 0, chunk_count: 0 })
+    expect(await readAll(new MCAPReader(path))).toEqual([])
+  }, 60_000)
+
   it('MCAPReader reads it back exactly, times to the nanosecond', async () => {
     const frames = sampleFrames(5000, BUSES)
     const path = join(tempDir(), 'back.mcap')

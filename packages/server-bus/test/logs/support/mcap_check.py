@@ -207,11 +207,12 @@ def check(data):
         need(offset_start == 0 or at < offset_start, f"{name} record inside the summary offset section")
         if name == "Schema":
             s = schema(c)
-            need(schemas.get(s["id"]) == s, f"summary schema {s['id']} differs from the data section's")
+            # a schema no message used may be in the summary only
+            need(schemas.setdefault(s["id"], s) == s, f"summary schema {s['id']} differs from the data section's")
             summary["Schema"].append(s["id"])
         elif name == "Channel":
             ch = channel(c)
-            need(channels.get(ch["id"]) == ch, f"summary channel {ch['id']} differs")
+            need(channels.setdefault(ch["id"], ch) == ch, f"summary channel {ch['id']} differs")
             summary["Channel"].append(ch["id"])
         elif name == "ChunkIndex":
             ci = {"start": c.u64(), "end": c.u64(), "offset": c.u64(), "length": c.u64()}
@@ -242,6 +243,10 @@ def check(data):
     grouped = {OP.get(g[0]) for g in groups}
     for name in ("Schema", "Channel", "ChunkIndex", "Statistics"):
         need(not summary[name] or name in grouped, f"no summary offset for the {name} group")
+    # the spec: a Schema and Channel record MUST be in the summary for every indexed message
+    for cid in channel_counts:
+        need(cid in summary["Channel"], f"channel {cid} has messages but no summary Channel record")
+        need(channels[cid]["schema_id"] in summary["Schema"], f"the schema of channel {cid} is not in the summary")
     # chunk indexes against the chunks
     need(len(summary["ChunkIndex"]) == len(chunks), f"{len(summary['ChunkIndex'])} chunk indexes, {len(chunks)} chunks")
     for ci, ch in zip(summary["ChunkIndex"], chunks):
