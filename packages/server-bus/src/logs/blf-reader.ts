@@ -64,6 +64,8 @@ export class BLFReader implements AsyncIterable<CanMessage> {
   objectsSkipped = 0
   /** log containers read */
   containers = 0
+  /** bytes of the file read so far (for a progress bar) */
+  bytesRead = 0
   #baseNs = 0n
   #started = false
 
@@ -126,6 +128,7 @@ export class BLFReader implements AsyncIterable<CanMessage> {
         continue
       }
       const object = await readAt(file, offset, size)
+      this.bytesRead = offset + object.length
       const truncated = object.length < size
       if (object.length < OBJECT_BASE_SIZE + CONTAINER_HEADER_SIZE) {
         throw this.#error(

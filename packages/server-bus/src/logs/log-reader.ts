@@ -2,7 +2,7 @@
 // streamed from a file or any readable stream a chunk at a time, so a log of any size is
 // read in constant memory. A malformed frame line stops it with a LogParseError naming the
 // file, the line and what is wrong.
-import { createReadStream } from 'node:fs'
+import { createReadStream, ReadStream } from 'node:fs'
 import { extname } from 'node:path'
 import type { Readable } from 'node:stream'
 import { FRAME_FLAG } from '@canbridge/protocol'
@@ -67,6 +67,7 @@ export class LogReader implements AsyncIterable<CanMessage> {
   /** frames candump reported dropped (its DROPCOUNT lines) */
   drops = 0
   #started = false
+  #bytesRead: () => number = () => 0
 
   constructor(source: string | Readable, options: LogReaderOptions = {}) {
     if (typeof source === 'string') {
@@ -79,17 +80,23 @@ export class LogReader implements AsyncIterable<CanMessage> {
     this.#channels = options.channels
   }
 
+  /** bytes of the file read so far (for a progress bar); 0 for a stream that is no file */
+  get bytesRead(): number {
+    return this.#bytesRead()
+  }
+
   async *[Symbol.asyncIterator](): AsyncGenerator<CanMessage, void, undefined> {
     if (this.#started) throw new Error(`${this.name}: a LogReader can be iterated once`)
     this.#started = true
     if (typeof this.#source === 'string') {
       const suffix = extname(this.#source).toLowerCase()
-      if (suffix === '.blf') {
-        yield* new BLFReader(this.#source, { channels: this.#channels })
-        return
-      }
-      if (suffix === '.mcap') {
-        yield* new MCAPReader(this.#source)
+      if (suffix === '.blf' || suffix === '.mcap') {
+        const reader =
+          suffix === '.blf'
+            ? new BLFReader(this.#source, { channels: this.#channels })
+            : new MCAPReader(this.#source)
+        this.#bytesRead = () => reader.bytesRead
+        yield* reader
         return
       }
     }
@@ -98,6 +105,7 @@ export class LogReader implements AsyncIterable<CanMessage> {
         ? createReadStream(this.#source, { highWaterMark: READ_CHUNK })
         : this.#source
     stream.setEncoding('utf8')
+    if (stream instanceof ReadStream) this.#bytesRead = () => stream.bytesRead
     const splitter = new LineSplitter()
     const lines: string[] = []
     const collect = (line: string) => lines.push(line)

@@ -20,6 +20,8 @@ export class MCAPReader implements AsyncIterable<CanMessage> {
   framesRead = 0
   /** chunks read */
   chunks = 0
+  /** bytes of the file read so far (for a progress bar) */
+  bytesRead = 0
   #started = false
 
   constructor(path: string) {
@@ -51,6 +53,7 @@ export class MCAPReader implements AsyncIterable<CanMessage> {
       for await (const chunk of stream) {
         reader.append(chunk as Buffer)
         appended += (chunk as Buffer).length
+        this.bytesRead = appended
         for (;;) {
           let record: McapTypes.TypedMcapRecord | undefined
           try {
