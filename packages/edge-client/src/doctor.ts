@@ -5,7 +5,7 @@
 // or CANBRIDGE_* variables), the socketcan addon (and where the single executable unpacked
 // it), the can / can_raw kernel modules, a raw CAN socket, each interface (exists, CAN, up;
 // bitrate and controller state from `ip -details -json link`), socket receive buffers
-// (rmem_default / rmem_max >= 4 MiB), and a connection with the protocol handshake to the
+// (rmem_default / rmem_max >= 4 MiB), the spool directory (writable, free space), and a connection with the protocol handshake to the
 // server. Exit code: 0 when nothing failed (warnings allowed), 1 when a check failed,
 // 2 for a bad command line.
 import { hostname } from 'node:os'
@@ -13,6 +13,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { BUILD_INFO, type BuildInfo } from './build-info.ts'
 import { VIRTUAL_PREFIX } from './can/virtual-source.ts'
 import { ConfigError, type EdgeConfig, type FlagValues, inspectConfig, SETTINGS } from './config.ts'
+import { describeAddress } from './connection.ts'
 import { type AddonOptions, checkAddon } from './doctor/addon.ts'
 import { checkCanSocket } from './doctor/can-socket.ts'
 import { type Host, realHost } from './doctor/host.ts'
@@ -26,7 +27,8 @@ import {
 } from './doctor/interfaces.ts'
 import { checkKernelModules } from './doctor/kernel.ts'
 import { type CheckResult, exitCode, fail, formatResult, ok, tally } from './doctor/report.ts'
-import { checkServer, describeServer } from './doctor/server.ts'
+import { checkServer } from './doctor/server.ts'
+import { checkSpool } from './doctor/spool.ts'
 import { checkSocketBuffers } from './doctor/sysctl.ts'
 import { type LinkSecurity, resolveLinkSecurity } from './security/link-security.ts'
 import { settingOptions } from './setting-options.ts'
@@ -60,7 +62,8 @@ function buildCommand(io: DoctorIo): Command {
     .description(
       'Checks this host for canbridge-edge and says what to fix: the configuration, the socketcan\n' +
         'addon, the can/can_raw kernel modules, a raw CAN socket, each interface (exists, up,\n' +
-        'bitrate, controller state), socket receive buffers (>= 4 MiB) and the server handshake.',
+        'bitrate, controller state), socket receive buffers (>= 4 MiB), the spool directory\n' +
+        '(takes writes, free space) and the server handshake.',
     )
     .helpOption('-h, --help', 'show this help')
     .option('-c, --config <path>', 'the JSON config file the daemon uses (also CANBRIDGE_CONFIG)')
@@ -229,7 +232,7 @@ export async function runDoctor(
   const kind = build ? `single executable ${build.target}, build ${build.commit}` : 'from source'
   io.out(
     `canbridge-edge doctor ${packageVersion()} on ${hostname()}: linux ${host.release} ${process.arch}, node ${process.version}, ${kind}\n` +
-      `channels: ${channels.join(', ')}${channelNote}; server: ${values.server ? describeServer(values.server) : 'none given'}\n\n`,
+      `channels: ${channels.join(', ')}${channelNote}; server: ${values.server ? describeAddress(values.server) : 'none given'}\n\n`,
   )
 
   if (config.configPath !== undefined || config.problems.length > 0) {
@@ -274,6 +277,14 @@ export async function runDoctor(
       )
     }
     guarded('rmem', () => report(checkSocketBuffers(host)), undefined)
+  }
+
+  if (values.spoolDir && values.spoolBytes !== undefined) {
+    try {
+      report(await checkSpool(values.spoolDir, values.spoolBytes, channels.length))
+    } catch (error) {
+      report(fail('spool', `the check itself failed: ${(error as Error).message}`, []))
+    }
   }
 
   report(

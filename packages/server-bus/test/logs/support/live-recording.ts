@@ -2,8 +2,8 @@
 // TCPBus, a Notifier hands them to a log writer, and LogReader must give them all back.
 import { expect } from 'vitest'
 import { LogReader, type LogReaderOptions, type LogWriter, Notifier } from '../../../src/index.ts'
+import { sequenceFrame } from '../../../src/testing/scripted-edge.ts'
 import { waitUntil } from '../../support/helpers.ts'
-import { sequenceFrame } from '../../support/scripted-edge.ts'
 import { busWithEdge } from '../helpers.ts'
 
 /** Records `count` frames from edge `pi`'s can0 with `writer`, stops it, reads the file back. */
