@@ -190,7 +190,7 @@ export class MCAPWriter implements Listener {
       sequence: this.#count,
       logTime,
       publishTime: logTime,
-      data: this.#encode(JSON.stringify(decoded.signals)),
+      data: this.#encode(JSON.stringify(decoded.signals, bigintAsJson)),
     })
   }
 
@@ -199,7 +199,7 @@ export class MCAPWriter implements Listener {
     writer: McapWriter,
     channel: string | null,
     name: string,
-    signals: Readonly<Record<string, number | string>>,
+    signals: Readonly<Record<string, number | bigint | string>>,
   ): Promise<number> {
     const properties: Record<string, { type: string[] }> = {}
     for (const signal of Object.keys(signals)) properties[signal] = { type: ['number', 'string'] }
@@ -236,4 +236,12 @@ export class MCAPWriter implements Listener {
       },
     )
   }
+}
+
+/** JSON has no 64-bit integers: a bigint is a number while exact, else its decimal string. */
+function bigintAsJson(_key: string, value: unknown): unknown {
+  if (typeof value !== 'bigint') return value
+  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(value)
+    : value.toString()
 }

@@ -6,8 +6,8 @@ import type { CanMessage } from '../message.ts'
 export interface DecodedSignals {
   /** the message's name, e.g. `EngineData` */
   name: string
-  /** physical values by signal name (a choice's name as a string) */
-  signals: Readonly<Record<string, number | string>>
+  /** physical values by signal name (a choice's name as a string, a raw 64-bit value a bigint) */
+  signals: Readonly<Record<string, number | bigint | string>>
 }
 
 export interface SignalDecoder {

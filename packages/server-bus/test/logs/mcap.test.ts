@@ -86,7 +86,13 @@ const decoder: SignalDecoder = {
     if (message.arbitrationId !== 0x100 || message.data.length < 2) return undefined
     return {
       name: 'EngineData',
-      signals: { Speed: message.data[0]! * 0.5, Gear: message.data[1]! > 127 ? 'P' : 'D' },
+      signals: {
+        Speed: message.data[0]! * 0.5,
+        Gear: message.data[1]! > 127 ? 'P' : 'D',
+        // 64-bit values: a number while exact, else the decimal string (JSON has no int64)
+        Count: BigInt(message.data[0]!),
+        Odometer: 2n ** 60n + BigInt(message.data[0]!),
+      },
     }
   },
 }
@@ -197,19 +203,19 @@ describe('MCAP: checked by an independent reader of the spec', () => {
         '/can/pi/can0/EngineData',
         'canbridge.signals.EngineData',
         String(T),
-        { Speed: 50, Gear: 'D' },
+        { Speed: 50, Gear: 'D', Count: 100, Odometer: '1152921504606847076' },
       ],
       [
         '/can/pi/can1/EngineData',
         'canbridge.signals.EngineData',
         String(T + 2_000_000n),
-        { Speed: 50.5, Gear: 'P' },
+        { Speed: 50.5, Gear: 'P', Count: 101, Odometer: '1152921504606847077' },
       ],
       [
         '/can/pi/can0/EngineData',
         'canbridge.signals.EngineData',
         String(T + 4_000_000n),
-        { Speed: 51, Gear: 'D' },
+        { Speed: 51, Gear: 'D', Count: 102, Odometer: '1152921504606847078' },
       ],
     ])
     // every raw frame is there, the one the decoder threw on included; the reader skips signals
