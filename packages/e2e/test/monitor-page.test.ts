@@ -148,17 +148,20 @@ describe.skipIf(browserPath === undefined)('canbridge monitor in Chromium', () =
         ) >= 5,
       { timeout: 30_000 },
     )
-    // the chart's canvas has ink on it, not just a blank box
-    const inked = await page.evaluate(() => {
-      const canvas = document.querySelector(
-        '.plot[data-signal="Counter0.Number"] canvas',
-      ) as HTMLCanvasElement
-      const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data
-      let ink = 0
-      for (let i = 3; i < pixels.length; i += 4) if (pixels[i]! > 0) ink++
-      return ink
-    })
-    expect(inked).toBeGreaterThan(100)
+    // the chart's canvas gets ink on it, not just a blank box (uPlot paints on the next frame)
+    await page.waitForFunction(
+      () => {
+        const canvas = document.querySelector(
+          '.plot[data-signal="Counter0.Number"] canvas',
+        ) as HTMLCanvasElement | null
+        if (canvas === null) return false
+        const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data
+        let ink = 0
+        for (let i = 3; i < pixels.length; i += 4) if (pixels[i]! > 0) ink++
+        return ink > 100
+      },
+      { timeout: 30_000 },
+    )
     await page.click('#signals tr[data-signal="Counter0.Be16"] input[type=checkbox]')
     await page.waitForFunction(
       () =>
