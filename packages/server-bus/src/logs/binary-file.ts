@@ -4,6 +4,19 @@
 import { close, write } from 'node:fs'
 import { openLogFile } from './text-sink.ts'
 
+/** A write the operating system refused (a full disk, ...): its message names the file. */
+export class FileWriteError extends Error {
+  override readonly name = 'FileWriteError'
+}
+
+/** What a binary writer reports: a refused write as it is, anything else naming file and format. */
+export function writerError(file: string, format: string, error: unknown): Error {
+  if (error instanceof FileWriteError) return error
+  return new Error(`${file}: writing the ${format} file failed: ${(error as Error).message}`, {
+    cause: error,
+  })
+}
+
 export class BinaryFile {
   readonly name: string
   readonly #fd: number
@@ -47,9 +60,12 @@ export class BinaryFile {
     const done = this.#tail.then(() => this.#writeFully(block, offset))
     // the chain goes on after a failure so close() still closes the file
     this.#tail = done.catch((error: unknown) => {
-      this.#error ??= new Error(`${this.name}: write failed: ${(error as Error).message}`, {
-        cause: error,
-      })
+      this.#error ??= new FileWriteError(
+        `${this.name}: write failed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      )
     })
     return this.#tail.then(() => {
       if (this.#error !== undefined) throw this.#error

@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { deflate } from 'node:zlib'
 import type { Listener } from '../listeners.ts'
 import type { CanMessage } from '../message.ts'
-import { BinaryFile } from './binary-file.ts'
+import { BinaryFile, writerError } from './binary-file.ts'
 import {
   BLF_OBJECT,
   CAN_ERROR_EXT_BODY,
@@ -257,12 +257,7 @@ export class BLFWriter implements Listener {
         () => work,
       )
       .catch((error: unknown) => {
-        this.#error ??= new Error(
-          `${this.name}: writing the BLF file failed: ${(error as Error).message}`,
-          {
-            cause: error,
-          },
-        )
+        this.#error ??= writerError(this.name, 'BLF', error)
       })
   }
 }

@@ -8,7 +8,7 @@ import * as zlib from 'node:zlib'
 import type { McapWriter } from '@mcap/core'
 import type { Listener } from '../listeners.ts'
 import type { CanMessage } from '../message.ts'
-import { BinaryFile } from './binary-file.ts'
+import { BinaryFile, writerError } from './binary-file.ts'
 import { CAN_FRAME_JSON_SCHEMA, CAN_FRAME_SCHEMA_NAME, canFrameJson } from './mcap-frame.ts'
 import type { SignalDecoder } from './signal-decoder.ts'
 
@@ -229,12 +229,7 @@ export class MCAPWriter implements Listener {
   }
 
   #fail(error: unknown): void {
-    this.#error ??= new Error(
-      `${this.name}: writing the MCAP file failed: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    )
+    this.#error ??= writerError(this.name, 'MCAP', error)
   }
 }
 

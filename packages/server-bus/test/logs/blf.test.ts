@@ -484,6 +484,16 @@ describe('BLF through the log factories and a live bus', () => {
     await recordAndReadBack(writer, 5000, { channels: ['pi/can0'] })
   })
 
+  it('a write the disk refuses (/dev/full) stops it with the reason, from onMessage and stop()', async () => {
+    const writer = new BLFWriter('/dev/full')
+    const thrown = await (async () => {
+      for (const frame of sampleFrames(20_000, ['can0'])) await writer.onMessage(frame)
+    })().catch((e: unknown) => e)
+    const reason = '/dev/full: write failed: ENOSPC: no space left on device'
+    expect((thrown as Error).message).toMatch(reason)
+    await expect(writer.stop()).rejects.toThrow(reason)
+  })
+
   it('refuses append and bad options', () => {
     expect(() => openLogWriter('x.blf', { append: true })).toThrow('a BLF file has one header')
     expect(() => new BLFWriter(join(tempDir(), 'a.blf'), { compressionLevel: 10 })).toThrow(

@@ -342,6 +342,16 @@ describe('MCAP through the log factories and a live bus', () => {
     expect(checked.messages.map((m) => m.topic)).toEqual(Array(5000).fill('/can/pi/can0'))
   }, 60_000)
 
+  it('a write the disk refuses (/dev/full) stops it with the reason, from onMessage and stop()', async () => {
+    const writer = new MCAPWriter('/dev/full')
+    const thrown = await (async () => {
+      for (const frame of sampleFrames(20_000, ['can0'])) await writer.onMessage(frame)
+    })().catch((e: unknown) => e)
+    const reason = '/dev/full: write failed: ENOSPC: no space left on device'
+    expect((thrown as Error).message).toMatch(reason)
+    await expect(writer.stop()).rejects.toThrow(reason)
+  })
+
   it('refuses append and bad options', () => {
     expect(() => openLogWriter('x.mcap', { append: true })).toThrow(
       'an MCAP file ends with its summary',
