@@ -64,6 +64,10 @@ export interface EdgeConfig {
   socketcand: SocketcandListen | null
   /** send socketcand's UDP discovery beacon while serving it */
   socketcandBeacon: boolean
+  /** error classes (CAN_ERR_* bits) sent to socketcand raw-mode clients; 0: none */
+  socketcandErrorMask: number
+  /** a line feed before each streamed socketcand message (python-can before 4.3.1) */
+  socketcandLineFeeds: boolean
 }
 
 export class ConfigError extends Error {
@@ -333,6 +337,25 @@ const socketcandListen: Parse<SocketcandListen | null> = (raw) => {
   return { host, port }
 }
 
+/** CAN_ERR_MASK of linux/can.h: every error class */
+const CAN_ERR_MASK = 0x1fffffff
+
+/** socketcand's `-e` mask: hex (with or without 0x), as `-e 0x1FFFFFFF`; 0 or off: none. */
+const errorMask: Parse<number> = (raw) => {
+  const expected =
+    'expected a hexadecimal error mask from 0 to 1FFFFFFF (the CAN_ERR_* classes; 1FFFFFFF: every class), or off'
+  if (raw === false || raw === null || raw === 'off') return 0
+  const value = numberOrString(raw, expected)
+  const mask =
+    typeof value === 'number'
+      ? value
+      : /^\s*(0x)?[0-9a-f]{1,8}\s*$/i.test(value)
+        ? Number.parseInt(value.trim().replace(/^0x/i, ''), 16)
+        : Number.NaN
+  if (!Number.isInteger(mask) || mask < 0 || mask > CAN_ERR_MASK) throw new Invalid(expected)
+  return mask
+}
+
 interface Setting {
   /** key in the config file and in EdgeConfig */
   key: keyof EdgeConfig
@@ -565,6 +588,22 @@ export const SETTINGS: readonly Setting[] = [
     parse: booleanish,
     default: () => true,
     help: "with --socketcand, broadcast socketcand's discovery beacon (UDP 42000, every 3 s; default: on)",
+  },
+  {
+    key: 'socketcandErrorMask',
+    flag: '--socketcand-error-mask',
+    env: 'CANBRIDGE_SOCKETCAND_ERROR_MASK',
+    parse: errorMask,
+    default: () => 0,
+    help: "with --socketcand, send raw-mode clients the error frames of these classes as < error … >, as socketcand's -e: a hex mask of CAN_ERR_* bits, 1FFFFFFF for all (default: none; a client that enables the canbridge extension's errdata gets them all)",
+  },
+  {
+    key: 'socketcandLineFeeds',
+    flag: '--socketcand-line-feeds',
+    env: 'CANBRIDGE_SOCKETCAND_LINE_FEEDS',
+    parse: booleanish,
+    default: () => false,
+    help: 'with --socketcand, a line feed before each frame: python-can before 4.3.1 (Debian bookworm: 4.1.0) loses frames its reads cut in two without it (default: off, as socketcand)',
   },
 ]
 
