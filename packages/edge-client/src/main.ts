@@ -5,9 +5,11 @@ import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { ConfigError, type EdgeConfig, type FlagValues, loadConfig, SETTINGS } from './config.ts'
+import { describeAddress } from './connection.ts'
 import { createLogger } from './logger.ts'
 import {
   describeLinkSecurity,
+  INSECURE_WARNING,
   type ResolvedSecurity,
   resolveLinkSecurity,
 } from './security/link-security.ts'
@@ -108,6 +110,7 @@ export async function main(
   }
   const log = createLogger(config.logLevel)
   for (const warning of link.warnings) log.warn({ warning }, 'server link security')
+  if (link.security.insecure) log.warn({ server: describeAddress(config.server) }, INSECURE_WARNING)
   log.info({ security: describeLinkSecurity(link.security) }, 'server link')
   const supervisor = new Supervisor(config, log, link.security)
   const stopped = new Promise<number>((resolve) => {
