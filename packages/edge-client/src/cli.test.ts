@@ -49,6 +49,17 @@ describe('canbridge-edge command line', () => {
     expect(r.code).toBe(2)
   })
 
+  it('rings larger than the memory available exit 2 naming --ring-bytes, with no stack trace', () => {
+    // 256 channels × 1G: more than any test machine has free, refused before any is taken
+    const channels = Array.from({ length: 256 }, (_, i) => ['--channel', `virtual:c${i}`]).flat()
+    const r = run('--server', 'localhost:1', '--ring-bytes', '1G', ...channels)
+    expect(r.code).toBe(2)
+    expect(r.err).toMatch(
+      /^canbridge-edge: the rings do not fit in memory: --ring-bytes 1G × 256 channels = 256G, .* but this host has [\d.]+[KMG]? available .*; lower --ring-bytes to at most [\d.]+[KMG] per channel, or give the edge more memory\n$/,
+    )
+    expect(r.err).not.toMatch(/RangeError|\n\s+at /)
+  })
+
   it('a bad value exits 2 naming the setting; a missing interface exits 1 saying what to fix', () => {
     let r = run('--server', 'localhost:1', '--channel', 'can0', '--ring-bytes', 'huge')
     expect(r.code).toBe(2)
