@@ -28,6 +28,23 @@ describe('canbridge-edge command line', () => {
     expect(out).toContain('--version')
   })
 
+  it('--help names what each value is, and its examples keep their line continuations', () => {
+    const { out } = run('--help')
+    expect(out).not.toContain('<value>')
+    for (const usage of [
+      '--server <host:port>',
+      '--ring-bytes <bytes>',
+      '--spool-dir <dir>',
+      '--tls-ca <file>',
+      '--stats-interval <duration>',
+      '--tx-rate-limit <frames/s>',
+      '--socketcand-error-mask <mask>',
+    ])
+      expect(out).toContain(usage)
+    // an example split over lines can be pasted into a shell as it is
+    expect(out).toContain('--edge-id pi-garage \\\n      --tls-ca /etc/canbridge/ca.crt')
+  })
+
   it('--version prints the version, protocol, Node and N-API versions', () => {
     const { code, out } = run('--version')
     expect(code).toBe(0)

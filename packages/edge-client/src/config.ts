@@ -361,6 +361,8 @@ interface Setting {
   key: keyof EdgeConfig
   /** command-line flag (commander's attribute name is the camel-case key) */
   flag: string
+  /** what the flag's value is, in --help: `<host:port>`, `<bytes>` (switches have none) */
+  placeholder?: string
   env: string
   parse: Parse<unknown>
   default: () => unknown
@@ -373,6 +375,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'server',
     flag: '--server',
+    placeholder: '<host:port>',
     env: 'CANBRIDGE_SERVER',
     parse: serverAddress,
     default: () => undefined,
@@ -389,6 +392,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'edgeId',
     flag: '--edge-id',
+    placeholder: '<id>',
     env: 'CANBRIDGE_EDGE_ID',
     parse: edgeId,
     default: () =>
@@ -400,6 +404,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'ringBytes',
     flag: '--ring-bytes',
+    placeholder: '<bytes>',
     env: 'CANBRIDGE_RING_BYTES',
     parse: size(MIN_RING_BYTES, MAX_RING_BYTES),
     default: () => 8 * 1024 * 1024,
@@ -408,6 +413,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'spoolDir',
     flag: '--spool-dir',
+    placeholder: '<dir>',
     env: 'CANBRIDGE_SPOOL_DIR',
     parse: optionalPath,
     default: () => null,
@@ -416,6 +422,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'spoolBytes',
     flag: '--spool-bytes',
+    placeholder: '<bytes>',
     env: 'CANBRIDGE_SPOOL_BYTES',
     parse: size(1024 * 1024, 2 ** 50),
     default: () => 256 * 1024 * 1024,
@@ -424,6 +431,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'dropPolicy',
     flag: '--drop-policy',
+    placeholder: '<policy>',
     env: 'CANBRIDGE_DROP_POLICY',
     parse: oneOf(DROP_POLICIES),
     default: () => 'drop-oldest',
@@ -440,6 +448,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'txAllow',
     flag: '--tx-allow',
+    placeholder: '<ids>',
     env: 'CANBRIDGE_TX_ALLOW',
     parse: txAllowList,
     default: () => null,
@@ -448,6 +457,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'txRateLimit',
     flag: '--tx-rate-limit',
+    placeholder: '<frames/s>',
     env: 'CANBRIDGE_TX_RATE_LIMIT',
     parse: rateLimit,
     default: () => null,
@@ -456,6 +466,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'txBurst',
     flag: '--tx-burst',
+    placeholder: '<frames>',
     env: 'CANBRIDGE_TX_BURST',
     parse: (raw) => (raw === null ? null : integer(1, 1_000_000)(raw)),
     default: () => null,
@@ -464,6 +475,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'tlsCa',
     flag: '--tls-ca',
+    placeholder: '<file>',
     env: 'CANBRIDGE_TLS_CA',
     parse: filePath,
     default: () => null,
@@ -480,6 +492,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'tlsServername',
     flag: '--tls-servername',
+    placeholder: '<name>',
     env: 'CANBRIDGE_TLS_SERVERNAME',
     parse: hostName,
     default: () => null,
@@ -488,6 +501,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'tlsCert',
     flag: '--tls-cert',
+    placeholder: '<file>',
     env: 'CANBRIDGE_TLS_CERT',
     parse: filePath,
     default: () => null,
@@ -496,6 +510,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'tlsKey',
     flag: '--tls-key',
+    placeholder: '<file>',
     env: 'CANBRIDGE_TLS_KEY',
     parse: filePath,
     default: () => null,
@@ -504,6 +519,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'tokenFile',
     flag: '--token-file',
+    placeholder: '<file>',
     env: 'CANBRIDGE_TOKEN_FILE',
     parse: filePath,
     default: () => null,
@@ -520,6 +536,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'logLevel',
     flag: '--log-level',
+    placeholder: '<level>',
     env: 'CANBRIDGE_LOG_LEVEL',
     parse: oneOf(LOG_LEVELS),
     default: () => 'info',
@@ -528,6 +545,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'statsIntervalMs',
     flag: '--stats-interval',
+    placeholder: '<duration>',
     env: 'CANBRIDGE_STATS_INTERVAL',
     parse: duration(100, 86_400_000),
     default: () => 60_000,
@@ -536,6 +554,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'metricsPort',
     flag: '--metrics-port',
+    placeholder: '<port>',
     env: 'CANBRIDGE_METRICS_PORT',
     parse: port,
     default: () => null,
@@ -544,6 +563,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'shutdownTimeoutMs',
     flag: '--shutdown-timeout',
+    placeholder: '<duration>',
     env: 'CANBRIDGE_SHUTDOWN_TIMEOUT',
     parse: duration(0, 600_000),
     default: () => 5000,
@@ -552,6 +572,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'txTimeoutMs',
     flag: '--tx-timeout',
+    placeholder: '<duration>',
     env: 'CANBRIDGE_TX_TIMEOUT',
     parse: duration(1, 600_000),
     default: () => 1000,
@@ -560,6 +581,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'txQueue',
     flag: '--tx-queue',
+    placeholder: '<requests>',
     env: 'CANBRIDGE_TX_QUEUE',
     parse: integer(1, 65_536),
     default: () => 256,
@@ -568,6 +590,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'highWater',
     flag: '--high-water',
+    placeholder: '<fraction>',
     env: 'CANBRIDGE_HIGH_WATER',
     parse: fraction,
     default: () => 0.5,
@@ -592,6 +615,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'socketcandErrorMask',
     flag: '--socketcand-error-mask',
+    placeholder: '<mask>',
     env: 'CANBRIDGE_SOCKETCAND_ERROR_MASK',
     parse: errorMask,
     default: () => 0,

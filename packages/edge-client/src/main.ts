@@ -55,11 +55,11 @@ Commands:
       checks this host (kernel modules, interfaces and bitrate, raw CAN socket, socket
       buffers, the addon, the server handshake) and says what to fix; doctor --help
 Examples:
-  canbridge-edge --server 192.168.1.10:29536 --channel can0 --edge-id pi-garage \
+  canbridge-edge --server 192.168.1.10:29536 --channel can0 --edge-id pi-garage \\
       --tls-ca /etc/canbridge/ca.crt --token-file /etc/canbridge/pi-garage.token
   canbridge-edge --server unix:/run/canbridge.sock --channel can0 --channel can1 --spool-dir /var/lib/canbridge
   canbridge-edge --server localhost:29536 --channel 'virtual:demo?rate=1000&pattern=mixed'
-  canbridge-edge --server 192.168.1.10:29536 --channel can0 --edge-id pi-garage \
+  canbridge-edge --server 192.168.1.10:29536 --channel can0 --edge-id pi-garage \\
       --tls-ca /etc/canbridge/ca.crt --token-file /etc/canbridge/pi-garage.token --socketcand '*:29536'
       also serves socketcand clients on every address, port 29536 (python-can:
       interface='socketcand', host=<this edge>, port=29536, channel='can0'), with the

@@ -32,6 +32,6 @@ export function settingOptions(setting: Setting, help: string): Option[] {
         new Option('--no-socketcand-beacon', 'with --socketcand, no discovery beacon'),
       ]
     default:
-      return [new Option(`${setting.flag} <value>`, help)]
+      return [new Option(`${setting.flag} ${setting.placeholder ?? '<value>'}`, help)]
   }
 }
