@@ -29,6 +29,8 @@ export const DROP_POLICIES = ['drop-newest', 'drop-oldest'] as const
 export type DropPolicy = (typeof DROP_POLICIES)[number]
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type ConfigLogLevel = (typeof LOG_LEVELS)[number]
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
 
 export interface EdgeConfig {
   server: ServerAddress
@@ -54,6 +56,8 @@ export interface EdgeConfig {
   tokenFile: string | null
   insecure: boolean
   logLevel: ConfigLogLevel
+  /** auto: readable lines on a terminal, JSON lines otherwise (a service's journal) */
+  logFormat: LogFormat
   statsIntervalMs: number
   metricsPort: number | null
   shutdownTimeoutMs: number
@@ -541,6 +545,15 @@ export const SETTINGS: readonly Setting[] = [
     parse: oneOf(LOG_LEVELS),
     default: () => 'info',
     help: 'fatal | error | warn | info (default) | debug | trace | silent',
+  },
+  {
+    key: 'logFormat',
+    flag: '--log-format',
+    placeholder: '<format>',
+    env: 'CANBRIDGE_LOG_FORMAT',
+    parse: oneOf(LOG_FORMATS),
+    default: () => 'auto',
+    help: 'auto (default: readable lines when the log goes to a terminal, JSON lines otherwise, as under systemd) | json | pretty',
   },
   {
     key: 'statsIntervalMs',

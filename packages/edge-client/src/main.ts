@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { ConfigError, type EdgeConfig, type FlagValues, loadConfig, SETTINGS } from './config.ts'
 import { describeAddress } from './connection.ts'
-import { createLogger, type Logger } from './logger.ts'
+import { type Logger, openLogger } from './logger.ts'
 import {
   ANNOUNCE_RING_BYTES,
   checkRingMemory,
@@ -115,7 +115,7 @@ export async function main(
     process.stderr.write(`canbridge-edge: ${error.message}\n`)
     return EXIT.USAGE
   }
-  const log = createLogger(config.logLevel)
+  const log = await openLogger(config.logLevel, config.logFormat)
   for (const warning of link.warnings) log.warn({ warning }, 'server link security')
   if (link.security.insecure) log.warn({ server: describeAddress(config.server) }, INSECURE_WARNING)
   log.info({ security: describeLinkSecurity(link.security) }, 'server link')
