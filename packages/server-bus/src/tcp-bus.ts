@@ -37,6 +37,7 @@ import {
   type ServerSecurity,
   type TlsServerOptions,
 } from './security/server-security.ts'
+import { describeCertificateRefusal, describeTlsFailure } from './security/tls-refusals.ts'
 import { type HoldOptions, SendWorker } from './send-worker.ts'
 
 export interface TCPBusOptions {
@@ -579,8 +580,8 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
       if (!this.#tlsPeers.has(peer)) return
       this.#refusals.refused(
         'TLS_FAILED',
-        { peer, code: 'TLS_FAILED', error: error.code ?? error.message },
-        `refused connection from ${peer}: TLS handshake failed (${error.message}): an edge without TLS, or with a certificate this server does not trust`,
+        { peer, code: 'TLS_FAILED', error: error.code ?? 'unknown' },
+        `refused connection from ${peer}: ${describeTlsFailure(error, peer)}`,
       )
     })
     return server
@@ -636,12 +637,17 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
     if (this.#security.clientCertificates && !(socket as TLSSocket).authorized) {
       const why = String((socket as TLSSocket).authorizationError ?? 'none given')
       const peer = peerOf(socket, this.#options.path)
+      const described = describeCertificateRefusal(
+        socket as TLSSocket,
+        peer,
+        this.#options.tls?.clientCaFile,
+      )
       this.#tlsPeers.delete(peer)
       socket.destroy()
       this.#refusals.refused(
         'TLS_FAILED',
         { peer, code: 'TLS_FAILED', error: why },
-        `refused connection from ${peer}: client certificate refused: ${why}`,
+        `refused connection from ${peer}: ${described}`,
       )
       return
     }
