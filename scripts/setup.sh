@@ -64,6 +64,9 @@ else
   echo "  sudo bash scripts/setup.sh, or see the README's Quick start for the list" >&2
 fi
 
+step "installing the NATS server the fleet tests start (Debian's nats-server, unpacked into .toolchain/nats)"
+bash scripts/install-nats-server.sh
+
 step "building"
 pnpm build
 step "done: run 'bash scripts/test.sh' for the whole test suite"
