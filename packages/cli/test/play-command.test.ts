@@ -159,13 +159,42 @@ describe('canbridge play', () => {
     )
   })
 
-  it('a malformed line: exit status 3, naming file:line; what was before it is sent', async () => {
+  it('a malformed line: exit status 3, naming file:line, before anything is sent or listened for', async () => {
     const path = logFile(['(1.000000) can0 001#01', '(1.000001) can0 001#0'])
     const p = play([path, ...LOCAL, '-t'])
+    expect(await p.exited).toBe(3)
+    expect(p.stderr).toContain(
+      `${path}:2: bad data "0": "(1.000001) can0 001#0"; nothing was sent (--no-check sends the lines before it)`,
+    )
+    expect(p.stderr).not.toMatch(/listening on/)
+  })
+
+  it('--no-check streams the file: what was before a malformed line is sent', async () => {
+    const path = logFile(['(1.000000) can0 001#01', '(1.000001) can0 001#0'])
+    const p = play([path, ...LOCAL, '-t', '--no-check'])
     const arrivals = await edgeFor(p)
     expect(await p.exited).toBe(3)
     expect(arrivals).toHaveLength(1)
     expect(p.stderr).toContain(`${path}:2: bad data "0": "(1.000001) can0 001#0"`)
+  })
+
+  it('an edge that confirms frames after --send-timeout (busy, or paused and resumed): sent, exit 0', async () => {
+    const path = logFile(TIMED)
+    const p = play([path, ...LOCAL, '-t', '--send-timeout', '100'])
+    const late: (() => void)[] = []
+    const edge = await connectEdge(p, {
+      // the frame went out at the end of its ttl, which the edge counts from when it read the
+      // TRANSMIT: its result comes after the sender's clock ran out
+      onTransmit: (t) => {
+        late.push(() => edge.sendControl('TRANSMIT_RESULT', { requestId: t.requestId, ok: true }))
+        return undefined
+      },
+    })
+    while (late.length < 3) await new Promise((resolve) => setTimeout(resolve, 10))
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    for (const answer of late) answer()
+    expect(await p.exited).toBe(0)
+    expect(p.stderr).toMatch(/3 frames sent, 0 failed from/)
   })
 
   it('no edge within --wait: exit status 3', async () => {

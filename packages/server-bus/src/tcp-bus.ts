@@ -83,6 +83,13 @@ export interface TCPBusOptions {
   queueWhileDisconnected?: { ttlMs: number; maxFrames?: number | undefined } | undefined
   /** default `send` timeout waiting for the edge's result (default 1000) */
   sendTimeoutMs?: number | undefined
+  /**
+   * How long a send whose TRANSMIT was written waits past its timeout for the edge's verdict
+   * (default 10000): the edge may put the frame on the bus until its ttl, counted from when
+   * it read the TRANSMIT, ends, and it always answers (sent, or `ttl-expired`); only an edge
+   * that says nothing for this long more is a `timeout`
+   */
+  sendResultGraceMs?: number | undefined
   /** initial receive filters */
   canFilters?: readonly CanFilter[] | null | undefined
   /** largest message accepted from an edge (default and ceiling 1 MiB) */
@@ -169,6 +176,7 @@ const DEFAULTS = {
   handshakeTimeoutMs: 5000,
   receiveQueueFrames: 65_536,
   sendTimeoutMs: 1000,
+  sendResultGraceMs: 10_000,
   heldFrames: 1000,
   waitForEdgeMs: 30_000,
   host: '127.0.0.1',
@@ -192,6 +200,7 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
   readonly #heartbeatMs: number
   readonly #handshakeTimeoutMs: number
   readonly #sendTimeoutMs: number
+  readonly #sendResultGraceMs: number
   readonly #maxMessageBytes: number
   readonly #hold: HoldOptions | undefined
   readonly #queue: ReceiveQueue
@@ -281,6 +290,13 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
       1,
       2 ** 31 - 1,
       'sendTimeoutMs',
+    )
+    this.#sendResultGraceMs = integerOption(
+      options.sendResultGraceMs,
+      DEFAULTS.sendResultGraceMs,
+      0,
+      2 ** 31 - 1,
+      'sendResultGraceMs',
     )
     this.#maxMessageBytes = integerOption(
       options.maxMessageBytes,
@@ -950,7 +966,7 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
       const slash = channel.lastIndexOf('/')
       tracker = this.#trackerFor(channel.slice(0, slash), channel.slice(slash + 1))
     }
-    worker = new SendWorker(tracker, () => ++this.#requestIds, this.#hold)
+    worker = new SendWorker(tracker, () => ++this.#requestIds, this.#hold, this.#sendResultGraceMs)
     this.#workers.set(channel, worker)
     const link = this.#linkOf(channel)
     if (link !== undefined) worker.attach(link.session, link.index)
