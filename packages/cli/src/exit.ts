@@ -27,12 +27,20 @@ export function integerOption(value: string, option: string, min: number, max: n
   return n
 }
 
-/** A number option > 0 (or >= 0 with `allowZero`), or a UsageError naming the option. */
-export function numberOption(value: string, option: string, allowZero = false): number {
+/**
+ * A number option > 0 (or >= 0 with `allowZero`) and at most `max`, or a UsageError naming
+ * the option and its range.
+ */
+export function numberOption(
+  value: string,
+  option: string,
+  allowZero: boolean,
+  max: number,
+): number {
   const n = value.trim() === '' ? Number.NaN : Number(value)
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0) || n > max) {
     throw new UsageError(
-      `${option} must be a number ${allowZero ? '>= 0' : '> 0'}, got ${JSON.stringify(value)}`,
+      `${option} must be a number ${allowZero ? 'from 0' : 'above 0'} to ${max}, got ${JSON.stringify(value)}`,
     )
   }
   return n

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander'
 import { createDumpCommand } from './dump-command.ts'
 import { EXIT, UsageError } from './exit.ts'
+import { showDefaultsPlainly } from './help-format.ts'
 import { createKeysCommand } from './keys/command.ts'
 import { createPlayCommand } from './play-command.ts'
 import { versionText } from './version.ts'
@@ -45,7 +46,7 @@ export function buildProgram(
     program.addCommand(command)
   }
   if (output) program.configureOutput({ writeOut: output.out, writeErr: output.err })
-  return program.exitOverride()
+  return showDefaultsPlainly(program).exitOverride()
 }
 
 /** Runs the command line (without node and the script); resolves with the exit status. */

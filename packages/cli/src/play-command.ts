@@ -25,6 +25,10 @@ import { type ReplayFailure, ReplayStats, type ReplayTiming, replay } from './re
 /** Failed sends described one by one on stderr; the rest only in the summary. */
 const FAILURES_SHOWN = 10
 const PROGRESS_MS = 5000
+/** the ranges of the number options: anything beyond is a typing error, not a wish */
+const MAX_SPEED = 1_000_000
+const MAX_GAP_MS = 3_600_000
+const MAX_SECONDS = 86_400
 
 export interface PlaySettings {
   listen: ListenSettings
@@ -129,11 +133,12 @@ export function playSettings(
     throw new UsageError('--loop needs a file: stdin can be read only once')
   }
   const timing: ReplayTiming = fast
-    ? { mode: 'fast', gapMs: gap === undefined ? 0 : numberOption(gap, '-g', true) }
+    ? { mode: 'fast', gapMs: gap === undefined ? 0 : numberOption(gap, '-g', true, MAX_GAP_MS) }
     : {
         mode: 'original',
-        speed: numberOption(o['speed'] as string, '--speed'),
-        skipGapUs: skip === undefined ? undefined : numberOption(skip, '-s') * 1_000_000,
+        speed: numberOption(o['speed'] as string, '--speed', false, MAX_SPEED),
+        skipGapUs:
+          skip === undefined ? undefined : numberOption(skip, '-s', false, MAX_SECONDS) * 1_000_000,
       }
   const parsed = assignments.map(parseAssignment)
   assignmentMap(parsed)
@@ -144,7 +149,7 @@ export function playSettings(
     timing,
     loops,
     edgeId: o['edgeId'] as string | undefined,
-    waitMs: numberOption(o['wait'] as string, '--wait') * 1000,
+    waitMs: numberOption(o['wait'] as string, '--wait', false, MAX_SECONDS) * 1000,
     sendTimeoutMs: integerOption(o['sendTimeout'] as string, '--send-timeout', 1, 3_600_000),
     verbose: o['verbose'] === true,
     quiet: o['quiet'] === true,

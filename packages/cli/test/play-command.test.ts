@@ -203,6 +203,18 @@ describe('canbridge play', () => {
     expect(p.stderr).toContain('no edge connected within 300 ms')
   })
 
+  it('--help shows defaults as typed, (default: 1), and --no-check', async () => {
+    const p = play(['--help'])
+    expect(await p.exited).toBe(0)
+    const help = p.stdout.replace(/\s+/g, ' ')
+    expect(help).toContain(
+      '--speed <factor> play the log this many times faster (0.5: half speed) (default: 1)',
+    )
+    expect(help).toContain('--wait <seconds> how long to wait for the edge (default: 30)')
+    expect(p.stdout).toContain('--no-check')
+    expect(p.stdout).not.toMatch(/default: "/)
+  })
+
   it('bad command lines: exit status 2 and what to fix', async () => {
     const path = logFile(TIMED)
     const cases: [string[], string][] = [
@@ -211,7 +223,9 @@ describe('canbridge play', () => {
         [path, '-t', '--speed', '2'],
         '-t ignores the timestamps: --speed and -s apply only without it',
       ],
-      [[path, '--speed', '0'], '--speed must be a number > 0, got "0"'],
+      [[path, '--speed', '0'], '--speed must be a number above 0 to 1000000, got "0"'],
+      [[path, '--speed', '1e9'], '--speed must be a number above 0 to 1000000, got "1e9"'],
+      [[path, '--wait', '1e9'], '--wait must be a number above 0 to 86400, got "1e9"'],
       [[path, '--loop', 'x'], '--loop must be an integer from 1 to 1000000, got "x"'],
       [['-', '--loop', '2'], '--loop needs a file: stdin can be read only once'],
       [[path, 'can0'], 'bad assignment "can0": expected <channel>=<log interface>'],
