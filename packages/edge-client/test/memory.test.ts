@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import { compactHeap, enableHeapCompaction } from '../src/heap.ts'
 import { createRing } from '../src/ring.ts'
-import { EdgeProcess } from './helpers/edge-process.ts'
+import { EdgeProcess } from '../src/testing/edge-process.ts'
 
 /** The kernel's count of this process's resident anonymous memory (Linux /proc). */
 function residentAnonymousBytes(): number {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { ServerLink } from '../src/connection.ts'
 import type { LinkProblemKind } from '../src/security/link-handshake.ts'
 import { PLAIN_LINK } from '../src/security/link-security.ts'
-import { pem } from './helpers/certificates.ts'
+import { pem } from '../src/testing/certificates.ts'
 import {
   cleanUpAfterEach,
   onCleanup,
