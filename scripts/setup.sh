@@ -7,6 +7,7 @@
 #   kernel tests: user-mode-linux, can-utils, iproute2, kmod, python3-can, openssh
 #   edge executables: cross compilers for arm64/armhf, qemu-user-static, binutils, make
 #   soak report check: chromium
+#   DBC tests: python3-canmatrix
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -60,8 +61,14 @@ if [ $system_packages = 1 ]; then
   fi
 else
   step "no Debian packages installed (not root, no apt-get, or --no-system-packages)"
-  echo "  the kernel tests, the edge executables' build and the soak report check need them:" >&2
+  echo "  the kernel tests, the edge executables' build, the soak report and DBC checks need them:" >&2
   echo "  sudo bash scripts/setup.sh, or see the README's Quick start for the list" >&2
+fi
+
+# @canbridge/dbc's differential test decodes with canmatrix, an independent DBC implementation.
+if ! /usr/bin/python3 -c 'import canmatrix' 2>/dev/null && [ $system_packages = 1 ]; then
+  step "installing canmatrix (the DBC package's test oracle)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-canmatrix >/dev/null
 fi
 
 step "installing the NATS server the fleet tests start (Debian's nats-server, unpacked into .toolchain/nats)"
