@@ -28,19 +28,19 @@ export function integerOption(value: string, option: string, min: number, max: n
 }
 
 /**
- * A number option > 0 (or >= 0 with `allowZero`) and at most `max`, or a UsageError naming
- * the option and its range.
+ * A number option > 0 (or >= 0 with `allowZero`), at most `max` when given, or a UsageError
+ * naming the option and its range.
  */
 export function numberOption(
   value: string,
   option: string,
-  allowZero: boolean,
-  max: number,
+  allowZero = false,
+  max?: number,
 ): number {
   const n = value.trim() === '' ? Number.NaN : Number(value)
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0) || n > max) {
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0) || (max !== undefined && n > max)) {
     throw new UsageError(
-      `${option} must be a number ${allowZero ? 'from 0' : 'above 0'} to ${max}, got ${JSON.stringify(value)}`,
+      `${option} must be a number ${allowZero ? '>= 0' : '> 0'}${max === undefined ? '' : ` and at most ${max}`}, got ${JSON.stringify(value)}`,
     )
   }
   return n
