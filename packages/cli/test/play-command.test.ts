@@ -230,14 +230,19 @@ describe('canbridge play', () => {
       ],
       [[], "missing required argument 'file'"],
     ]
-    for (const [args, message] of cases) {
-      const p = play(args)
-      const code = await p.exited
-      expect(p.stderr, args.join(' ')).toContain(message)
+    // the processes run side by side: nine node starts one after the other outlast the test
+    // timeout on a busy machine
+    const results = await Promise.all(
+      cases.map(async ([args, message]) => {
+        const p = play(args)
+        return { args, message, code: await p.exited, stderr: p.stderr }
+      }),
+    )
+    for (const { args, message, code, stderr } of results) {
+      expect(stderr, args.join(' ')).toContain(message)
       expect(code, args.join(' ')).toBe(2)
     }
-    // a dozen processes one after the other: room for a loaded machine
-  }, 90_000)
+  }, 120_000)
 
   it('a missing file: exit status 3, naming it', async () => {
     const path = join(tempDir(), 'missing.log')
