@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander'
 import { createDumpCommand } from './dump-command.ts'
 import { EXIT, UsageError } from './exit.ts'
+import { createGatewayCommand } from './gateway-command.ts'
 import { createGenCommand } from './gen-command.ts'
 import { showDefaultsPlainly } from './help-format.ts'
 import { createKeysCommand } from './keys/command.ts'
@@ -22,6 +23,7 @@ export const COMMANDS: readonly (() => Command)[] = [
   createTopCommand,
   createMonitorCommand,
   createVcanCommand,
+  createGatewayCommand,
   createKeysCommand,
 ]
 
