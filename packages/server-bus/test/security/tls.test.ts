@@ -142,7 +142,7 @@ describe.each(BUS_MODES)('TLS with client certificates ($mode)', (mode) => {
           ),
         ),
         expect.stringMatching(
-          /: edge pi-old at 127\.0\.0\.1:\d+ showed a certificate that expired on .+ \(CERT_HAS_EXPIRED\): renew it /,
+          /: edge pi-old[\w-]* at 127\.0\.0\.1:\d+ showed a certificate that expired on .+ \(CERT_HAS_EXPIRED\): renew it /,
         ),
       ]),
     )
