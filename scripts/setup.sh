@@ -7,7 +7,7 @@
 #   kernel tests: user-mode-linux, can-utils, iproute2, kmod, python3-can, openssh
 #   edge executables: cross compilers for arm64/armhf, qemu-user-static, binutils, make
 #   soak report check: chromium
-#   DBC tests: python3-canmatrix
+#   DBC tests: python3-canmatrix; recording (BLF, MCAP) tests: python3-can, python3-zstandard
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -54,6 +54,14 @@ if [ $system_packages = 1 ]; then
   step "installing what building the edge executables needs (cross compilers, qemu-user)"
   bash packaging/edge/install-build-deps.sh
 
+  # The recording tests check our BLF and MCAP files with readers nobody here wrote: python-can's
+  # BLF reader/writer (python3-can, also installed by the kernel harness above) and a standard
+  # library MCAP checker that needs zstd (python3-zstandard).
+  if ! /usr/bin/python3 -c 'import can.io.blf, zstandard' 2>/dev/null; then
+    step "installing python3-can and python3-zstandard (independent BLF and MCAP readers for the tests)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-can python3-zstandard >/dev/null
+  fi
+
   # The soak report's test opens it in a real browser; Debian's Chromium.
   if ! command -v chromium >/dev/null; then
     step "installing Chromium (headless check of the soak's HTML report)"
@@ -61,7 +69,7 @@ if [ $system_packages = 1 ]; then
   fi
 else
   step "no Debian packages installed (not root, no apt-get, or --no-system-packages)"
-  echo "  the kernel tests, the edge executables' build, the soak report and DBC checks need them:" >&2
+  echo "  the kernel tests, the edge executables' build, the soak report, DBC and recording checks need them:" >&2
   echo "  sudo bash scripts/setup.sh, or see the README's Quick start for the list" >&2
 fi
 

@@ -222,7 +222,7 @@ describe('canbridge play', () => {
       [[path, 'can0'], 'bad assignment "can0": expected <channel>=<log interface>'],
       [
         ['drive.txt'],
-        'cannot read "drive.txt": unsupported suffix ".txt"; supported: .log (candump -L)',
+        'cannot read "drive.txt": unsupported suffix ".txt"; supported: .log (candump -L), .blf (Vector BLF), .mcap (MCAP)',
       ],
       [
         [path, 'can0=vcan0', 'can1=vcan0'],
