@@ -20,6 +20,7 @@ export function settingOptions(setting: Setting, help: string): Option[] {
       return [new Option(`${setting.flag} <pin>`, help).argParser(collect)]
     case 'listenOnly':
     case 'insecure':
+    case 'socketcandLineFeeds':
       return [new Option(setting.flag, help)]
     case 'socketcand':
       // the address is optional: `--socketcand` alone serves 127.0.0.1 on port 29536
@@ -31,6 +32,6 @@ export function settingOptions(setting: Setting, help: string): Option[] {
         new Option('--no-socketcand-beacon', 'with --socketcand, no discovery beacon'),
       ]
     default:
-      return [new Option(`${setting.flag} <value>`, help)]
+      return [new Option(`${setting.flag} ${setting.placeholder ?? '<value>'}`, help)]
   }
 }
