@@ -162,7 +162,7 @@ export function monitorSettings(o: Record<string, unknown>): MonitorSettings {
     input = {
       kind: 'log',
       file: log,
-      speed: speed === undefined ? 1 : numberOption(speed, '--speed'),
+      speed: speed === undefined ? 1 : numberOption(speed, '--speed', false, 10_000),
       loop: o['loop'] === true,
     }
   } else {
