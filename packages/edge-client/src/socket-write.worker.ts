@@ -544,7 +544,7 @@ function sendOne(c: Channel, l: ServerLink): boolean {
     if (kind === RUN_KIND.EMPTY) break
     if (kind === RUN_KIND.GAP) {
       if (open) break // a gap ends a batch: its sequence numbers are not sent
-      reportDrops(c, consumer.cursorSeq, consumer.count, 'ring-full')
+      reportDrops(c, consumer.cursorSeq, consumer.count, consumer.gapReason)
       consumer.advance()
       c.sendSeq = consumer.cursorSeq
       continue
@@ -737,7 +737,7 @@ async function moveToSpool(c: Channel, target: number): Promise<void> {
       const firstSeq = consumer.releaseSeq
       const { end, count } = consumer
       if (kind === RUN_KIND.GAP) {
-        reportDrops(c, firstSeq, count, 'ring-full')
+        reportDrops(c, firstSeq, count, consumer.gapReason)
         consumer.releaseTo(end, firstSeq + count)
         continue
       }
@@ -783,7 +783,7 @@ function dropOldestFromRing(c: Channel): void {
     if (kind === RUN_KIND.EMPTY || consumer.count === 0) break
     const firstSeq = consumer.releaseSeq
     const { end, count } = consumer
-    if (kind === RUN_KIND.GAP) reportDrops(c, firstSeq, count, 'ring-full')
+    if (kind === RUN_KIND.GAP) reportDrops(c, firstSeq, count, consumer.gapReason)
     else {
       c.dropsRingOldest += count
       // drop-oldest without a spool: the ring was full all the same
