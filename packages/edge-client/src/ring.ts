@@ -251,7 +251,8 @@ export class RingProducer extends RingView {
     if (this.#unpublished) this.publish()
     const counters = this.counters
     counters[RING_COUNTER.DROPPED_RING_FULL]! += count
-    const pending = (counters[RING_COUNTER.PENDING_GAP]! += count)
+    counters[RING_COUNTER.PENDING_GAP]! += count
+    const pending = counters[RING_COUNTER.PENDING_GAP]!
     Atomics.store(this.control, RING_CONTROL.PENDING_GAP, Math.min(pending, 0x7fff_ffff))
     return false
   }
