@@ -151,7 +151,11 @@ describe('config', () => {
         {},
         /^bad receive-buffer "1K" \(from --receive-buffer\): expected auto, or a byte size from 4K to 1G/,
       ],
-      [{ ...base, receiveBuffer: 'big' }, {}, /bad receive-buffer "big" \(from --receive-buffer\): expected auto, or/],
+      [
+        { ...base, receiveBuffer: 'big' },
+        {},
+        /bad receive-buffer "big" \(from --receive-buffer\): expected auto, or/,
+      ],
       [{ ...base, kernelEcho: 'perhaps' }, {}, /bad kernel-echo "perhaps".*true or false/],
       [{ channels: ['can0'] }, {}, /^no server given: use --server host:port/],
       [{ server: 'h:1' }, {}, /^no channel given: use --channel can0/],
