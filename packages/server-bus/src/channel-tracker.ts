@@ -39,6 +39,11 @@ export interface ChannelStats {
   sendQueued: number
   /** the edge's own counters from its last STATS message */
   edgeCounters: Record<string, number>
+  /**
+   * whether the edge counts the frames its kernel drops (HELLO capability `kernel-drops`):
+   * false means such loss shows neither as a gap nor as `edgeDrops`; null before any edge
+   */
+  kernelDropsCounted: boolean | null
 }
 
 /** Distinct DROPS ranges remembered per reason; beyond, the oldest are forgotten. */
@@ -67,6 +72,7 @@ export class ChannelTracker {
   /** per reason: the ranges already counted in edgeDrops */
   readonly #dropRanges = new Map<string, SequenceRanges>()
   edgeCounters: Record<string, number> = Object.create(null)
+  kernelDropsCounted: boolean | null = null
   /** size of the last gap `admit` found (0 when none) */
   lastGap = 0
 
@@ -151,6 +157,7 @@ export class ChannelTracker {
       receiveQueued: this.queued,
       sendQueued,
       edgeCounters: { ...this.edgeCounters },
+      kernelDropsCounted: this.kernelDropsCounted,
     }
   }
 }

@@ -11,6 +11,7 @@ import {
   type BusStateName,
   type ControlMessage,
   type DataBatch,
+  EDGE_CAPABILITY,
   FRAME_FLAG,
   type Hello,
   MAX_MESSAGE_BYTES,
@@ -736,6 +737,7 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
     const channels = hello.channels.map((offer) => {
       const tracker = this.#trackerFor(hello.edgeId, offer.name)
       tracker.fd = offer.fd
+      tracker.kernelDropsCounted = hello.capabilities.includes(EDGE_CAPABILITY.KERNEL_DROPS)
       return tracker
     })
     const capabilities = this.#queue.ownMessages ? ['own-messages'] : []
@@ -773,6 +775,12 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
       },
       `edge ${info.edgeId} connected`,
     )
+    if (!info.capabilities.includes(EDGE_CAPABILITY.KERNEL_DROPS)) {
+      this.#logger.warn(
+        { peer: session.peer, edgeId: info.edgeId, capabilities: info.capabilities },
+        `edge ${info.edgeId} cannot count the frames its kernel drops (no kernel-drops capability: an older edge, or one without the patched socketcan binding): such loss shows neither as a gap nor in a drop report`,
+      )
+    }
     if (this.#insecure && !this.#authenticator.authenticates) {
       this.#logger.warn(
         { peer: session.peer, edgeId: info.edgeId },
