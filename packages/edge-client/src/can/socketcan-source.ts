@@ -6,7 +6,7 @@
 // - unpatched (an older or hand-copied addon): one callback per frame `{ id, ext?, rtr?,
 //   err?, data, ts_sec, ts_usec }` (SIOCGSTAMP), no FD marker on frames of 8 bytes or
 //   fewer, no kernel drops, -1 on a failed send: the edge says so at start and in HELLO,
-//   and makes the echo of its own frames itself (README: limits).
+//   and makes the echo of its own frames itself (README: the SocketCAN binding).
 import { readFileSync } from 'node:fs'
 import { constants as osConstants } from 'node:os'
 import type { CanFilter, TxFrame } from '@canbridge/protocol'

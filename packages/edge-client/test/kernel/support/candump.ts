@@ -67,13 +67,6 @@ export function candumpLine(message: CanMessage, iface: string): string {
   return `(${sec}.${String(usec).padStart(6, '0')}) ${iface} ${id}#${body}`
 }
 
-/** The time field of a candump line, in µs since the epoch. */
-export function candumpTimeUs(line: string): bigint {
-  const match = /^\((\d+)\.(\d{6})\)/.exec(line)
-  if (!match) throw new RangeError(`not a candump -L line: ${JSON.stringify(line)}`)
-  return BigInt(match[1]!) * 1_000_000n + BigInt(match[2]!)
-}
-
 /** A candump line without its time: what must match exactly even where the time may not. */
 export function withoutTime(line: string): string {
   return line.replace(/^\(\d+\.\d{6}\) /, '')
