@@ -47,6 +47,9 @@ if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get 
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+step "installing the NATS server the fleet tests start (Debian's nats-server, unpacked into .toolchain/nats)"
+bash scripts/install-nats-server.sh
+
 step "building"
 pnpm build
 step "done: run 'bash scripts/test.sh' for the whole test suite"

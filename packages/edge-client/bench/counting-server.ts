@@ -1,7 +1,9 @@
 // The benchmarks' workstation end: a bare protocol server on loopback that welcomes one edge,
 // counts the frames of every DATA batch (and the sequence numbers it skipped) and ACKs each
 // at once. No TCPBus, so that only the edge's cost is measured.
+import { readFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
 import { Decoder, encodeControl, encodePreamble, ROLE } from '@canbridge/protocol'
 
 export interface Counter {
@@ -20,6 +22,8 @@ export interface CountingServerOptions {
   serverId: string
   /** after each batch is counted and ACKed, with the next sequence number expected */
   onBatch?: (nextSeq: number) => void
+  /** TLS 1.3 with client certificates from this CA (PEM file paths), as a secured TCPBus asks */
+  tls?: { certFile: string; keyFile: string; clientCaFile: string }
 }
 
 export async function countingServer(options: CountingServerOptions): Promise<Counter> {
@@ -36,7 +40,7 @@ export async function countingServer(options: CountingServerOptions): Promise<Co
     lastAt: 0,
   }
   let expected = 0
-  server = createServer((socket: Socket) => {
+  const serve = (socket: Socket) => {
     socket.setNoDelay(true)
     const decoder = new Decoder({ peerRole: ROLE.EDGE })
     socket.write(encodePreamble(ROLE.SERVER))
@@ -65,7 +69,21 @@ export async function countingServer(options: CountingServerOptions): Promise<Co
         }
       })
     })
-  })
+  }
+  const tls = options.tls
+  server = tls
+    ? createTlsServer(
+        {
+          cert: readFileSync(tls.certFile),
+          key: readFileSync(tls.keyFile),
+          ca: readFileSync(tls.clientCaFile),
+          minVersion: 'TLSv1.3',
+          requestCert: true,
+          rejectUnauthorized: true,
+        },
+        serve,
+      )
+    : createServer(serve)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address()
   counter.port = typeof address === 'object' && address ? address.port : 0

@@ -26,7 +26,7 @@
 // The ring is resident only where frames have been written (it wraps after its capacity:
 // ~40 s at 10,000 frames/s for 8 MiB, minutes at 1,000): `ring` says how much of it was,
 // `full` is the end's VmRSS with all of it resident, the steady state of a long run.
-// --tls PKI_DIR: the server is a TCPBus with TLS 1.3 and client certificates (as the packaged
+// --tls PKI_DIR: the server speaks TLS 1.3 and asks for client certificates (as the packaged
 // config.example.json), from `canbridge keys init --dir PKI_DIR --edge rss-edge`.
 // --probe preloads bench/rss-preload.mjs into every thread: each thread's V8 heap, spaces and
 // loaded modules at idle and at the end of the load (the probe costs memory itself: use it
@@ -47,7 +47,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { silentLogger, TCPBus } from '@canbridge/server-bus'
 import { type Counter, countingServer } from './counting-server.ts'
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
@@ -407,50 +406,19 @@ function breakdown(pid: number, ringBytes: number, executable: string): Breakdow
 }
 
 /**
- * --tls DIR: the workstation end is a TCPBus with TLS 1.3 and client certificates from the
- * PKI directory of `canbridge keys init --edge rss-edge` (as the packaged config.example.json
- * sets up the Pi); frames are counted from recvBatch. For rates a TCPBus keeps up with.
+ * --tls DIR: the workstation end speaks TLS 1.3 and asks for client certificates from the PKI
+ * directory of `canbridge keys init --edge rss-edge` (as the packaged config.example.json sets
+ * up the Pi), like a secured TCPBus; frames are counted as without TLS.
  */
-async function tlsServer(dir: string): Promise<Counter> {
-  const bus = await TCPBus.listen({
-    host: '127.0.0.1',
-    port: 0,
-    logger: silentLogger,
+function tlsServer(dir: string): Promise<Counter> {
+  return countingServer({
+    serverId: 'rss-study',
     tls: {
       certFile: join(dir, 'server.crt'),
       keyFile: join(dir, 'server.key'),
       clientCaFile: join(dir, 'ca.crt'),
     },
   })
-  let open = true
-  const counter: Counter = {
-    close: async () => {
-      open = false
-      await bus.shutdown()
-    },
-    port: (bus.address as { port: number }).port,
-    received: 0,
-    gaps: 0,
-    connected: false,
-    firstAt: 0,
-    lastAt: 0,
-  }
-  bus.on('edgeConnected', () => {
-    counter.connected = true
-  })
-  bus.on('gap', () => {
-    counter.gaps++
-  })
-  void (async () => {
-    while (open) {
-      const batch = await bus.recvBatch({ maxFrames: 8192, timeoutMs: 200 })
-      if (batch.length === 0) continue
-      if (counter.received === 0) counter.firstAt = performance.now()
-      counter.received += batch.length
-      counter.lastAt = performance.now()
-    }
-  })()
-  return counter
 }
 
 // --- one run: one edge process, one rate ---

@@ -1,4 +1,4 @@
-// `canbridge-edge doctor` as a whole: in-process against a scripted host and a real TCPBus,
+// `canbridge-edge doctor` as a whole: in-process against a scripted host and a scripted server,
 // and as a command on this machine (which may have no SocketCAN at all).
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -6,14 +6,13 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { TCPBus } from '@canbridge/server-bus'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fakeHost, protocols, removeFakeHosts, sysfsLink } from '../test/helpers/fake-host.ts'
+import { ScriptedServer } from '../test/helpers/scripted-server.ts'
 import type { RawChannelBinding } from './doctor/can-socket.ts'
 import { runDoctor } from './doctor.ts'
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url))
-const quiet = { debug() {}, info() {}, warn() {}, error() {} }
 const cleanups: (() => Promise<unknown> | unknown)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
@@ -94,9 +93,9 @@ async function doctor(
 }
 
 async function bus(): Promise<number> {
-  const b = await TCPBus.listen({ port: 0, host: '127.0.0.1', logger: quiet })
-  cleanups.push(() => b.shutdown())
-  return (b.address as { port: number }).port
+  const server = new ScriptedServer()
+  cleanups.push(() => server.close())
+  return server.listen()
 }
 
 async function closedPort(): Promise<number> {

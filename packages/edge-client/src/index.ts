@@ -50,9 +50,9 @@ export {
 } from './ring.ts'
 export {
   type ChannelSnapshot,
-  packageVersion,
   type Snapshot,
   StartupError,
   Supervisor,
   type WorkerKind,
 } from './supervisor.ts'
+export { packageVersion } from './version.ts'

@@ -98,6 +98,12 @@ export async function main(
   let link: ResolvedSecurity
   try {
     config = loadConfig(flags, env)
+    if (env['CANBRIDGE_CHECK_ARGS'] === '1') {
+      // the README check: every setting validated as a start would, no key file read, no start
+      txPolicySettings(config)
+      process.stdout.write('canbridge-edge: arguments ok\n')
+      return EXIT.OK
+    }
     link = resolveLinkSecurity(config)
     // checked now: a bad combination stops here (exit 2), not in a worker
     txPolicySettings(config)

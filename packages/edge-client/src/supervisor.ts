@@ -3,7 +3,6 @@
 // restarts a crashed worker (logged, counted, and bounded), logs statistics, and shuts down
 // by flushing to the server within a deadline.
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { MessageChannel, Worker } from 'node:worker_threads'
 import type { EdgeConfig } from './config.ts'
 import { compactHeap, enableHeapCompaction } from './heap.ts'
@@ -27,6 +26,7 @@ import {
   type TxRefusalCounts,
 } from './tx-policy/refusal-counters.ts'
 import { txPolicySettings } from './tx-policy/tx-settings.ts'
+import { packageVersion } from './version.ts'
 
 /** Run from source (.ts, Node strips the types) or from dist (.js): workers follow suit. */
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
@@ -52,11 +52,6 @@ const MAX_RESTARTS = 5
 const SHUTDOWN_MARGIN_MS = 2000
 const TERMINATE_WAIT_MS = 1000
 const RESTART_WINDOW_MS = 60_000
-
-export function packageVersion(): string {
-  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8')
-  return (JSON.parse(text) as { version: string }).version
-}
 
 export class StartupError extends Error {
   override readonly name = 'StartupError'

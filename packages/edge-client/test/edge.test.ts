@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FRAME_FLAG } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type EdgeProcess, startEdge } from './helpers/edge-process.ts'
+import { type EdgeProcess, startEdge } from '../src/testing/edge-process.ts'
 import {
   frameNumber,
   type ReceivedFrame,

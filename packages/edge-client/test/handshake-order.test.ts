@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest'
 import { ServerLink } from '../src/connection.ts'
 import type { LinkProblemKind } from '../src/security/link-handshake.ts'
 import { PLAIN_LINK } from '../src/security/link-security.ts'
+import { opensslFingerprint, pem } from '../src/testing/certificates.ts'
 import { parsePin } from '../src/tls/pins.ts'
-import { opensslFingerprint, pem } from './helpers/certificates.ts'
 import {
   cleanUpAfterEach,
   failure,

@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { MAIN } from './helpers/edge-process.ts'
+import { MAIN } from '../src/testing/edge-process.ts'
 import { ScriptedServer } from './helpers/scripted-server.ts'
 import { cleanUpAfterEach, runEdge } from './helpers/secure-link.ts'
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { EdgeProcess, type LogLine } from './helpers/edge-process.ts'
+import { EdgeProcess, type LogLine } from '../src/testing/edge-process.ts'
 import { frameNumber, ScriptedServer } from './helpers/scripted-server.ts'
 
 const SLOW_START = fileURLToPath(new URL('./fixtures/slow-worker-start.mjs', import.meta.url))

@@ -2,7 +2,7 @@
 // verified by CA (and host name) or by pin, client certificates, and each way it can fail,
 // logged with what to fix; a server that fails verification hears nothing from the edge.
 import { describe, expect, it } from 'vitest'
-import { opensslFingerprint, pem } from './helpers/certificates.ts'
+import { opensslFingerprint, pem } from '../src/testing/certificates.ts'
 import { cleanUpAfterEach, edgeAt, failure, pkiForThisFile, serve } from './helpers/secure-link.ts'
 
 cleanUpAfterEach()

@@ -2,7 +2,7 @@
 // proofs are computed from the spec's text: both ends prove the token, bound to the TLS
 // session; a server that cannot prove it, or skips the proof, gets no frame.
 import { describe, expect, it } from 'vitest'
-import { pem } from './helpers/certificates.ts'
+import { pem } from '../src/testing/certificates.ts'
 import {
   cleanUpAfterEach,
   edgeAt,

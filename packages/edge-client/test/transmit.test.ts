@@ -2,7 +2,7 @@
 // retries on a full TX queue, ttl expiry, listen-only, filters and periodic tasks.
 import { FRAME_FLAG, type TransmitResult } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type EdgeProcess, startEdge } from './helpers/edge-process.ts'
+import { type EdgeProcess, startEdge } from '../src/testing/edge-process.ts'
 import { ScriptedServer } from './helpers/scripted-server.ts'
 
 const cleanups: (() => Promise<unknown> | unknown)[] = []

@@ -14,7 +14,11 @@ import {
   timestampNsFromParts,
 } from '../src/index.ts'
 
+// `pnpm demo -- --frames 20` hands the script a literal `--` first (npm's habit): skip it
+const args = process.argv.slice(2)
+if (args[0] === '--') args.shift()
 const { values } = parseArgs({
+  args,
   options: {
     frames: { type: 'string', default: '20' },
     help: { type: 'boolean', short: 'h', default: false },

@@ -12,9 +12,9 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import module from 'node:module'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { initPki } from '../src/keys/index.ts'
+import { makePki } from '../test/security/openssl-pki.ts'
 
 const here = (name: string) => new URL(name, import.meta.url)
 const V8_FLAGS = process.env['BENCH_V8_DEFAULTS'] === '1' ? [] : ['--max-semi-space-size=4']
@@ -27,9 +27,9 @@ const source = readFileSync(here('./bench-server.ts'), 'utf8')
 const dir = mkdtempSync(join(tmpdir(), 'server-bus-bench-'))
 const server = join(dir, 'bench-server.mjs')
 writeFileSync(server, module.stripTypeScriptTypes(source))
-// The TLS phase's certificates, made the way a user makes them.
-const pkiDir = join(dir, 'pki')
-await initPki({ dir: pkiDir, serverNames: ['localhost'], serverIps: ['127.0.0.1'] })
+// The TLS phase's certificates (a CA and a server certificate for localhost and 127.0.0.1).
+const pki = await makePki([])
+const pkiDir = dirname(pki.layout.caCert)
 try {
   const run = spawnSync(
     process.execPath,
@@ -74,4 +74,5 @@ try {
   console.log(last)
 } finally {
   rmSync(dir, { recursive: true, force: true })
+  await pki.remove()
 }

@@ -13,8 +13,8 @@ import {
   type EdgeInfo,
   TCPBus,
 } from '../src/index.ts'
+import { ScriptedEdge, sequenceFrame, sequenceOf } from '../src/testing/scripted-edge.ts'
 import { capturingLogger, listen, waitUntil } from './support/helpers.ts'
-import { ScriptedEdge, sequenceFrame, sequenceOf } from './support/scripted-edge.ts'
 
 let bus: TCPBus | undefined
 const edges: ScriptedEdge[] = []

@@ -3,8 +3,8 @@
 import { FRAME_FLAG } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { TCPBus } from '../src/index.ts'
+import { ScriptedEdge } from '../src/testing/scripted-edge.ts'
 import { listen } from './support/helpers.ts'
-import { ScriptedEdge } from './support/scripted-edge.ts'
 
 let bus: TCPBus | undefined
 const edges: ScriptedEdge[] = []

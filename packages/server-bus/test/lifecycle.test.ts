@@ -3,8 +3,8 @@
 import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CanMessage, CanOperationError, TCPBus } from '../src/index.ts'
+import { ScriptedEdge } from '../src/testing/scripted-edge.ts'
 import { capturingLogger, listen, sleep } from './support/helpers.ts'
-import { ScriptedEdge } from './support/scripted-edge.ts'
 
 const edges: ScriptedEdge[] = []
 

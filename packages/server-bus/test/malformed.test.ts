@@ -12,8 +12,8 @@ import {
 } from '@canbridge/protocol/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EdgeSessionError, type PeerInfo, type TCPBus } from '../src/index.ts'
+import { ScriptedEdge, sequenceFrame, sequenceOf } from '../src/testing/scripted-edge.ts'
 import { type CapturingLogger, listen, sleep, waitUntil } from './support/helpers.ts'
-import { ScriptedEdge, sequenceFrame, sequenceOf } from './support/scripted-edge.ts'
 
 let bus: TCPBus | undefined
 let logger: CapturingLogger

@@ -10,8 +10,8 @@ import {
   Printer,
   type TCPBus,
 } from '../src/index.ts'
+import { ScriptedEdge, sequenceFrame, sequenceOf } from '../src/testing/scripted-edge.ts'
 import { capturingLogger, listen, sleep, waitUntil } from './support/helpers.ts'
-import { ScriptedEdge, sequenceFrame, sequenceOf } from './support/scripted-edge.ts'
 
 const buses: TCPBus[] = []
 const edges: ScriptedEdge[] = []

@@ -2,8 +2,8 @@
 // PERIODIC_START / MODIFY / STOP, again after a reconnect, and STOP for all at shutdown.
 import { afterEach, describe, expect, it } from 'vitest'
 import { CanMessage, type TCPBus } from '../src/index.ts'
+import { ScriptedEdge } from '../src/testing/scripted-edge.ts'
 import { listen, sleep, waitUntil } from './support/helpers.ts'
-import { ScriptedEdge } from './support/scripted-edge.ts'
 
 let bus: TCPBus | undefined
 const edges: ScriptedEdge[] = []

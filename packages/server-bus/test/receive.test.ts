@@ -3,8 +3,8 @@
 import { FRAME_FLAG } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { CanMessage, TCPBus } from '../src/index.ts'
+import { ScriptedEdge, sequenceFrame, sequenceOf } from '../src/testing/scripted-edge.ts'
 import { listen, sleep } from './support/helpers.ts'
-import { ScriptedEdge, sequenceFrame, sequenceOf } from './support/scripted-edge.ts'
 
 let bus: TCPBus | undefined
 let edge: ScriptedEdge | undefined

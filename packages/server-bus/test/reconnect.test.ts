@@ -2,13 +2,13 @@
 // counted, gaps and edge-reported drops visible, bus state, heartbeats, replaced connections.
 import { afterEach, describe, expect, it } from 'vitest'
 import type { DropsEvent, EdgeInfo, GapEvent, StateChangeEvent, TCPBus } from '../src/index.ts'
-import { listen, sleep, waitUntil } from './support/helpers.ts'
 import {
   ScriptedEdge,
   type ScriptedEdgeOptions,
   sequenceFrame,
   sequenceOf,
-} from './support/scripted-edge.ts'
+} from '../src/testing/scripted-edge.ts'
+import { listen, sleep, waitUntil } from './support/helpers.ts'
 
 let bus: TCPBus | undefined
 const edges: ScriptedEdge[] = []

@@ -3,8 +3,8 @@
 import { FRAME_FLAG, TRANSMIT_ERROR, type Transmit } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CanMessage, CanOperationError, type TCPBus } from '../src/index.ts'
+import { ScriptedEdge, type ScriptedEdgeOptions } from '../src/testing/scripted-edge.ts'
 import { listen, sleep, waitUntil } from './support/helpers.ts'
-import { ScriptedEdge, type ScriptedEdgeOptions } from './support/scripted-edge.ts'
 
 let bus: TCPBus | undefined
 const edges: ScriptedEdge[] = []

@@ -4,12 +4,12 @@
 import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { pem } from '../../test/helpers/certificates.ts'
 import { ScriptedServer, type ScriptedServerOptions } from '../../test/helpers/scripted-server.ts'
 import { pkiForThisFile } from '../../test/helpers/secure-link.ts'
 import type { ServerAddress } from '../config.ts'
 import { runDoctor } from '../doctor.ts'
 import { type LinkSecurity, resolveLinkSecurity } from '../security/link-security.ts'
+import { pem } from '../testing/certificates.ts'
 import { checkServer } from './server.ts'
 
 const f = pkiForThisFile('doctor-token-0123456789ab')

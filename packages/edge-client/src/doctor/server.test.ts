@@ -1,16 +1,16 @@
-// The server check against real loopback servers: the workstation's TCPBus (TCP and a Unix
-// socket), and raw servers that answer wrongly.
+// The server check against real loopback servers: a scripted canbridge server built from the
+// protocol package (TCP and a Unix socket), and raw servers that answer wrongly. (Against the
+// workstation's TCPBus itself: packages/e2e.)
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodeControl, encodePreamble, ROLE } from '@canbridge/protocol'
-import { type EdgeInfo, TCPBus } from '@canbridge/server-bus'
 import { afterEach, describe, expect, it } from 'vitest'
+import { ScriptedServer } from '../../test/helpers/scripted-server.ts'
 import type { ServerAddress } from '../config.ts'
 import { checkServer, doctorEdgeId } from './server.ts'
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} }
 const cleanups: (() => Promise<unknown> | unknown)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
@@ -37,38 +37,30 @@ async function rawServer(onConnection: (socket: Socket) => void): Promise<Server
 }
 
 describe('server check', () => {
-  it('OK against a TCPBus: WELCOME, as edge <edgeId>.doctor, which then leaves', async () => {
-    const bus = await TCPBus.listen({
-      port: 0,
-      host: '127.0.0.1',
-      serverId: 'workstation',
-      logger: quiet,
-    })
-    cleanups.push(() => bus.shutdown())
-    const connected: EdgeInfo[] = []
-    const left: string[] = []
-    bus.on('edgeConnected', (edge) => connected.push(edge))
-    bus.on('edgeDisconnected', (edge) => left.push(edge.edgeId))
-    const { port } = bus.address as { port: number }
+  it('OK against a canbridge server: WELCOME, as edge <edgeId>.doctor, which then leaves', async () => {
+    const server = new ScriptedServer()
+    cleanups.push(() => server.close())
+    const port = await server.listen()
     const r = await checkServer({ kind: 'tcp', host: '127.0.0.1', port }, options)
     expect(r.status).toBe('OK')
     expect(r.summary).toMatch(
       new RegExp(
-        `^127\\.0\\.0\\.1:${port}: canbridge protocol 1, server "workstation" answered HELLO with WELCOME \\(connect \\d+ ms, handshake \\d+ ms, heartbeat 1000 ms\\)$`,
+        `^127\\.0\\.0\\.1:${port}: canbridge protocol 1, server "scripted" answered HELLO with WELCOME \\(connect \\d+ ms, handshake \\d+ ms, heartbeat 1000 ms\\)$`,
       ),
     )
-    expect(connected.map((e) => [e.edgeId, e.software])).toEqual([
+    expect(server.state.hellos.map((h) => [h.edgeId, h.software])).toEqual([
       ['pi-garage.doctor', 'canbridge-edge-doctor/test'],
     ])
-    await expect.poll(() => left).toEqual(['pi-garage.doctor'])
+    await expect.poll(() => server.connected).toBe(false)
   })
 
   it('OK over a Unix socket', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'doctor-unix-'))
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
     const path = join(dir, 'bus.sock')
-    const bus = await TCPBus.listen({ path, logger: quiet })
-    cleanups.push(() => bus.shutdown())
+    const server = new ScriptedServer()
+    cleanups.push(() => server.close())
+    await server.listenUnix(path)
     const r = await checkServer({ kind: 'unix', path }, options)
     expect(r).toMatchObject({
       status: 'OK',

@@ -18,6 +18,7 @@ import {
   type Welcome,
 } from '@canbridge/protocol'
 import type { ServerAddress } from '../config.ts'
+import { describeAddress } from '../connection.ts'
 import { describeRefusal, LinkHandshake } from '../security/link-handshake.ts'
 import { describeLinkSecurity, type LinkSecurity, PLAIN_LINK } from '../security/link-security.ts'
 import {
@@ -38,12 +39,6 @@ export interface ServerCheckOptions {
   timeoutMs: number
   /** TLS and token, as the daemon would use them (security/link-security.ts) */
   security?: LinkSecurity
-}
-
-export function describeServer(address: ServerAddress): string {
-  return address.kind === 'unix'
-    ? `unix:${address.path}`
-    : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`
 }
 
 export function doctorEdgeId(edgeId: string): string {
@@ -236,7 +231,7 @@ export async function checkServer(
       fix: ['give the server: --server host:port, or --config with "server" in it'],
     }
   }
-  const where = describeServer(address)
+  const where = describeAddress(address)
   const security = options.security ?? PLAIN_LINK
   // the server checks the id of an edge with a token or certificate: the doctor is that edge
   const asItself = security.token !== null || security.tls?.cert != null

@@ -3,8 +3,8 @@
 import { chmodSync, copyFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, opensslFingerprint, type TestPki } from '../../test/helpers/certificates.ts'
 import { ConfigError } from '../config.ts'
+import { createTestPki, opensslFingerprint, type TestPki } from '../testing/certificates.ts'
 import { parsePin } from '../tls/pins.ts'
 import {
   describeLinkSecurity,

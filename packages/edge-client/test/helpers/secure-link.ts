@@ -4,8 +4,8 @@ import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Hello, TransmitResult } from '@canbridge/protocol'
 import { afterAll, afterEach, beforeAll } from 'vitest'
-import { createTestPki, type TestPki } from './certificates.ts'
-import { EdgeProcess, type LogLine } from './edge-process.ts'
+import { createTestPki, type TestPki } from '../../src/testing/certificates.ts'
+import { EdgeProcess, type LogLine } from '../../src/testing/edge-process.ts'
 import { ScriptedServer, type ScriptedServerOptions } from './scripted-server.ts'
 
 const cleanups: (() => Promise<unknown> | unknown)[] = []

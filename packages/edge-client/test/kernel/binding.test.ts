@@ -15,9 +15,9 @@ import {
   openChannel,
   RECORD,
   withoutFdfDigit,
-} from './support/batch-channel.ts'
-import { settled } from './support/can-receivers.ts'
-import { CandumpLog } from './support/candump.ts'
+} from '../../src/testing/batch-channel.ts'
+import { settled } from '../../src/testing/can-receivers.ts'
+import { CandumpLog } from '../../src/testing/candump.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 const fd = process.env['CANBRIDGE_VCAN_FD'] === '1'

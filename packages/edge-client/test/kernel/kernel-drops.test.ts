@@ -10,9 +10,9 @@ import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { type Drops, EDGE_CAPABILITY } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DIST_MAIN, type EdgeProcess, startEdge } from '../helpers/edge-process.ts'
+import { settled } from '../../src/testing/can-receivers.ts'
+import { DIST_MAIN, type EdgeProcess, startEdge } from '../../src/testing/edge-process.ts'
 import { type ReceivedFrame, ScriptedServer } from '../helpers/scripted-server.ts'
-import { settled } from './support/can-receivers.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 const packaged = process.env['CANBRIDGE_EDGE_BIN'] !== undefined

@@ -4,9 +4,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { FRAME_FLAG, type TransmitResult } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DIST_MAIN, type EdgeProcess, startEdge } from '../helpers/edge-process.ts'
+import { canReceivers, settled, waitForNewReceiver } from '../../src/testing/can-receivers.ts'
+import { DIST_MAIN, type EdgeProcess, startEdge } from '../../src/testing/edge-process.ts'
 import { type ReceivedFrame, ScriptedServer, ServerState } from '../helpers/scripted-server.ts'
-import { canReceivers, settled, waitForNewReceiver } from './support/can-receivers.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 const fd = process.env['CANBRIDGE_VCAN_FD'] === '1'

@@ -6,11 +6,11 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { FRAME_FLAG } from '@canbridge/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DIST_MAIN, type EdgeProcess, startEdge } from '../helpers/edge-process.ts'
+import { CandumpLog } from '../../src/testing/candump.ts'
+import { DIST_MAIN, type EdgeProcess, startEdge } from '../../src/testing/edge-process.ts'
 import { ScriptedServer } from '../helpers/scripted-server.ts'
 import { pythonCan } from '../socketcand/support/python-can.ts'
 import { TextClient } from '../socketcand/support/text-client.ts'
-import { CandumpLog } from './support/candump.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 const fd = process.env['CANBRIDGE_VCAN_FD'] === '1'

@@ -3,10 +3,10 @@
 // the allowed frames through. Run by `pnpm test:kernel` inside scripts/kernel-harness.sh.
 import type { TxFrame } from '@canbridge/protocol'
 import { describe, expect, it } from 'vitest'
-import { DIST_MAIN, startEdge } from '../helpers/edge-process.ts'
+import { CandumpLog } from '../../src/testing/candump.ts'
+import { DIST_MAIN, startEdge } from '../../src/testing/edge-process.ts'
 import { ScriptedServer } from '../helpers/scripted-server.ts'
 import { cleanUpAfterEach, onCleanup, sleep, transmitResults } from '../helpers/secure-link.ts'
-import { CandumpLog } from './support/candump.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 cleanUpAfterEach()

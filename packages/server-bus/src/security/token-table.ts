@@ -3,7 +3,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import { tokenProblem } from '@canbridge/protocol'
 import { CanInitializationError } from '../errors.ts'
-import { parseTokenTable } from '../keys/token-table-format.ts'
+import { parseTokenTable } from './token-table-format.ts'
 
 export class TokenTable {
   readonly #tokens: ReadonlyMap<string, string>

@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { afterEach } from 'vitest'
 import { type CanMessage, LogReader, type TCPBus } from '../../src/index.ts'
+import { ScriptedEdge, type ScriptedEdgeOptions } from '../../src/testing/scripted-edge.ts'
 import { listen } from '../support/helpers.ts'
-import { ScriptedEdge, type ScriptedEdgeOptions } from '../support/scripted-edge.ts'
 
 /** The messages of candump -L text. */
 export async function readText(text: string): Promise<CanMessage[]> {

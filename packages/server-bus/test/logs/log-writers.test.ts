@@ -14,8 +14,8 @@ import {
   Notifier,
   openLogWriter,
 } from '../../src/index.ts'
+import { sequenceFrame, sequenceOf } from '../../src/testing/scripted-edge.ts'
 import { sleep, waitUntil } from '../support/helpers.ts'
-import { sequenceFrame, sequenceOf } from '../support/scripted-edge.ts'
 import { busWithEdge, lines, tempDir } from './helpers.ts'
 
 const T0 = 1_700_000_000_000_000_000n

@@ -6,8 +6,8 @@ import { MESSAGE_TYPE } from '@canbridge/protocol'
 import { preambleBytes } from '@canbridge/protocol/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type TCPBus, TCPBus as TCPBusClass } from '../../src/index.ts'
+import { ScriptedEdge, sequenceFrame } from '../../src/testing/scripted-edge.ts'
 import { type CapturingLogger, listen, sleep, waitUntil } from '../support/helpers.ts'
-import { ScriptedEdge, sequenceFrame } from '../support/scripted-edge.ts'
 
 let bus: TCPBus | undefined
 let logger: CapturingLogger

@@ -6,9 +6,13 @@ import { type ConnectionOptions, connect as connectTls, type TLSSocket } from 'n
 import { encodePreamble, ROLE } from '@canbridge/protocol'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { CanInitializationError, TCPBus } from '../../src/index.ts'
+import {
+  ScriptedEdge,
+  type ScriptedEdgeOptions,
+  sequenceFrame,
+} from '../../src/testing/scripted-edge.ts'
 import { type CapturingLogger, listen, waitUntil } from '../support/helpers.ts'
-import { ScriptedEdge, type ScriptedEdgeOptions, sequenceFrame } from '../support/scripted-edge.ts'
-import { makePki, type TestPki } from './pki.ts'
+import { makePki, type TestPki } from './openssl-pki.ts'
 
 let pki: TestPki
 let foreign: TestPki

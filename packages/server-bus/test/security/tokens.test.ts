@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CanInitializationError, type TCPBus, TCPBus as TCPBusClass } from '../../src/index.ts'
+import { ScriptedEdge, sequenceFrame } from '../../src/testing/scripted-edge.ts'
 import { type CapturingLogger, capturingLogger, listen, sleep } from '../support/helpers.ts'
-import { ScriptedEdge, sequenceFrame } from '../support/scripted-edge.ts'
 
 const TOKEN = 'pi-a-token-0123456789abcdef'
 let bus: TCPBus | undefined

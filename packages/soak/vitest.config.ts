@@ -1,0 +1,13 @@
+import { configDefaults, defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // These need real SocketCAN: `pnpm test:kernel` runs them (vitest.kernel.config.ts).
+    exclude: [...configDefaults.exclude, 'test/kernel/**'],
+    testTimeout: 20_000,
+    // The JSON report feeds the suite's closing line (scripts/test-summary.mjs).
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest-report.json' },
+  },
+})
