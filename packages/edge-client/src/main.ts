@@ -59,7 +59,7 @@ Examples:
   canbridge-edge --server 192.168.1.10:29536 --channel can0 --receive-buffer 8M --no-kernel-echo
       an 8 MiB socket queue per channel (the kernel caps it at net.core.rmem_max unless
       the edge has CAP_NET_ADMIN: a warning then says what to set), and own-messages
-      echoes made by the edge instead of the kernel`
+      echoes made by the edge instead of the kernel`,
   )
   return program
 }
