@@ -35,6 +35,7 @@ missing=()
 need() { command -v "$1" >/dev/null || missing+=("$2"); }
 need readelf binutils
 need make make
+need patch patch
 host_arch=$(uname -m)
 IFS=, read -r -a list <<<"$arches"
 for arch in "${list[@]}"; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for canbridge: a supported Node and pinned pnpm in .toolchain/
 # (from the npm registry, no root needed), the workspace's dependencies, the Debian
-# packages the kernel tests need (when run as root), and a first build.
+# packages the kernel and DBC tests need (when run as root), and a first build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -45,6 +45,12 @@ fi
 if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   step "installing Chromium (headless check of the soak's HTML report)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+# @canbridge/dbc's differential test decodes with canmatrix, an independent DBC implementation.
+if ! /usr/bin/python3 -c 'import canmatrix' 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  step "installing canmatrix (the DBC package's test oracle)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-canmatrix >/dev/null
 fi
 
 step "installing the NATS server the fleet tests start (Debian's nats-server, unpacked into .toolchain/nats)"

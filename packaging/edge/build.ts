@@ -9,8 +9,10 @@
 //
 // Steps per architecture, each cached under packaging/.cache/ (gitignored):
 //   runtime  npm pack node-linux-<arch>@<version>; strip it (debug info: -20 MB)
-//   addon    node-gyp cross-build of socketcan (npm pack socketcan@<version>) against that
-//            runtime's headers, pthread symbols pinned to pre-2.34 glibc (addon/glibc-compat.h)
+//   addon    node-gyp cross-build of socketcan (npm pack socketcan@<version>, with
+//            patches/socketcan@<version>.patch applied: no build when it does not apply)
+//            against that runtime's headers, pthread symbols pinned to pre-2.34 glibc
+//            (addon/glibc-compat.h); addon/check-addon.cjs run on it by the target's Node
 //   bundle   esbuild: one CommonJS script per worker, embedded as strings in the main script;
 //            the addon embedded as base64 (sea/runtime.ts extracts and dlopens it)
 //   blob     the target runtime itself writes the SEA blob (`--experimental-sea-config`), under
@@ -45,6 +47,8 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 const SOCKETCAN_VERSION = readJson<{ dependencies: Record<string, string> }>(
   path.join(REPO, 'packages', 'edge-client', 'package.json'),
 ).dependencies['socketcan']!
+/** The patch pnpm applies on install (patchedDependencies): the addon is built with it too. */
+const SOCKETCAN_PATCH = path.join(REPO, 'patches', `socketcan@${SOCKETCAN_VERSION}.patch`)
 /** The addon is compiled for this N-API version: it loads on every Node line we ship. */
 const ADDON_NAPI = 8
 const VIRTUAL_ROOT = '/canbridge-edge.sea/'
@@ -198,10 +202,53 @@ interface AddonBuild {
   file: string
   sha256: string
   glibc: string
+  /** sha256 of the patch applied to socketcan's source */
+  patchSha256: string
+}
+
+/** The patch file, checked to be the one pnpm applies (pnpm-workspace.yaml). */
+function socketcanPatch(): { file: string; sha256: string } {
+  const relative = path.relative(REPO, SOCKETCAN_PATCH)
+  if (!fs.existsSync(SOCKETCAN_PATCH)) {
+    throw new BuildError(
+      `${relative} is missing: socketcan ${SOCKETCAN_VERSION} is built only with its patch (pnpm patch socketcan@${SOCKETCAN_VERSION}; patches/README.md)`,
+    )
+  }
+  const workspace = fs.readFileSync(path.join(REPO, 'pnpm-workspace.yaml'), 'utf8')
+  if (!workspace.includes(`socketcan@${SOCKETCAN_VERSION}: ${relative}`)) {
+    throw new BuildError(
+      `pnpm-workspace.yaml's patchedDependencies do not apply ${relative} to socketcan@${SOCKETCAN_VERSION}: the packaged addon would differ from the workspace's`,
+    )
+  }
+  return { file: SOCKETCAN_PATCH, sha256: sha256(SOCKETCAN_PATCH) }
+}
+
+/** Applies the patch with all of its context lines matching (no fuzz), or refuses to build. */
+function applyPatch(dir: string, patch: string): void {
+  if (!commandExists('patch')) {
+    throw new BuildError('patch not found: install it with\n  apt-get install patch')
+  }
+  const result = spawnSync(
+    'patch',
+    ['-p1', '--batch', '--forward', '--fuzz=0', '--no-backup-if-mismatch', '-d', dir, '-i', patch],
+    { encoding: 'utf8' },
+  )
+  if (result.status !== 0) {
+    throw new BuildError(
+      `${path.relative(REPO, patch)} does not apply to socketcan ${SOCKETCAN_VERSION} from the registry; not building an unpatched addon:\n${`${result.stdout}${result.stderr}`.trim()}`,
+    )
+  }
+}
+
+/** The target's own Node loads the addon and checks its decoding (addon/check-addon.cjs). */
+function checkAddon(target: Target, runtime: Runtime, file: string): string {
+  const [command, prefix] = runner(target, path.join(runtime.dir, 'bin', 'node'))
+  return run(command, [...prefix, path.join(HERE, 'addon', 'check-addon.cjs'), file]).trim()
 }
 
 function buildAddon(target: Target, runtime: Runtime): AddonBuild {
   const source = npmPackage('socketcan', SOCKETCAN_VERSION, path.join(CACHE, 'socketcan'))
+  const patch = socketcanPatch()
   const compat = path.join(HERE, 'addon', 'glibc-compat.h')
   const cxxflags = `-include ${compat} -DNAPI_VERSION=${ADDON_NAPI}`
   // libpthread.so.0 by soname: glibc >= 2.34 ships no libpthread.so link-time symlink
@@ -210,6 +257,7 @@ function buildAddon(target: Target, runtime: Runtime): AddonBuild {
     .update(
       [
         SOCKETCAN_VERSION,
+        patch.sha256,
         target.arch,
         target.nodeVersion,
         cxxflags,
@@ -226,6 +274,7 @@ function buildAddon(target: Target, runtime: Runtime): AddonBuild {
     const build = path.join(work, 'src')
     fs.rmSync(work, { recursive: true, force: true })
     fs.cpSync(source, build, { recursive: true })
+    applyPatch(build, patch.file)
     fs.mkdirSync(path.join(build, 'node_modules'), { recursive: true })
     fs.symlinkSync(
       path.join(TOOLS, 'node_modules', 'node-addon-api'),
@@ -262,7 +311,12 @@ function buildAddon(target: Target, runtime: Runtime): AddonBuild {
   const machine = elfMachine(out)
   if (machine !== target.elfMachine)
     throw new BuildError(`${out} is a ${machine} binary, expected ${target.elfMachine}`)
-  return { file: out, sha256: sha256(out), glibc: glibcFloor(target, out) }
+  return {
+    file: out,
+    sha256: sha256(out),
+    glibc: glibcFloor(target, out),
+    patchSha256: patch.sha256,
+  }
 }
 
 // ---------------------------------------------------------------- bundle
@@ -549,6 +603,7 @@ function checkVersion(
   target: Target,
   binary: string,
   version: string,
+  patchSha256: string,
 ): { text: string; ms: number } {
   const [command, prefix] = runner(target, binary)
   const started = performance.now()
@@ -560,6 +615,7 @@ function checkVersion(
     `canbridge-edge ${version}`,
     `node v${target.nodeVersion}`,
     `addon socketcan ${SOCKETCAN_VERSION} n-api ${ADDON_NAPI} (linux-${target.arch},`,
+    `addon patch sha256 ${patchSha256}`,
     'single-executable',
   ]
   for (const line of expected) {
@@ -716,14 +772,15 @@ async function buildArch(
   log(
     target.arch,
     'addon',
-    `socketcan ${SOCKETCAN_VERSION} for ${target.triplet}, N-API ${ADDON_NAPI}`,
+    `socketcan ${SOCKETCAN_VERSION} + ${path.relative(REPO, SOCKETCAN_PATCH)} for ${target.triplet}, N-API ${ADDON_NAPI}`,
   )
   const addon = buildAddon(target, runtime)
   log(
     target.arch,
     'addon',
-    `ok: ${fmtBytes(fs.statSync(addon.file).size)}, needs glibc ${addon.glibc}, sha256 ${addon.sha256.slice(0, 12)}`,
+    `ok: ${fmtBytes(fs.statSync(addon.file).size)}, needs glibc ${addon.glibc}, sha256 ${addon.sha256.slice(0, 12)}, patch sha256 ${addon.patchSha256.slice(0, 12)}`,
   )
+  log(target.arch, 'addon', checkAddon(target, runtime, addon.file))
 
   const glibc = compareVersions(runtime.glibc, addon.glibc) >= 0 ? runtime.glibc : addon.glibc
   const buildInfo = {
@@ -731,6 +788,7 @@ async function buildArch(
     target: `linux-${target.arch}`,
     node: target.nodeVersion,
     socketcan: SOCKETCAN_VERSION,
+    socketcanPatch: addon.patchSha256,
     addonNapi: ADDON_NAPI,
     glibc,
     commit: gitCommit(),
@@ -763,7 +821,7 @@ async function buildArch(
   inject(runtime, blob, binary)
   const binaryBytes = fs.statSync(binary).size
 
-  const check = checkVersion(target, binary, version)
+  const check = checkVersion(target, binary, version, addon.patchSha256)
   log(
     target.arch,
     'check',

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages scripts/build-edge.sh and packaging/edge/test.sh need on an
 # x86-64 Debian/Ubuntu build host (root; for CI and fresh machines):
-#   cross compilers and libc for arm64 and armhf (the socketcan addon), qemu-user (runs the
+#   cross compilers and libc for arm64 and armhf (the socketcan addon), patch (applies
+#   patches/socketcan@<version>.patch to its source), qemu-user (runs the
 #   arm Node to write the SEA blob, and the arm executables in the tests), binutils, make.
 #   with --vm also qemu-system-arm and cpio (packaging/edge/vm/vm-test.sh, test.sh --vm).
 #   bash packaging/edge/install-build-deps.sh [--arch x64,arm64,armv7] [--vm]
@@ -15,7 +16,7 @@ while [ $# -gt 0 ]; do
     *) echo "install-build-deps: unknown option $1" >&2; exit 2 ;;
   esac
 done
-pkgs=(binutils make g++ file)
+pkgs=(binutils make g++ file patch)
 [ $vm = 1 ] && pkgs+=(qemu-system-arm cpio)
 case ",$arches," in *,arm64,*) pkgs+=(g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static) ;; esac
 case ",$arches," in *,armv7,*) pkgs+=(g++-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static) ;; esac

@@ -99,7 +99,9 @@ for arch in "${list[@]}"; do
   if run_bin "$arch" "$bin" --version >"$work/version" 2>&1; then
     ms=$((($(date +%s%N) - start) / 1000000))
     missing=
-    for field in "canbridge-edge $version" "protocol " "node v" "n-api " "addon socketcan " "linux-$arch" "single-executable"; do
+    # the addon was built with the patch pnpm applies (patches/README.md)
+    patch_sha=$(sha256sum patches/socketcan@*.patch | cut -d' ' -f1)
+    for field in "canbridge-edge $version" "protocol " "node v" "n-api " "addon socketcan " "addon patch sha256 $patch_sha" "linux-$arch" "single-executable"; do
       grep -q "$field" "$work/version" || missing="$missing '$field'"
     done
     if [ -z "$missing" ]; then

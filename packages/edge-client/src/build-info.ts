@@ -12,6 +12,8 @@ export interface BuildInfo {
   node: string
   /** socketcan package version the embedded addon was compiled from */
   socketcan: string
+  /** sha256 of patches/socketcan@<version>.patch, applied to the addon's source */
+  socketcanPatch: string
   /** N-API version the addon was compiled against */
   addonNapi: number
   /** oldest glibc the executable needs, e.g. 2.28 */

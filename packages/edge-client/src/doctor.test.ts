@@ -257,6 +257,7 @@ describe('canbridge-edge doctor', () => {
           target: 'linux-x64',
           node: '24.21.0',
           socketcan: '4.3.1',
+          socketcanPatch: '5e1f0c4f9a2b7d3e8c6a1b0f2e4d6c8a9b7e5d3c1f0a2b4c6d8e0f1a3b5c7d9e',
           addonNapi: 8,
           glibc: '2.28',
           commit: 'abcdef123456',

@@ -7,6 +7,7 @@ const BUILD: BuildInfo = {
   target: 'linux-armv7',
   node: '20.11.0',
   socketcan: '4.3.1',
+  socketcanPatch: '5e1f0c4f9a2b7d3e8c6a1b0f2e4d6c8a9b7e5d3c1f0a2b4c6d8e0f1a3b5c7d9e',
   addonNapi: 8,
   glibc: '2.28',
   commit: '0123456789ab-dirty',
@@ -40,6 +41,7 @@ describe('version text', () => {
       `node ${process.version}`,
       `n-api ${process.versions.napi}`,
       'addon socketcan 4.3.1 n-api 8 (linux-armv7, glibc >= 2.28)',
+      'addon patch sha256 5e1f0c4f9a2b7d3e8c6a1b0f2e4d6c8a9b7e5d3c1f0a2b4c6d8e0f1a3b5c7d9e',
       'build 0123456789ab-dirty 2025-06-01T12:00:00.000Z single-executable',
     ])
   })

@@ -22,6 +22,7 @@ export function versionText(): string {
   if (build !== undefined) {
     lines.push(
       `addon socketcan ${build.socketcan} n-api ${build.addonNapi} (${build.target}, glibc >= ${build.glibc})`,
+      `addon patch sha256 ${build.socketcanPatch}`,
       `build ${build.commit} ${build.date} single-executable`,
     )
   }

@@ -11,6 +11,8 @@ declare module 'canbridge-sea:embedded' {
     node: string
     /** socketcan package version the addon was compiled from */
     socketcan: string
+    /** sha256 of patches/socketcan@<version>.patch, applied to its source */
+    socketcanPatch: string
     /** N-API version the addon was compiled against (NAPI_VERSION) */
     addonNapi: number
     /** oldest glibc the addon and the runtime need, e.g. 2.28 */

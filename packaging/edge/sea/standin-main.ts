@@ -26,6 +26,7 @@ if (argv[0] === '--version' || argv[0] === '-V') {
       `node ${process.version}`,
       `n-api ${process.versions.napi ?? 'unknown'}`,
       `addon socketcan ${BUILD.socketcan} n-api ${BUILD.addonNapi} (${BUILD.target}, glibc >= ${BUILD.glibc})`,
+      `addon patch sha256 ${BUILD.socketcanPatch}`,
       `build ${BUILD.commit} ${BUILD.date} single-executable stand-in`,
     ].join('\n')}\n`,
   )

@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # PID 1 of the arm64 test VM (packaging/edge/vm/vm-test.sh): loads the CAN modules of the
 # Debian arm64 kernel, creates vcan0, starts a TCPBus receiver and canbridge-edge on
-# vcan0, puts 1000 frames on the bus with cangen, prints the outcome, powers off.
+# vcan0, puts 1000 frames on the bus with cangen, then checks the addon the edge unpacked
+# on this kernel (guest-binding.cjs), prints the outcome, powers off.
 /bin/busybox mkdir -p /proc /sys /dev /tmp /root /usr/bin /usr/sbin /sbin
 /bin/busybox --install -s
 mount -t proc proc /proc
@@ -26,7 +27,8 @@ receiver=$!
 sleep 2
 edge_start=$(cut -d' ' -f1 /proc/uptime)
 step "starting canbridge-edge on vcan0"
-/canbridge-edge --server 127.0.0.1:29536 --channel vcan0 --log-level info > /tmp/edge.log 2>&1 &
+mkdir -m 700 /tmp/addon
+CANBRIDGE_ADDON_DIR=/tmp/addon /canbridge-edge --server 127.0.0.1:29536 --channel vcan0 --log-level info > /tmp/edge.log 2>&1 &
 edge=$!
 i=0
 until grep -q 'connected to the server' /tmp/edge.log; do
@@ -43,4 +45,27 @@ kill -TERM $edge
 wait $edge
 step "edge exited $?"
 sed 's/^/VM-EDGE-LOG /' /tmp/edge.log | tail -8
+[ "$code" = 0 ] || finish "$code"
+
+# the unpacked addon alone: kept frames as candump saw them, drops counted (guest-binding.cjs)
+step "binding check on $(ls /tmp/addon)"
+/node /guest-binding.cjs /tmp/addon/can*.node /tmp/candump.log 100 /tmp/sent > /tmp/binding.log 2>&1 &
+binding=$!
+i=0
+until grep -q 'BINDING ready' /tmp/binding.log; do
+  i=$((i + 1))
+  if [ $i -gt 600 ] || ! kill -0 $binding 2>/dev/null; then cat /tmp/binding.log; finish 17; fi
+  sleep 0.2
+done
+candump -L vcan0 > /tmp/candump.log &
+dump=$!
+sleep 1
+cangen vcan0 -n 100 -g 0 -I 321 -L 8 -D i || finish 18
+sleep 1
+kill -INT $dump
+wait $dump
+touch /tmp/sent
+wait $binding
+code=$?
+cat /tmp/binding.log
 finish $code

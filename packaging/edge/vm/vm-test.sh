@@ -5,7 +5,9 @@
 # architecture's Node with a TCPBus receiver, busybox and cangen. In the VM: the kernel's
 # can, can-raw, can-dev and vcan modules, vcan0 up, canbridge-edge --channel vcan0 to the
 # receiver on 127.0.0.1, 1000 frames from cangen, checked one by one (id, length, counter
-# payload, no gap). No network device: everything stays inside the VM.
+# payload, no gap); then the addon it unpacked, loaded by that Node (guest-binding.cjs):
+# batch records equal to candump -L (kernel timestamps: armv7's 32-bit time_t), kernel
+# drops counted exactly. No network device: everything stays inside the VM.
 #   bash packaging/edge/vm/vm-test.sh [--arch arm64|armv7] [--binary PATH]
 # Needs: qemu-system-arm and cpio (Debian), the tarball (scripts/build-edge.sh --arch ...).
 # Downloads (Debian, cached in packaging/.cache/vm-<arch>): the kernel image,
@@ -101,7 +103,8 @@ cp packaging/edge/vm/init.sh "$rd/init" && chmod 755 "$rd/init"
 for m in net/can/can.ko net/can/can-raw.ko drivers/net/can/dev/can-dev.ko drivers/net/can/vcan.ko; do
   cp "$x/lib/modules/$kver/kernel/$m" "$rd/modules/"
 done
-cp "$x/usr/bin/cangen" "$rd/usr/bin/"
+cp "$x/usr/bin/cangen" "$x/usr/bin/candump" "$rd/usr/bin/"
+cp packaging/edge/vm/guest-binding.cjs packaging/edge/addon/check-addon.cjs "$rd/"
 cp "$bin" "$rd/canbridge-edge"
 cp "$node_dir/node.stripped" "$rd/node"
 cp "$cache/receiver.mjs" "$rd/receiver.mjs"
@@ -120,6 +123,6 @@ timeout 900 "$qemu" -M virt -cpu "$cpu" -smp 2 -m 2048 -nographic -no-reboot -ni
   -kernel "$vmlinuz" -initrd "$cache/initramfs.cpio" \
   -append "console=ttyAMA0 rdinit=/init panic=-1 quiet" >"$log" 2>&1 || true
 say "VM ran $(($(date +%s) - start)) s; log: ${log#"$root"/}"
-grep -E '^(VM|RECEIVER|RESULT)' "$log" | tr -d '\r' >&2 || true
+grep -E '^(VM|RECEIVER|RESULT|BINDING)' "$log" | tr -d '\r' >&2 || true
 grep -q '^VM-EXIT 0' <(tr -d '\r' <"$log") || die "the $arch VM run failed (see $log)"
-say "ok: $arch canbridge-edge on real SocketCAN (vcan0, kernel $kver) delivered every frame"
+say "ok: $arch canbridge-edge on real SocketCAN (vcan0, kernel $kver) delivered every frame; its addon's batch reader matched candump and counted every drop"

@@ -120,7 +120,7 @@ export function checkAddon(host: Host, options: AddonOptions = {}): AddonCheck {
   const maps = readHostFile(host, '/proc/self/maps')
   const file = maps === undefined ? undefined : findAddonPath(maps)
   const what = build
-    ? `socketcan ${build.socketcan} (N-API ${build.addonNapi}, embedded)`
+    ? `socketcan ${build.socketcan} + patch sha256 ${build.socketcanPatch.slice(0, 12)} (N-API ${build.addonNapi}, embedded)`
     : 'socketcan'
   if (file === undefined) {
     return { binding, result: ok('addon', `${what} loaded (its file is not in /proc/self/maps)`) }

@@ -5,9 +5,11 @@
 import { execFileSync } from 'node:child_process'
 import { constants } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
+import { settled } from '../../src/testing/can-receivers.ts'
+import { CandumpLog } from '../../src/testing/candump.ts'
 import {
   BatchReader,
-  candumpLine,
+  candumpLineOf,
   counterOf,
   counterPayload,
   loadBinding,
@@ -15,9 +17,7 @@ import {
   openChannel,
   RECORD,
   withoutFdfDigit,
-} from '../../src/testing/batch-channel.ts'
-import { settled } from '../../src/testing/can-receivers.ts'
-import { CandumpLog } from '../../src/testing/candump.ts'
+} from '../helpers/batch-channel.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 const fd = process.env['CANBRIDGE_VCAN_FD'] === '1'
@@ -56,19 +56,8 @@ function tinyQueue(channel: ReturnType<typeof openChannel>): void {
 // Needs real SocketCAN: collected only by vitest.kernel.config.ts inside the kernel harness;
 // the guard keeps a stray run elsewhere from reporting kernel failures.
 describe.skipIf(!inKernel)('patched socketcan binding on vcan (kernel tests)', () => {
-  it('says what it adds, with the documented record layout', () => {
+  it('exports the record layout the kernel tests decode with (the rest: test/socketcan-patch.test.ts)', () => {
     const binding = loadBinding()
-    expect(binding.features).toEqual({
-      batch: true,
-      drops: true,
-      fdFlags: true,
-      recvOwnMsgs: true,
-      rcvbuf: true,
-      sendErrno: true,
-      timestampNs: true,
-      version: 1,
-    })
-    expect(Object.isFrozen(binding.features)).toBe(true)
     expect(binding.BATCH_RECORD_BYTES).toBe(RECORD.BYTES)
     const { BYTES: _, ...layout } = RECORD
     expect(binding.BATCH_RECORD).toEqual(layout)
@@ -191,7 +180,7 @@ describe.skipIf(!inKernel)('patched socketcan binding on vcan (kernel tests)', (
       const want = await dump.stop()
       expect(dump.dropReports).toEqual([])
       expect(want.length).toBe(sent)
-      const got = reader.frames.map((f) => candumpLine(f, 'vcan0'))
+      const got = reader.frames.map((f) => candumpLineOf(f, 'vcan0'))
       expect(got).toEqual(want.map(withoutFdfDigit))
       // an FD frame of 8 bytes or fewer is FD all the same (cansend alone sent 9 lengths x 4)
       const shortFd = reader.frames.filter((f) => f.flags & RECORD.FLAG_FD && f.len <= 8)
@@ -224,7 +213,7 @@ describe.skipIf(!inKernel)('patched socketcan binding on vcan (kernel tests)', (
     await until(() => own.frames.length === before && other.frames.length === before, 'the echoes')
     // candump leaves when its interface goes down: take its record first
     const want = await dump.stop()
-    const lines = (frames: typeof own.frames) => frames.map((f) => candumpLine(f, 'vcan1'))
+    const lines = (frames: typeof own.frames) => frames.map((f) => candumpLineOf(f, 'vcan1'))
     // the kernel's timestamps, as candump saw the same frames
     expect(lines(own.frames)).toEqual(want.map(withoutFdfDigit))
     expect(lines(other.frames)).toEqual(want.map(withoutFdfDigit))
@@ -247,6 +236,19 @@ describe.skipIf(!inKernel)('patched socketcan binding on vcan (kernel tests)', (
     expect([...own.frames, ...other.frames].every((f) => f.flags & RECORD.FLAG_LOCAL)).toBe(true)
   })
 
+  it('stops (onStopped) when its records array is detached, instead of waking for ever', async () => {
+    const channel = openChannel('vcan0')
+    let stopped = 0
+    channel.addListener('onStopped', () => stopped++)
+    const buffer = new ArrayBuffer(4 * RECORD.BYTES)
+    let batches = 0
+    channel.startBatch(new Uint8Array(buffer), () => batches++)
+    structuredClone(buffer, { transfer: [buffer] })
+    sh('cansend', 'vcan0', '123#01')
+    await until(() => stopped === 1, 'onStopped')
+    expect(batches).toBe(0)
+  })
+
   it('stamps the very first frame after start with the kernel time, to the nanosecond', async () => {
     const dump = new CandumpLog('vcan0')
     await dump.listening()
@@ -256,7 +258,7 @@ describe.skipIf(!inKernel)('patched socketcan binding on vcan (kernel tests)', (
     await until(() => reader.frames.length === 3, 'three frames')
     const want = await dump.stop()
 
-    expect(reader.frames.map((f) => candumpLine(f, 'vcan0'))).toEqual(want)
+    expect(reader.frames.map((f) => candumpLineOf(f, 'vcan0'))).toEqual(want)
     // nanoseconds, not microseconds: the stamps differ below the µs somewhere
     expect(reader.frames.some((f) => f.nsec % 1000 !== 0)).toBe(true)
   })

@@ -32,6 +32,7 @@ export type NativeMessage = { readonly data: Buffer } & Readonly<Record<string, 
 
 export interface PatchedRawChannel {
   addListener(event: 'onMessage', callback: (message: NativeMessage) => void): void
+  addListener(event: 'onStopped', callback: () => void): void
   start(): void
   stop(): void
   startBatch(records: Uint8Array, onBatch: (count: number) => void): void
@@ -136,7 +137,7 @@ const hex = (data: Uint8Array): string => Buffer.from(data).toString('hex').toUp
  * A record as `candump -L` (can-utils 2020.11, lib.c sprint_canframe) prints the frame:
  * `(sec.usec) iface ID#DATA`, `ID#R[len]`, FD as `ID##<flags>DATA` (BRS 1, ESI 2).
  */
-export function candumpLine(frame: BatchFrame, iface: string): string {
+export function candumpLineOf(frame: BatchFrame, iface: string): string {
   const usec = String(Math.floor(frame.nsec / 1000)).padStart(6, '0')
   const time = `(${String(frame.sec).padStart(10, '0')}.${usec})`
   const id =
