@@ -33,7 +33,7 @@ interface Finding {
 const DIRECTIVE = /^<!--\s*readme-check:\s*(run|skip|prelude|cwd)\b\s*(.*?)\s*-->$/
 
 function readBlocks(file: string): Block[] {
-  const lines = readFileSync(path.join(root, file), 'utf8').split('\n')
+  const lines = readFileSync(path.resolve(root, file), 'utf8').split('\n')
   const blocks: Block[] = []
   for (let i = 0; i < lines.length; i++) {
     const open = /^```(\w+)?\s*$/.exec(lines[i]!)

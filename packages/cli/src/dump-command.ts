@@ -218,6 +218,8 @@ export async function runDump(settings: DumpSettings, out: Output): Promise<numb
   })
   const lost = { total: 0, byChannel: new Map<string, number>() }
   const onLoss = (channel: string, count: number) => {
+    // a gap the edge explained in a DROPS (before or after it) is that one loss: count it once
+    if (count === 0) return
     lost.total += count
     const total = (lost.byChannel.get(channel) ?? 0) + count
     lost.byChannel.set(channel, total)
@@ -229,8 +231,8 @@ export async function runDump(settings: DumpSettings, out: Output): Promise<numb
       )
     }
   }
-  bus.on('drops', (drops) => onLoss(drops.channel, drops.count))
-  bus.on('gap', (gap) => onLoss(gap.channel, gap.missing))
+  bus.on('drops', (drops) => onLoss(drops.channel, drops.newlyLost))
+  bus.on('gap', (gap) => onLoss(gap.channel, gap.newlyLost))
   out.stdout.on('error', () => stop.abort()) // EPIPE: the reader went away (e.g. | head)
 
   let idleTimer: NodeJS.Timeout | undefined

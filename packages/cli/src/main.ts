@@ -3,14 +3,24 @@
 import { Command, CommanderError } from 'commander'
 import { createDumpCommand } from './dump-command.ts'
 import { EXIT, UsageError } from './exit.ts'
+import { createGenCommand } from './gen-command.ts'
 import { createKeysCommand } from './keys/command.ts'
+import { createMonitorCommand } from './monitor/monitor-command.ts'
 import { createPlayCommand } from './play-command.ts'
+import { createSendCommand } from './send-command.ts'
+import { createTopCommand } from './top-command.ts'
+import { createVcanCommand } from './vcan/vcan-command.ts'
 import { versionText } from './version.ts'
 
 /** The subcommands, in the order --help lists them: one factory per subcommand. */
 export const COMMANDS: readonly (() => Command)[] = [
   createDumpCommand,
   createPlayCommand,
+  createSendCommand,
+  createGenCommand,
+  createTopCommand,
+  createMonitorCommand,
+  createVcanCommand,
   createKeysCommand,
 ]
 

@@ -12,13 +12,9 @@ import { checkLogSuffix } from '@canbridge/server-bus/internal'
 import { Command } from 'commander'
 import { EXIT, integerOption, numberOption, UsageError } from './exit.ts'
 import { type Assignment, assignmentMap, parseAssignment, Router } from './interface-map.ts'
-import {
-  addListenOptions,
-  type ListenSettings,
-  listenForEdges,
-  listenSettings,
-} from './listen-options.ts'
-import { type Output, onStopSignal, say, writeOut } from './output.ts'
+import { addListenOptions, type ListenSettings, listenSettings } from './listen-options.ts'
+import { type Output, say, writeOut } from './output.ts'
+import { withEdge } from './remote-edge.ts'
 import { type ReplayFailure, ReplayStats, type ReplayTiming, replay } from './replay.ts'
 
 /** Failed sends described one by one on stderr; the rest only in the summary. */
@@ -150,29 +146,12 @@ export async function runPlay(settings: PlaySettings, out: Output): Promise<numb
       return error instanceof RangeError ? EXIT.USAGE : EXIT.ERROR
     }
   }
-  const bus = await listenForEdges(settings.listen, { sendTimeoutMs: settings.sendTimeoutMs }, note)
-  if (bus === null) return EXIT.ERROR
-  const stop = new AbortController()
-  const removeSignals = onStopSignal(() => stop.abort())
-  try {
-    note(
-      `waiting ${settings.waitMs / 1000} s for ${settings.edgeId === undefined ? 'an edge' : `edge ${settings.edgeId}`}`,
-    )
-    try {
-      await bus.waitForEdge({
-        timeoutMs: settings.waitMs,
-        edgeId: settings.edgeId,
-        signal: stop.signal,
-      })
-    } catch (error) {
-      note(stop.signal.aborted ? 'stopped before an edge came' : (error as Error).message)
-      return EXIT.ERROR
-    }
-    return await play(bus, settings, out, stop.signal, note)
-  } finally {
-    removeSignals()
-    await bus.shutdown()
-  }
+  return withEdge(
+    { listen: settings.listen, edgeId: settings.edgeId, waitMs: settings.waitMs },
+    { sendTimeoutMs: settings.sendTimeoutMs },
+    note,
+    (bus, signal) => play(bus, settings, out, signal, note),
+  )
 }
 
 async function play(

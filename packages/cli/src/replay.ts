@@ -39,7 +39,17 @@ export interface ReplayOptions {
   signal?: AbortSignal | undefined
   /** called for each failed send (after counting it) */
   onFailure?(failure: ReplayFailure): void
+  /** the time source (tests give a fake one); default the wall clock and real timers */
+  clock?: Clock | undefined
 }
+
+/** Milliseconds from some start, and a pause that a signal ends early. */
+export interface Clock {
+  now(): number
+  pause(ms: number, signal: AbortSignal | undefined): Promise<void>
+}
+
+const WALL_CLOCK: Clock = { now: () => performance.now(), pause }
 
 export interface ReplayFailure {
   line: number
@@ -80,7 +90,7 @@ export async function replay(
   const signal = options.signal
   try {
     for (let loop = 0; loop < options.loops && !signal?.aborted; loop++) {
-      const clock = new ReplayClock(options.timing)
+      const clock = new ReplayClock(options.timing, options.clock ?? WALL_CLOCK)
       for await (const message of source.open()) {
         if (signal?.aborted) break
         const route = target.route(message.channel!)
@@ -142,20 +152,22 @@ function sendOne(
 /** When each frame of one pass is due. */
 class ReplayClock {
   readonly #timing: ReplayTiming
+  readonly #clock: Clock
   #baseLogUs: number | undefined
   #baseWallMs = 0
   #lastLogUs = 0
   #firstLogUs: number | undefined
   #started = false
 
-  constructor(timing: ReplayTiming) {
+  constructor(timing: ReplayTiming, clock: Clock) {
     this.#timing = timing
+    this.#clock = clock
   }
 
   async waitFor(message: CanMessage, stats: ReplayStats, signal: AbortSignal | undefined) {
     const timing = this.#timing
     if (timing.mode === 'fast') {
-      if (this.#started && timing.gapMs > 0) await pause(timing.gapMs, signal)
+      if (this.#started && timing.gapMs > 0) await this.#clock.pause(timing.gapMs, signal)
       this.#started = true
       return
     }
@@ -167,14 +179,14 @@ class ReplayClock {
       (timing.skipGapUs !== undefined && logUs - this.#lastLogUs > timing.skipGapUs)
     if (this.#baseLogUs === undefined || jumped) {
       this.#baseLogUs = logUs
-      this.#baseWallMs = performance.now()
+      this.#baseWallMs = this.#clock.now()
     }
     this.#lastLogUs = logUs
     const due = this.#baseWallMs + (logUs - this.#baseLogUs) / 1000 / timing.speed
-    const wait = due - performance.now()
+    const wait = due - this.#clock.now()
     stats.lateMs = wait < 0 ? -wait : 0
     // timers fire in whole milliseconds: frames due within one go out now
-    if (wait >= 1) await pause(wait, signal)
+    if (wait >= 1) await this.#clock.pause(wait, signal)
   }
 }
 

@@ -175,6 +175,40 @@ describe('canbridge dump', () => {
     expect(p.stderr).toMatch(/canbridge dump: 2 frames, 9 lost \(pi\/can0: 9\)\n/)
   })
 
+  it('counts each lost frame once: gaps and DROPS reports that explain them, in either order, overlapping', async () => {
+    const p = dump([...LOCAL, '-L'])
+    const edge = await connectEdge(p)
+    const PRODUCED = 3000 // sequence numbers 0..2999, each frame's payload its number
+    const send = (from: number, to: number) => edge.stream(0, from, to - from, 100)
+    const report = (reason: string, fromSeq: number, count: number) =>
+      edge.sendControl('DROPS', { channel: 0, fromSeq, count, reason })
+    await send(0, 500)
+    report('ring-full', 500, 100) // reported before the gap shows
+    await send(600, 1000)
+    await send(1200, 2000) // the gap 1000..1199 shows first,
+    report('spool-full', 1000, 200) // then its report
+    report('ring-full', 2000, 50) // overlapping reports, one of them twice
+    report('ring-full', 2025, 75)
+    report('spool-full', 2000, 100)
+    report('spool-full', 2000, 100)
+    await send(2100, 2500)
+    report('ring-full', 2500, 150) // a report for part of the next gap only (2650..2799 not)
+    await send(2800, PRODUCED)
+    await p.waitForStdout((text) => text.split('\n').length > 2300)
+    expect(await p.interrupt()).toBe(0)
+    // the oracle: which payload counters arrived, read from the printed frames
+    const received = new Set<number>()
+    for (const line of p.stdout.trimEnd().split('\n')) {
+      const hex = line.split('#')[1]!
+      received.add(sequenceOf(Uint8Array.from(Buffer.from(hex, 'hex'))))
+    }
+    const missing = PRODUCED - received.size
+    expect(missing).toBe(700)
+    expect(p.stderr).toContain(
+      `canbridge dump: ${received.size} frames, ${missing} lost (pi/can0: ${missing})\n`,
+    )
+  })
+
   it('bad command lines: exit status 2 and a message that says what to fix', async () => {
     const cases: [string[], string][] = [
       [

@@ -5,7 +5,7 @@
 // or CANBRIDGE_* variables), the socketcan addon (and where the single executable unpacked
 // it), the can / can_raw kernel modules, a raw CAN socket, each interface (exists, CAN, up;
 // bitrate and controller state from `ip -details -json link`), socket receive buffers
-// (rmem_default / rmem_max >= 4 MiB), and a connection with the protocol handshake to the
+// (rmem_default / rmem_max >= 4 MiB), the spool directory (writable, free space), and a connection with the protocol handshake to the
 // server. Exit code: 0 when nothing failed (warnings allowed), 1 when a check failed,
 // 2 for a bad command line.
 import { hostname } from 'node:os'
@@ -28,6 +28,7 @@ import {
 import { checkKernelModules } from './doctor/kernel.ts'
 import { type CheckResult, exitCode, fail, formatResult, ok, tally } from './doctor/report.ts'
 import { checkServer } from './doctor/server.ts'
+import { checkSpool } from './doctor/spool.ts'
 import { checkSocketBuffers } from './doctor/sysctl.ts'
 import { type LinkSecurity, resolveLinkSecurity } from './security/link-security.ts'
 import { settingOptions } from './setting-options.ts'
@@ -60,8 +61,10 @@ function buildCommand(io: DoctorIo): Command {
   const command = new Command('canbridge-edge doctor')
     .description(
       'Checks this host for canbridge-edge and says what to fix: the configuration, the socketcan\n' +
-        'addon (and whether it is the patched one that counts kernel drops), the can/can_raw kernel modules, a raw CAN socket, each interface (exists, up,\n' +
-        'bitrate, controller state), socket receive buffers (>= 4 MiB) and the server handshake.',
+        'addon (and whether it is the patched one that counts kernel drops), the can/can_raw\n' +
+        'kernel modules, a raw CAN socket, each interface (exists, up, bitrate, controller state),\n' +
+        'socket receive buffers (>= 4 MiB), the spool directory (takes writes, free space) and the\n' +
+        'server handshake.',
     )
     .helpOption('-h, --help', 'show this help')
     .option('-c, --config <path>', 'the JSON config file the daemon uses (also CANBRIDGE_CONFIG)')
@@ -277,6 +280,14 @@ export async function runDoctor(
       )
     }
     guarded('rmem', () => report(checkSocketBuffers(host)), undefined)
+  }
+
+  if (values.spoolDir && values.spoolBytes !== undefined) {
+    try {
+      report(await checkSpool(values.spoolDir, values.spoolBytes, channels.length))
+    } catch (error) {
+      report(fail('spool', `the check itself failed: ${(error as Error).message}`, []))
+    }
   }
 
   report(

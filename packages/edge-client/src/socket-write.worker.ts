@@ -30,7 +30,7 @@ import type {
   WriteWorkerData,
 } from './messages.ts'
 import { DOORBELL, RING_COUNTER, RingConsumer, RUN_KIND } from './ring.ts'
-import { Spool, SpoolFullError } from './spool/index.ts'
+import { Spool, SpoolFullError, SpoolIoError } from './spool/index.ts'
 import { RefusalCounters } from './tx-policy/refusal-counters.ts'
 import { workerLog } from './worker-log.ts'
 
@@ -99,6 +99,11 @@ interface Channel {
   spoolRetryAt: number
   spoolBackoffMs: number
   spoolErrors: number
+  /**
+   * the spool could not be opened (a full or read-only disk where its directory is still
+   * to be made): opened again with the spool's backoff, then used as usual
+   */
+  spoolToOpen: { dir: string; segmentBytes: number } | null
   /** numbering reserved in the spool up to here (SEQ_LEASE); a renewal is in flight */
   leasedTo: number
   leasing: boolean
@@ -155,6 +160,7 @@ async function openChannels(): Promise<void> {
   for (let i = 0; i < settings.channels.length; i++) {
     const info = settings.channels[i]!
     let spool: Spool | null = null
+    let spoolToOpen: Channel['spoolToOpen'] = null
     if (settings.spool) {
       const dir = join(settings.spool.dir, encodeURIComponent(info.name))
       // segments small enough that drop-oldest frees a fraction, not the whole spool
@@ -162,17 +168,18 @@ async function openChannels(): Promise<void> {
         64 * 1024,
         Math.min(4 * 1024 * 1024, Math.floor(settings.spool.maxBytes / 8)),
       )
-      spool = await Spool.open(dir, { maxBytes: settings.spool.maxBytes, segmentBytes })
-      const { recovery } = spool
-      workerLog(recovery.problems.length > 0 ? 'warn' : 'info', 'spool opened', {
-        channel: info.name,
-        dir,
-        frames: spool.frames,
-        bytes: spool.bytes,
-        firstSeq: spool.firstSeq,
-        nextSeq: spool.nextSeq,
-        problems: recovery.problems,
-      })
+      const opened = await tryOpenSpool(dir, segmentBytes)
+      if (opened instanceof Spool) {
+        spool = opened
+        logSpoolOpened(spool, info.name)
+      } else {
+        spoolToOpen = { dir, segmentBytes }
+        workerLog(
+          'error',
+          'SPOOL UNUSABLE: this channel runs with its memory ring only and tries the spool again with backoff',
+          { channel: info.name, dir, error: opened.message },
+        )
+      }
     }
     const consumer = new RingConsumer(settings.rings[i]!, spool?.nextSeq ?? 0)
     channels.push({
@@ -196,13 +203,78 @@ async function openChannels(): Promise<void> {
       framesSpooled: 0,
       dropsSpoolFull: 0,
       dropsRingOldest: 0,
-      spoolFailed: false,
-      spoolRetryAt: 0,
-      spoolBackoffMs: 0,
-      spoolErrors: 0,
+      spoolFailed: spoolToOpen !== null,
+      spoolRetryAt: spoolToOpen === null ? 0 : performance.now() + SPOOL_RETRY_MIN_MS,
+      spoolBackoffMs: spoolToOpen === null ? 0 : SPOOL_RETRY_MIN_MS,
+      spoolErrors: spoolToOpen === null ? 0 : 1,
+      spoolToOpen,
       leasedTo: 0,
       leasing: false,
     })
+  }
+}
+
+/**
+ * Opens a channel's spool, or returns why not when the disk takes no writes and its
+ * directory is still to be made. A full or read-only disk with the directory there opens:
+ * the spool replays what it holds.
+ */
+async function tryOpenSpool(dir: string, segmentBytes: number): Promise<Spool | SpoolIoError> {
+  try {
+    return await Spool.open(dir, { maxBytes: settings.spool!.maxBytes, segmentBytes })
+  } catch (error) {
+    if (error instanceof SpoolIoError && error.unwritable) return error
+    throw error
+  }
+}
+
+function logSpoolOpened(spool: Spool, channel: string): void {
+  const { recovery } = spool
+  workerLog(recovery.problems.length > 0 ? 'warn' : 'info', 'spool opened', {
+    channel,
+    dir: spool.dir,
+    frames: spool.frames,
+    bytes: spool.bytes,
+    firstSeq: spool.firstSeq,
+    nextSeq: spool.nextSeq,
+    problems: recovery.problems,
+  })
+}
+
+/** A spool that could not be opened at start, tried again (its disk may take writes now). */
+async function reopenSpool(c: Channel): Promise<void> {
+  const { dir, segmentBytes } = c.spoolToOpen!
+  c.moving = true
+  try {
+    const opened = await tryOpenSpool(dir, segmentBytes)
+    if (!(opened instanceof Spool)) {
+      spoolProblem(c, 'open', opened)
+      return
+    }
+    c.spoolToOpen = null
+    // frames from an earlier run under numbers this run gave out again must not be replayed
+    if (opened.frames > 0 || opened.nextSeq > c.consumer.releaseSeq) {
+      await opened.close()
+      workerLog(
+        'error',
+        'the spool holds frames numbered like this run: not used until the edge restarts',
+        {
+          channel: c.name,
+          dir,
+          spoolNextSeq: opened.nextSeq,
+          ringSeq: c.consumer.releaseSeq,
+        },
+      )
+      return
+    }
+    c.spool = opened
+    c.spoolTail = opened.nextSeq
+    logSpoolOpened(opened, c.name)
+    spoolRecovered(c)
+  } catch (error) {
+    spoolProblem(c, 'open', error)
+  } finally {
+    c.moving = false
   }
 }
 
@@ -399,6 +471,8 @@ function release(c: Channel, seq: number): void {
       spool.release(upTo).then(
         () => {
           c.spoolRefused = false
+          // space came back (a full disk): try the spool again now, not after the backoff
+          c.spoolRetryAt = 0
         },
         (error: unknown) => spoolProblem(c, 'release', error),
       )
@@ -723,6 +797,8 @@ function manageLevel(c: Channel): void {
   const consumer = c.consumer
   const used = consumer.usedBytes()
   const capacity = consumer.capacity
+  if (c.spoolToOpen && !stopped && !c.moving && performance.now() >= c.spoolRetryAt)
+    void reopenSpool(c)
   if (c.spool && !c.spoolFailed) {
     if (used > settings.highWater * capacity && !c.moving && !c.spoolRefused)
       void moveToSpool(c, (settings.highWater - 0.1) * capacity)
@@ -764,6 +840,8 @@ async function moveToSpool(c: Channel, target: number): Promise<void> {
         await spool.append(firstSeq, count, records)
       } catch (error) {
         if (!(error instanceof SpoolFullError)) throw error
+        // a full disk under drop-newest: retried with backoff, the disk may free up any time
+        if (error.kind === 'disk' && settings.dropPolicy === 'drop-newest') throw error
         if (settings.dropPolicy === 'drop-newest') {
           // the ring fills and the producer drops; try again once an ACK frees spool space
           c.spoolRefused = true

@@ -19,7 +19,7 @@ import type {
 import { createDoorbell, createRing, RING_COUNTER, RingMonitor } from './ring.ts'
 import { type LinkSecurity, PLAIN_LINK } from './security/link-security.ts'
 import type { SocketcandToSupervisor, SocketcandWorkerData } from './socketcand/worker-messages.ts'
-import { probeSpoolDirectory } from './spool/index.ts'
+import { probeSpoolDirectory, SpoolIoError, spoolDirectoryUnwritable } from './spool/index.ts'
 import {
   createRefusalCounters,
   RefusalCounters,
@@ -57,8 +57,8 @@ export class StartupError extends Error {
   override readonly name = 'StartupError'
   readonly code: string
 
-  constructor(code: string, message: string) {
-    super(message)
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
     this.code = code
   }
 }
@@ -191,10 +191,8 @@ export class Supervisor {
     this.#write = this.#startWrite()
     const written = (await writeReady) as WriteToSupervisor | Error | undefined
     if (this.#stopping) return
-    if (written instanceof Error) {
-      const spool = written.message.startsWith('cannot use the spool')
-      throw new StartupError(spool ? 'spool' : 'worker', written.message)
-    }
+    if (written instanceof StartupError) throw written
+    if (written instanceof Error) throw new StartupError('worker', written.message)
     if (written === undefined)
       throw new StartupError('worker', 'the socket-write worker ended while starting')
     this.#connectWorkers()
@@ -314,15 +312,28 @@ export class Supervisor {
     this.forceExit(reason)
   }
 
-  /** The --spool-dir check before any worker starts: created if missing, and writable. */
+  /**
+   * The --spool-dir check before any worker starts: created if missing, and writable. A
+   * wrong path stops the edge; a full or read-only disk does not (the bus must still be
+   * read): the edge starts with its memory rings, says so loudly, and uses the spool once
+   * it takes writes again.
+   */
   async #checkSpool(dir: string): Promise<void> {
     try {
       await probeSpoolDirectory(dir)
     } catch (error) {
+      if (error instanceof SpoolIoError && (await spoolDirectoryUnwritable(dir, error))) {
+        this.log.error(
+          { spoolDir: dir, code: error.code, error: error.message },
+          'SPOOL UNUSABLE: the spool directory takes no writes (full or read-only disk); streaming with the memory ring only, frames beyond it are dropped by the drop policy and reported; the spool is used again once it takes writes (canbridge-edge doctor says why)',
+        )
+        return
+      }
       const why = error instanceof Error ? error.message : String(error)
       throw new StartupError(
         'spool',
         `cannot use the spool (--spool-dir ${dir}): ${why}; give a directory this user can create and write, or leave out --spool-dir to run without a disk spool`,
+        { cause: error },
       )
     }
   }
@@ -540,11 +551,13 @@ export class Supervisor {
         const spool = failure?.name === 'SpoolIoError' || failure?.name === 'SpoolCorruptError'
         this.#settle(
           READY[kind],
-          new Error(
-            spool
-              ? `cannot use the spool (--spool-dir ${this.config.spoolDir}): ${failure!.message}`
-              : `${kind} worker failed while starting: ${reason}`,
-          ),
+          spool
+            ? new StartupError(
+                'spool',
+                `cannot use the spool (--spool-dir ${this.config.spoolDir}): ${failure!.message}`,
+                { cause: failure },
+              )
+            : new Error(`${kind} worker failed while starting: ${reason}`),
         )
         return
       }

@@ -188,7 +188,10 @@ describe('edge daemon over loopback TCP', () => {
       '--server',
       `127.0.0.1:${port}`,
       '--channel',
-      'virtual:bp?rate=50000&count=500000',
+      // a rate the spool mover keeps up with on a slow, busy machine: this test is about
+      // losing nothing through backpressure; a mover that cannot keep up drops by the drop
+      // policy, counted (the tests below)
+      'virtual:bp?rate=10000&count=150000',
       '--ring-bytes',
       '1M',
       '--spool-dir',
@@ -196,29 +199,29 @@ describe('edge daemon over loopback TCP', () => {
     ])
     await s.waitFor(() => s.state.count(0) > 1000, 10_000, 'first frames')
     s.pause()
-    // 500,000 × 22 bytes fit neither a 1 MiB ring nor the socket buffers: the spool takes them
+    // 150,000 × 22 bytes fit neither a 1 MiB ring nor the socket buffers: the spool takes them
     await e.waitForLog(
       (l) =>
         l.msg === 'stats' && (l['channels'] as { spoolFrames: number }[])[0]!.spoolFrames > 20_000,
-      25_000,
+      60_000,
       'spooled frames',
     )
     // and no frame was dropped while the spool took them
     expect(e.logs.filter((l) => l.msg === 'frames dropped')).toEqual([])
     s.resume()
-    await s.waitFor(() => s.state.count(0) === 500_000, 40_000, 'all 500,000 frames')
-    expectContinuous(s.state.channel(0), 0, 500_000)
+    await s.waitFor(() => s.state.count(0) === 150_000, 60_000, 'all 150,000 frames')
+    expectContinuous(s.state.channel(0), 0, 150_000)
     expect(s.state.drops).toEqual([])
     const stats = await e.waitForLog(
       (l) =>
         l.msg === 'stats' &&
         (l['channels'] as { dropsRingFull: number; framesAcked: number }[])[0]!.framesAcked ===
-          500_000,
-      10_000,
+          150_000,
+      30_000,
       'all acknowledged',
     )
     expect((stats['channels'] as { dropsRingFull: number }[])[0]!.dropsRingFull).toBe(0)
-  }, 90_000)
+  }, 240_000)
 
   it('reports frames lost to a full ring (no spool, drop-newest) with their sequence ranges', async () => {
     const { server: s, port } = await server({ heartbeatMs: 500 })
@@ -226,7 +229,7 @@ describe('edge daemon over loopback TCP', () => {
       '--server',
       `127.0.0.1:${port}`,
       '--channel',
-      'virtual:rf?rate=40000&count=80000',
+      'virtual:rf?rate=20000&count=40000',
       '--ring-bytes',
       '16K',
       '--drop-policy',
@@ -236,13 +239,13 @@ describe('edge daemon over loopback TCP', () => {
     s.pause()
     await new Promise((resolve) => setTimeout(resolve, 1000))
     s.resume()
-    await s.waitFor(() => (s.state.nextSeq[0] ?? 0) === 80_000, 20_000, 'the last sequence number')
+    await s.waitFor(() => (s.state.nextSeq[0] ?? 0) === 40_000, 60_000, 'the last sequence number')
     expectGapsExplained(s)
     expect(s.state.drops.every((d) => d.reason === 'ring-full')).toBe(true)
     expect(s.state.drops.length).toBeGreaterThan(0)
     const last = e.lastStats()
     expect(last).toBeDefined()
-  })
+  }, 90_000)
 
   it('reports frames lost to a full spool (drop-oldest) with their ranges; the newest survive', async () => {
     const state = new ServerState()

@@ -106,6 +106,23 @@ describe('a spool directory that cannot be used at startup', () => {
   }
 })
 
+describe('a channel spool that is not a spool', () => {
+  it('stops the edge with exit 1, the spool named as the cause (the write worker fails to open it)', async () => {
+    // the channel's sub-directory holds someone else's file: opening it as a spool would
+    // write among them, so the socket-write worker refuses (SpoolCorruptError)
+    const spoolDir = join(root, 'spool')
+    const channelDir = join(spoolDir, encodeURIComponent('virtual:x'))
+    await mkdir(channelDir, { recursive: true })
+    await writeFile(join(channelDir, 'notes.txt'), 'not a spool\n')
+    const r = start(['--server', NO_SERVER, '--channel', 'virtual:x', '--spool-dir', spoolDir])
+    const exit = await r.exited
+    expect(exit).toMatchObject({ code: 1, signal: null })
+    expect(r.stderr()).toContain(`cannot use the spool (--spool-dir ${spoolDir})`)
+    expect(r.stderr()).toContain('is not a spool: it holds notes.txt')
+    expect(r.lines.find((l) => l.msg.startsWith('cannot use the spool'))?.['code']).toBe('spool')
+  })
+})
+
 describe('a spool directory that fails at run time', () => {
   it('keeps frames in the ring without spinning, counts the errors, and stops on SIGTERM in time', async () => {
     const parent = join(root, 'parent')

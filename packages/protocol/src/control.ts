@@ -1,6 +1,7 @@
 // Control messages (PROTOCOL.md §5): their shapes, and the checks that turn an untrusted
 // msgpack value into one of them. The same checks run before encoding.
 import { AUTH_NONCE_BYTES, AUTH_PROOF_BYTES, MAX_SEQUENCE } from './constants.ts'
+import type { CanFilter } from './filters.ts'
 import { type CanFrame, frameProblem, payloadLength } from './frame.ts'
 
 export interface ChannelOffer {
@@ -103,11 +104,6 @@ export interface TransmitResult {
   ok: boolean
   error?: TransmitError | undefined
   message?: string | undefined
-}
-export interface CanFilter {
-  canId: number
-  canMask: number
-  extended?: boolean | undefined
 }
 export interface SetFilters {
   /** channel index, or null for every channel */

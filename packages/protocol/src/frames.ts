@@ -3,6 +3,7 @@
 // frames but never encodes or decodes control messages, such as the edge's poll worker:
 // each worker thread loads its own copy of what it imports.
 export * from './constants.ts'
+export { type CanFilter, matchesFilters } from './filters.ts'
 export {
   assertValidFrame,
   type CanFrame,

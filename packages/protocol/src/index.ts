@@ -42,7 +42,6 @@ export {
   BUS_STATES,
   type BusState,
   type BusStateName,
-  type CanFilter,
   type ChannelOffer,
   type ChannelResume,
   type ChannelStats,
@@ -91,6 +90,7 @@ export {
   type ProtocolErrorCode,
   type ProtocolErrorOptions,
 } from './errors.ts'
+export { type CanFilter, matchesFilters } from './filters.ts'
 export {
   assertValidFrame,
   type CanFrame,

@@ -20,7 +20,10 @@ export interface ChannelStats {
   framesOut: number
   /** sends that failed (any reason) */
   sendFailures: number
-  /** frames missing in the sequence (sum of all gaps) */
+  /**
+   * frames missing in the sequence (sum of all gaps), whether or not a DROPS report explains
+   * them: a gap the edge reported is in `edgeDrops` too, so do not add the two (use `lost`)
+   */
   gaps: number
   /** how many times a gap was seen */
   gapEvents: number
@@ -33,6 +36,11 @@ export interface ChannelStats {
   edgeDrops: Record<string, number>
   /** DROPS reports whose whole range had been counted already (resends), ignored */
   edgeDropReportsRepeated: number
+  /**
+   * frames lost, each counted once: the sequence gaps and the edge's DROPS reports together,
+   * a gap a report explains counted as that one drop (in either order of arrival)
+   */
+  lost: number
   /** frames of this channel waiting in the receive queue */
   receiveQueued: number
   /** sends waiting: held while disconnected, queued for the socket, or awaiting a result */
@@ -48,6 +56,15 @@ export interface ChannelStats {
 
 /** Distinct DROPS ranges remembered per reason; beyond, the oldest are forgotten. */
 export const MAX_DROP_RANGES = 4096
+
+/** One part of a DROPS report not counted before for its reason. */
+export interface CountedDrops {
+  /** the part's [from, to) sequence range, or null for a report without a range */
+  from: number | null
+  count: number
+  /** frames of it not yet counted in `lost` (0 when a gap or another reason showed them) */
+  newlyLost: number
+}
 
 export class ChannelTracker {
   readonly name: string
@@ -73,8 +90,14 @@ export class ChannelTracker {
   readonly #dropRanges = new Map<string, SequenceRanges>()
   edgeCounters: Record<string, number> = Object.create(null)
   kernelDropsCounted: boolean | null = null
+  /** frames lost, each once: `gaps` and `edgeDrops` minus what both counted */
+  lost = 0
+  /** every sequence counted in `lost` (gaps and reported ranges): the one owner of the rule */
+  readonly #lostRanges = new SequenceRanges(MAX_DROP_RANGES)
   /** size of the last gap `admit` found (0 when none) */
   lastGap = 0
+  /** frames of that gap not counted in `lost` before (a DROPS report may have come first) */
+  lastGapNewlyLost = 0
 
   constructor(edgeId: string, iface: string) {
     this.edgeId = edgeId
@@ -90,6 +113,7 @@ export class ChannelTracker {
     const expected = this.nextSeq
     let skip = 0
     this.lastGap = 0
+    this.lastGapNewlyLost = 0
     if (expected !== null) {
       if (firstSeq + count <= expected) skip = count
       else if (firstSeq < expected) skip = expected - firstSeq
@@ -99,6 +123,7 @@ export class ChannelTracker {
     if (this.lastGap > 0) {
       this.gaps += this.lastGap
       this.gapEvents++
+      this.lastGapNewlyLost = this.#countLost(expected!, firstSeq)
     }
     if (skip < count) this.nextSeq = firstSeq + count
     this.framesIn += count - skip
@@ -110,17 +135,15 @@ export class ChannelTracker {
    * frames of the range not counted before for that reason: the edge sends a report again
    * on its next connection when the one that carried it died before confirming it, so an
    * identical range may come twice (PROTOCOL.md §5.4: ranges are exact). Returns the new
-   * [from, to) parts (empty for a repeat), or null for a report without a range, which is
-   * always counted.
+   * parts, each with the frames of it that `lost` did not hold yet (empty for a repeat); a
+   * report without a range is always counted, as one part.
    */
-  addDrops(
-    reason: string,
-    count: number,
-    fromSeq: number | null = null,
-  ): [number, number][] | null {
+  addDrops(reason: string, count: number, fromSeq: number | null = null): CountedDrops[] {
     if (fromSeq === null) {
+      // frames that never got a sequence number (lost before numbering): no gap shows them
       this.edgeDrops[reason] = (this.edgeDrops[reason] ?? 0) + count
-      return null
+      this.lost += count
+      return [{ from: null, count, newlyLost: count }]
     }
     let ranges = this.#dropRanges.get(reason)
     if (!ranges) {
@@ -128,14 +151,21 @@ export class ChannelTracker {
       this.#dropRanges.set(reason, ranges)
     }
     const fresh = ranges.addNew(fromSeq, fromSeq + count)
-    if (fresh.length === 0) {
-      this.edgeDropReportsRepeated++
-      return fresh
+    if (fresh.length === 0) this.edgeDropReportsRepeated++
+    const parts: CountedDrops[] = []
+    for (const [from, to] of fresh) {
+      this.edgeDrops[reason] = (this.edgeDrops[reason] ?? 0) + (to - from)
+      parts.push({ from, count: to - from, newlyLost: this.#countLost(from, to) })
     }
+    return parts
+  }
+
+  /** Adds [from, to) to the lost sequences; returns how many of them were not there yet. */
+  #countLost(from: number, to: number): number {
     let added = 0
-    for (const [from, to] of fresh) added += to - from
-    this.edgeDrops[reason] = (this.edgeDrops[reason] ?? 0) + added
-    return fresh
+    for (const [a, b] of this.#lostRanges.addNew(from, to)) added += b - a
+    this.lost += added
+    return added
   }
 
   snapshot(sendQueued: number): ChannelStats {
@@ -154,6 +184,7 @@ export class ChannelTracker {
       duplicates: this.duplicates,
       edgeDrops: { ...this.edgeDrops },
       edgeDropReportsRepeated: this.edgeDropReportsRepeated,
+      lost: this.lost,
       receiveQueued: this.queued,
       sendQueued,
       edgeCounters: { ...this.edgeCounters },

@@ -1,14 +1,8 @@
-// Receive filters with python-can's rule (BusABC._matches_filters): a frame passes when any
-// filter has `id & canMask === canId & canMask` and, if `extended` is given, the same id kind.
-import type { CanFilter as WireFilter } from '@canbridge/protocol'
-import { MAX_EXTENDED_ID } from '@canbridge/protocol'
+// Receive filters as the bus takes them: checked where they enter, frozen, and sent to the edge.
+// The type and the matching rule (python-can's) are the protocol's, shared with the edge.
+import { type CanFilter, MAX_EXTENDED_ID, matchesFilters } from '@canbridge/protocol'
 
-export interface CanFilter {
-  canId: number
-  canMask: number
-  /** when given, only frames with this id kind (29-bit or 11-bit) match */
-  extended?: boolean | undefined
-}
+export { type CanFilter, matchesFilters }
 
 /** Most filters one SET_FILTERS may carry (PROTOCOL.md §5.7). */
 export const MAX_FILTERS = 512
@@ -55,23 +49,8 @@ export function normalizeFilters(
   )
 }
 
-/** python-can's `_matches_filters`: true with no filters; error frames follow the same rule. */
-export function matchesFilters(
-  filters: readonly CanFilter[] | null,
-  id: number,
-  isExtended: boolean,
-): boolean {
-  if (filters === null) return true
-  for (let i = 0; i < filters.length; i++) {
-    const filter = filters[i]!
-    if (filter.extended !== undefined && filter.extended !== isExtended) continue
-    if (((filter.canId ^ id) & filter.canMask) === 0) return true
-  }
-  return false
-}
-
 /** The filters as SET_FILTERS carries them (an empty list means everything). */
-export function toWireFilters(filters: readonly CanFilter[] | null): WireFilter[] {
+export function toWireFilters(filters: readonly CanFilter[] | null): CanFilter[] {
   if (filters === null) return []
   return filters.map((f) =>
     f.extended === undefined

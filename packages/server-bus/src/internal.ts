@@ -8,6 +8,7 @@ export { LineSplitter } from './logs/line-splitter.ts'
 export { checkLogSuffix } from './logs/log-reader.ts'
 export { formatMicroseconds, microsecondsOf } from './logs/log-time.ts'
 export { drained } from './logs/text-sink.ts'
+export { isLoopbackHost } from './security/exposure.ts'
 export {
   parseTokenTable,
   TOKEN_TABLE_VERSION,

@@ -109,6 +109,11 @@ export interface GapEvent {
   firstSeq: number
   /** frames missing */
   missing: number
+  /**
+   * frames of it not counted lost before: less than `missing` when the edge reported (some
+   * of) them in a DROPS already. Sum this, and `DropsEvent.newlyLost`, to count each loss once
+   */
+  newlyLost: number
 }
 
 /**
@@ -120,6 +125,11 @@ export interface DropsEvent {
   count: number
   reason: string
   fromSeq: number | null
+  /**
+   * frames of it not counted lost before: 0 when a sequence gap (or a report with another
+   * reason) already showed them. Sum this, and `GapEvent.newlyLost`, to count each loss once
+   */
+  newlyLost: number
 }
 
 export interface StateChangeEvent {
@@ -800,6 +810,7 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
         expectedSeq: expected!,
         firstSeq: batch.firstSeq,
         missing: channel.lastGap,
+        newlyLost: channel.lastGapNewlyLost,
       }
       this.#logger.warn({ ...gap }, `${gap.missing} frames missing on ${channel.name}`)
       this.emit('gap', gap)
@@ -820,8 +831,8 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
       case 'DROPS': {
         const channel = session.channels[message.body.channel]!
         const { reason, count, fromSeq } = message.body
-        const fresh = channel.addDrops(reason, count, fromSeq)
-        if (fresh !== null && fresh.length === 0) {
+        const parts = channel.addDrops(reason, count, fromSeq)
+        if (parts.length === 0) {
           // a report resent after a reconnect: its range is counted already
           this.#logger.debug(
             { channel: channel.name, count, reason, fromSeq },
@@ -829,10 +840,14 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
           )
           return
         }
-        const ranges: [number | null, number][] =
-          fresh === null ? [[null, count]] : fresh.map(([from, to]) => [from, to - from])
-        for (const [from, lost] of ranges) {
-          const drops: DropsEvent = { channel: channel.name, count: lost, reason, fromSeq: from }
+        for (const part of parts) {
+          const drops: DropsEvent = {
+            channel: channel.name,
+            count: part.count,
+            reason,
+            fromSeq: part.from,
+            newlyLost: part.newlyLost,
+          }
           this.#logger.warn({ ...drops }, `the edge lost ${drops.count} frames on ${channel.name}`)
           this.emit('drops', drops)
         }

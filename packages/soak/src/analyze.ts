@@ -39,8 +39,16 @@ export interface AnalysisInput {
   edgeSamples: readonly EdgeSample[]
   /** the edge's counters as last reported over the protocol (STATS), per channel */
   edgeCounters: Record<string, Record<string, number>>
-  /** what the TCPBus itself saw: sequence gaps, duplicates it discarded, drops the edge reported */
-  busCounters: { gaps: number; duplicatesDiscarded: number; edgeDrops: Record<string, number> }
+  /**
+   * what the TCPBus itself saw: sequence gaps, duplicates it discarded, drops the edge
+   * reported, and `lost`, the gaps and drops with each lost frame counted once
+   */
+  busCounters: {
+    gaps: number
+    lost: number
+    duplicatesDiscarded: number
+    edgeDrops: Record<string, number>
+  }
   groundTruthDrops: number
   invalidDumpLines: readonly string[]
   invalidDumpCount: number
@@ -557,7 +565,10 @@ export function formatSummary(r: SoakResult): string {
       'edge reconnects / spool peak',
       `${r.edge.reconnects ?? 'n/a'} / ${r.edge.spoolPeakBytes === null ? 'n/a' : `${Math.round(r.edge.spoolPeakBytes / 1024)} KiB`}`,
     ],
-    ['server-side gaps / dups discarded', `${r.bus.gaps} / ${r.bus.duplicatesDiscarded}`],
+    [
+      'server-side lost / gaps / dups discarded',
+      `${r.bus.lost} / ${r.bus.gaps} / ${r.bus.duplicatesDiscarded}`,
+    ],
     [
       `soak stalls >= ${r.soakStalls.thresholdMs} ms`,
       r.soakStalls.count === 0

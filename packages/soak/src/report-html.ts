@@ -317,8 +317,8 @@ export function renderReport(result: SoakResult): string {
       `${result.edge.instances} / ${result.edge.reconnects ?? 'n/a'}`,
     ),
     row(
-      'TCPBus: sequence gaps / duplicates discarded',
-      `${result.bus.gaps} / ${result.bus.duplicatesDiscarded}`,
+      'TCPBus: lost (gaps and edge drops, each once) / sequence gaps / duplicates discarded',
+      `${result.bus.lost} / ${result.bus.gaps} / ${result.bus.duplicatesDiscarded}`,
     ),
   ].join('\n')
   const faultRows = result.faults

@@ -83,7 +83,12 @@ class Soak {
   traffic!: TrafficDriver
   receivedCount = 0
   phase = 'starting'
-  busCounters = { gaps: 0, duplicatesDiscarded: 0, edgeDrops: {} as Record<string, number> }
+  busCounters = {
+    gaps: 0,
+    lost: 0,
+    duplicatesDiscarded: 0,
+    edgeDrops: {} as Record<string, number>,
+  }
   edgeCounters: Record<string, Record<string, number>> = {}
   #consuming = false
   readonly #stopConsuming = new AbortController()
@@ -367,6 +372,7 @@ class Soak {
     const stats = this.bus.stats()
     for (const [name, channel] of Object.entries(stats.channels)) {
       this.busCounters.gaps += channel.gaps
+      this.busCounters.lost += channel.lost
       this.busCounters.duplicatesDiscarded += channel.duplicates
       for (const [reason, count] of Object.entries(channel.edgeDrops)) {
         this.busCounters.edgeDrops[reason] = (this.busCounters.edgeDrops[reason] ?? 0) + count

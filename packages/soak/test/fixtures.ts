@@ -56,7 +56,7 @@ export function syntheticInput(options: { lose?: boolean } = {}): AnalysisInput 
       drops: 0,
     })),
     edgeCounters: {},
-    busCounters: { gaps: 0, duplicatesDiscarded: 0, edgeDrops: {} },
+    busCounters: { gaps: 0, lost: 0, duplicatesDiscarded: 0, edgeDrops: {} },
     groundTruthDrops: 0,
     invalidDumpLines: [],
     invalidDumpCount: 0,

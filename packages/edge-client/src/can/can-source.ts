@@ -1,6 +1,7 @@
 // What the poll worker needs from a CAN backend: open and close a channel, receive frames
 // in batches, send one frame without blocking, kernel-side filters, and the link state.
 import type { CanFilter, TransmitError, TxFrame } from '@canbridge/protocol'
+import { matchesFilters as matchesFiltersOfProtocol } from '@canbridge/protocol/frames'
 import type { FrameBatch } from './frame-batch.ts'
 
 /** up: frames flow; down: the interface is administratively down; gone: it disappeared. */
@@ -96,21 +97,15 @@ export const CAN_ID_FLAG = {
 } as const
 
 /**
- * python-can's filter rule: `id & mask == canId & mask`, and when `extended` is given the
- * frame's extended flag must equal it (SocketCAN: the EFF bit joins id and mask).
+ * @deprecated the one filter rule is the protocol's: `matchesFilters(filters, id, extended)`
+ * from `@canbridge/protocol` (filters first). This order stays for existing callers.
  */
 export function matchesFilters(
   id: number,
   extended: boolean,
   filters: readonly CanFilter[],
 ): boolean {
-  if (filters.length === 0) return true
-  for (const filter of filters) {
-    if ((id & filter.canMask) !== (filter.canId & filter.canMask)) continue
-    if (filter.extended !== undefined && filter.extended !== extended) continue
-    return true
-  }
-  return false
+  return matchesFiltersOfProtocol(filters, id, extended)
 }
 
 /** The same filters as struct can_filter values for CAN_RAW_FILTER. */

@@ -2,9 +2,8 @@
 // tests. A generator produces frames at a configured rate and pattern; sends succeed
 // (optionally after simulated TX-queue-full attempts) and can be looped back as traffic.
 import type { CanFilter, TxFrame } from '@canbridge/protocol'
-import { FRAME_FLAG, frameProblem } from '@canbridge/protocol/frames'
+import { FRAME_FLAG, frameProblem, matchesFilters } from '@canbridge/protocol/frames'
 import type { CanSource, CanSourceEvents, LinkState, SendOutcome } from './can-source.ts'
-import { matchesFilters } from './can-source.ts'
 import { FrameBatch } from './frame-batch.ts'
 
 export const VIRTUAL_PATTERNS = ['counter', 'mixed', 'fd'] as const
@@ -220,7 +219,7 @@ export class VirtualSource implements CanSource {
     this.#advanceClock(1000)
     for (const frame of this.#looped) {
       if (batch.full) this.#flush()
-      if (!matchesFilters(frame.id, (frame.flags & FRAME_FLAG.EXT) !== 0, this.#filters)) continue
+      if (!matchesFilters(this.#filters, frame.id, (frame.flags & FRAME_FLAG.EXT) !== 0)) continue
       this.#tick(1000)
       const i = batch.push(this.#seconds, this.#nanoseconds, frame.id, frame.flags, frame.len)
       batch.data.set(frame.data, i * 64)
@@ -340,7 +339,7 @@ export class VirtualSource implements CanSource {
     this.#tick(step)
     if (
       this.#filters.length > 0 &&
-      !matchesFilters(id, (flags & FRAME_FLAG.EXT) !== 0, this.#filters)
+      !matchesFilters(this.#filters, id, (flags & FRAME_FLAG.EXT) !== 0)
     )
       return
     const batch = this.#batch

@@ -1,6 +1,6 @@
 // The on-disk spool of one CAN channel: frames kept while the server is unreachable.
-export { SpoolCorruptError, SpoolFullError, SpoolIoError } from './errors.ts'
-export { PROBE_FILE, probeSpoolDirectory } from './probe.ts'
+export { SpoolCorruptError, SpoolFullError, type SpoolFullKind, SpoolIoError } from './errors.ts'
+export { PROBE_FILE, probeSpoolDirectory, spoolDirectoryUnwritable } from './probe.ts'
 export {
   type DroppedRange,
   Spool,

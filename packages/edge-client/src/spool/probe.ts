@@ -1,9 +1,9 @@
 // The startup check of --spool-dir: before any worker starts, the directory must exist (or
 // be creatable) and take a write, so a bad path stops the edge with a message instead of
 // failing later inside the socket-write worker.
-import { open, unlink } from 'node:fs/promises'
+import { open, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { SpoolIoError } from './errors.ts'
+import { codeOf, SpoolIoError } from './errors.ts'
 import { makeDirectories } from './spool.ts'
 
 export const PROBE_FILE = '.canbridge-write-probe'
@@ -30,5 +30,22 @@ export async function probeSpoolDirectory(dir: string): Promise<void> {
     await unlink(path)
   } catch (error) {
     throw new SpoolIoError(`cannot write to spool directory ${dir}`, { path: dir, cause: error })
+  }
+}
+
+/**
+ * Whether a probe failure is a full or read-only disk (the edge runs without the spool
+ * until it takes writes again) rather than a wrong path or a directory this user cannot
+ * create (the edge stops: a setting to fix). No permission to write in a directory that
+ * exists counts as read-only.
+ */
+export async function spoolDirectoryUnwritable(dir: string, error: SpoolIoError): Promise<boolean> {
+  if (error.noSpace || error.code === 'EROFS') return true
+  if (!error.readOnly) return false
+  try {
+    return (await stat(dir)).isDirectory()
+  } catch (statError) {
+    if (codeOf(statError) === undefined) throw statError
+    return false
   }
 }

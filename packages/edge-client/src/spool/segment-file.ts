@@ -98,17 +98,22 @@ export class SegmentFile {
     const segment = new SegmentFile(dir, firstSeq, [], 0)
     const path = segment.path
     let handle: FileHandle
+    let writable = true
     try {
       handle = await open(path, 'r+')
     } catch (error) {
-      throw new SpoolIoError(`cannot open spool segment ${path}`, { path, cause: error })
+      const refused = new SpoolIoError(`cannot open spool segment ${path}`, { path, cause: error })
+      if (!refused.readOnly) throw refused
+      // a read-only file system still lets the frames be read and sent: no cut, no removal
+      handle = await openForReading(path)
+      writable = false
     }
     let size: number
     let scan: ScanResult
     try {
       size = (await handle.stat()).size
       scan = await scanEntries(handle, path, size, firstSeq, minSeq, segment.entries)
-      if (scan.end < size) {
+      if (scan.end < size && writable) {
         await handle.truncate(scan.end)
         await handle.sync()
       }
@@ -119,6 +124,14 @@ export class SegmentFile {
       await handle.close()
     }
     segment.#size = scan.end
+    if (!writable) {
+      // left as it is for the next open on a writable file system to cut or remove
+      const problem =
+        scan.reason === null
+          ? null
+          : `${name}: ${scan.reason} at byte ${scan.end}; not cut (the file system is read-only)`
+      return { segment: segment.entries.length === 0 ? null : segment, truncatedBytes: 0, problem }
+    }
     const truncatedBytes = size - scan.end
     if (segment.entries.length === 0) {
       await removeFile(path)
@@ -170,8 +183,18 @@ export class SegmentFile {
     const header = encodeEntryHeader(firstSeq, count, records)
     const total = ENTRY_HEADER_BYTES + records.length
     try {
-      const { bytesWritten } = await handle.writev([header, records], this.#size)
-      if (bytesWritten !== total) throw new Error(`short write: ${bytesWritten} of ${total} bytes`)
+      let written = (await handle.writev([header, records], this.#size)).bytesWritten
+      while (written < total) {
+        // a short write (a file system filling up): write the rest, so the kernel says why
+        // it stops (ENOSPC) instead of us guessing
+        const rest =
+          written < ENTRY_HEADER_BYTES
+            ? header.subarray(written)
+            : records.subarray(written - ENTRY_HEADER_BYTES)
+        const { bytesWritten } = await handle.write(rest, 0, rest.length, this.#size + written)
+        if (bytesWritten === 0) throw new Error(`short write: ${written} of ${total} bytes`)
+        written += bytesWritten
+      }
       if (sync) await handle.datasync()
     } catch (error) {
       // if even the cut fails, the next append overwrites the tail or recovery cuts it
@@ -240,6 +263,14 @@ export class SegmentFile {
   async remove(): Promise<void> {
     await this.closeHandle()
     await removeFile(this.path)
+  }
+}
+
+async function openForReading(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r')
+  } catch (error) {
+    throw new SpoolIoError(`cannot open spool segment ${path}`, { path, cause: error })
   }
 }
 

@@ -1,6 +1,6 @@
 // The spool's state file (FORMAT.md §3): the ack point and the next sequence number, the
 // two facts the segments cannot tell once they are deleted. Replaced atomically.
-import { open, readFile, rename } from 'node:fs/promises'
+import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MAX_SEQUENCE } from '@canbridge/protocol'
 import { fsyncDirectory } from './durable-fs.ts'
@@ -76,17 +76,14 @@ export async function readSpoolState(dir: string): Promise<StateReadResult> {
 
 /**
  * Replaces the state file so that a crash at any point leaves either the old or the new
- * state: write a temp file, fsync it, rename it over, fsync the directory.
+ * state: write a temp file, fsync it, rename it over, fsync the directory. On a full file
+ * system (the temp file gets no block) it rewrites state.json in place instead, which needs
+ * no new block: freeing a full spool must never wait for free space.
  */
 export async function writeSpoolState(dir: string, state: SpoolStateValues): Promise<void> {
   const temp = join(dir, STATE_TEMP_FILE)
   const path = join(dir, STATE_FILE)
-  const text = `${JSON.stringify({
-    format: STATE_FORMAT,
-    version: STATE_VERSION,
-    ackSeq: state.ackSeq,
-    nextSeq: state.nextSeq,
-  })}\n`
+  const text = stateText(state)
   try {
     const handle = await open(temp, 'w')
     try {
@@ -97,9 +94,49 @@ export async function writeSpoolState(dir: string, state: SpoolStateValues): Pro
     }
     await rename(temp, path)
   } catch (error) {
-    throw new SpoolIoError(`cannot write spool state ${path}`, { path, cause: error })
+    const failure = new SpoolIoError(`cannot write spool state ${path}`, { path, cause: error })
+    if (!failure.noSpace || !(await overwriteInPlace(path, text))) throw failure
+    // the temp file's leftover (often 0 bytes) goes; the state is in state.json
+    await rm(temp, { force: true }).catch((cause: unknown) => {
+      throw new SpoolIoError(`cannot remove ${temp}`, { path: temp, cause })
+    })
   }
   await fsyncDirectory(dir)
+}
+
+/**
+ * Writes `text` over the existing state.json from byte 0 (one write of under 100 bytes, in
+ * the block the file already has), padded with spaces to the old length so no stale byte
+ * remains after the JSON. False when there is no state.json to overwrite.
+ */
+async function overwriteInPlace(path: string, text: string): Promise<boolean> {
+  let handle: FileHandle
+  try {
+    handle = await open(path, 'r+')
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return false
+    throw new SpoolIoError(`cannot open spool state ${path}`, { path, cause: error })
+  }
+  try {
+    const { size } = await handle.stat()
+    const padded = text.length < size ? `${text.slice(0, -1).padEnd(size - 1)}\n` : text
+    await handle.write(padded, 0, 'utf8')
+    await handle.sync()
+  } catch (error) {
+    throw new SpoolIoError(`cannot rewrite spool state ${path} in place`, { path, cause: error })
+  } finally {
+    await handle.close()
+  }
+  return true
+}
+
+function stateText(state: SpoolStateValues): string {
+  return `${JSON.stringify({
+    format: STATE_FORMAT,
+    version: STATE_VERSION,
+    ackSeq: state.ackSeq,
+    nextSeq: state.nextSeq,
+  })}\n`
 }
 
 function isSequence(value: unknown): value is number {

@@ -29,6 +29,8 @@ const MAX_RECORD_BYTES = RECORD_HEADER_BYTES + MAX_FD_LENGTH
 const SKIP_WINDOW_BYTES = 64 * 1024
 /** not ours, but found in a directory that is a file system's root */
 const IGNORED_NAMES: ReadonlySet<string> = new Set(['lost+found'])
+/** what state.json says when open could not write it: any state differs, so the next write happens */
+const UNWRITTEN_STATE: SpoolStateValues = { ackSeq: -1, nextSeq: -1 }
 
 export interface SpoolOptions {
   /** most bytes on disk for this channel, all segments included */
@@ -154,8 +156,9 @@ export class Spool {
     // read first: a state file that is not ours stops us before we change anything
     const stateRead = await readSpoolState(dir)
     if (listing.hasTemp) {
-      await removePath(join(dir, STATE_TEMP_FILE))
-      problems.push(`removed ${STATE_TEMP_FILE} left by an interrupted state write`)
+      // harmless if it stays: the next state write truncates it before writing
+      const removed = await tolerateUnwritable(removePath(join(dir, STATE_TEMP_FILE)), problems)
+      if (removed) problems.push(`removed ${STATE_TEMP_FILE} left by an interrupted state write`)
     }
     for (const name of listing.strays) problems.push(`ignored ${name}: not a spool file`)
 
@@ -189,21 +192,27 @@ export class Spool {
     const ackSeq = state.ackSeq
     const nextSeq = Math.max(state.nextSeq, ackSeq, segments.at(-1)?.endSeq ?? 0)
     // whole segments below the ack point: a crash came between the state write and the unlink
+    // (on a read-only file system they stay, holding no frames, until a later release)
     let removedAcked = false
     while (segments[0] !== undefined && segments[0].endSeq <= ackSeq) {
-      await segments.shift()!.remove()
+      if (!(await tolerateUnwritable(segments[0].remove(), problems))) break
+      segments.shift()
       removedAcked = true
     }
     let persisted = state
     if (rebuildState) {
       persisted = { ackSeq, nextSeq }
-      await writeSpoolState(dir, persisted)
+      // a full or read-only disk: the next state write (any change) writes it
+      if (!(await tolerateUnwritable(writeSpoolState(dir, persisted), problems)))
+        persisted = UNWRITTEN_STATE
     } else if (truncatedBytes > 0 || discardedSegments > 0 || removedAcked) {
       await fsyncDirectory(dir)
     }
-    // last step that can fail, so a failed open leaves no file handle behind
+    // last step that can fail, so a failed open leaves no file handle behind; read-only,
+    // the segment stays sealed and the next append starts a new one
     const last = segments.at(-1)
-    if (last !== undefined && last.size < resolved.segmentBytes) await last.reopenForAppend()
+    if (last !== undefined && last.size < resolved.segmentBytes)
+      await tolerateUnwritable(last.reopenForAppend(), problems)
 
     const recovery: SpoolRecovery = {
       segments: segments.length,
@@ -314,9 +323,7 @@ export class Spool {
       if (freed === 0) return
       // counted against the new ack point, the removed segments below hold no frames
       this.#frames -= freed
-      await this.#persist()
-      await this.#removeOldest(this.#segments.filter((s) => s.endSeq <= nextSeq).length)
-      this.#firstSeq = this.#findFirstSeq()
+      await this.#freeOldest(this.#segments.filter((s) => s.endSeq <= nextSeq).length)
     })
   }
 
@@ -384,6 +391,28 @@ export class Spool {
   }
 
   async #append(firstSeq: number, count: number, records: Uint8Array): Promise<void> {
+    try {
+      await this.#appendEntry(firstSeq, count, records)
+    } catch (error) {
+      if (!(error instanceof SpoolIoError && error.noSpace)) throw error
+      // a full file system is a full spool: the caller drops by its policy, as for maxBytes;
+      // dropOldest(bytesNeeded) frees (at most all of) what this spool holds, as it must
+      const needed = ENTRY_HEADER_BYTES + records.length
+      const { maxBytes } = this.#options
+      throw new SpoolFullError(
+        `spool ${this.dir} is full: its file system has no room for ${needed} more bytes (${this.#bytes} bytes of segments held; ${error.message})`,
+        {
+          bytesNeeded: Math.min(maxBytes, maxBytes - this.#bytes + needed),
+          maxBytes,
+          bytes: this.#bytes,
+          kind: 'disk',
+          cause: error,
+        },
+      )
+    }
+  }
+
+  async #appendEntry(firstSeq: number, count: number, records: Uint8Array): Promise<void> {
     if (firstSeq < this.#nextSeq) {
       throw new RangeError(
         `firstSeq ${firstSeq} is below nextSeq ${this.#nextSeq}: frames are appended in order, once`,
@@ -498,11 +527,27 @@ export class Spool {
         else dropped.push({ fromSeq, count })
       }
     }
-    // the newest segment may go: nextSeq must then be known from the state file
-    await this.#persist()
-    await this.#removeOldest(doomed)
-    this.#firstSeq = this.#findFirstSeq()
+    await this.#freeOldest(doomed)
     return dropped
+  }
+
+  /**
+   * Deletes the `count` oldest segments and persists the state, in an order that needs no
+   * new space, so that a full disk is freed as well: first the segments that carry nothing
+   * the state file lacks, then the state, then the newest segment when it goes too (until
+   * then it carries nextSeq, FORMAT.md §3).
+   */
+  async #freeOldest(count: number): Promise<void> {
+    const newest = this.#segments.at(-1)
+    const carriesNextSeq =
+      count > 0 && count === this.#segments.length && this.#persisted.nextSeq < newest!.endSeq
+    try {
+      await this.#removeOldest(carriesNextSeq ? count - 1 : count)
+      await this.#persist()
+      if (carriesNextSeq) await this.#removeOldest(1)
+    } finally {
+      this.#firstSeq = this.#findFirstSeq()
+    }
   }
 
   /** Removes the `count` oldest segments, keeping the counts and read handles right. */
@@ -744,6 +789,21 @@ async function listDirectory(dir: string): Promise<DirectoryListing> {
     )
   }
   return listing
+}
+
+/**
+ * Runs a write that recovery can do without (the disk is full or read-only): true when it
+ * succeeded; false, with a line in `problems`, when the file system refused it.
+ */
+async function tolerateUnwritable(write: Promise<unknown>, problems: string[]): Promise<boolean> {
+  try {
+    await write
+    return true
+  } catch (error) {
+    if (!(error instanceof SpoolIoError && error.unwritable)) throw error
+    problems.push(`${error.message}; left for later`)
+    return false
+  }
 }
 
 async function removePath(path: string): Promise<void> {

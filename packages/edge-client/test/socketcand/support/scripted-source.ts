@@ -2,13 +2,12 @@
 // timestamps it gives, and every frame sent is recorded. (Real SocketCAN is tested in the
 // kernel harness: test/kernel/socketcand*.test.ts.)
 import type { CanFilter, TxFrame } from '@canbridge/protocol'
-import { FRAME_FLAG } from '@canbridge/protocol/frames'
-import {
-  type CanSource,
-  type CanSourceEvents,
-  type LinkState,
-  matchesFilters,
-  type SendOutcome,
+import { FRAME_FLAG, matchesFilters } from '@canbridge/protocol/frames'
+import type {
+  CanSource,
+  CanSourceEvents,
+  LinkState,
+  SendOutcome,
 } from '../../../src/can/can-source.ts'
 import { FrameBatch } from '../../../src/can/frame-batch.ts'
 
@@ -79,7 +78,7 @@ export class ScriptedSource implements CanSource {
       const flags = f.flags ?? 0
       if (
         !(flags & FRAME_FLAG.ERR) &&
-        !matchesFilters(f.id, (flags & FRAME_FLAG.EXT) !== 0, this.filters)
+        !matchesFilters(this.filters, f.id, (flags & FRAME_FLAG.EXT) !== 0)
       )
         continue
       const data = f.data ?? []
