@@ -41,6 +41,15 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   bash packaging/edge/install-build-deps.sh
 fi
 
+# The recording tests check our BLF and MCAP files with readers nobody here wrote: python-can's
+# BLF reader/writer (python3-can, also installed by the kernel harness above) and a standard
+# library MCAP checker that needs zstd (python3-zstandard).
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null &&
+  ! /usr/bin/python3 -c 'import can.io.blf, zstandard' 2>/dev/null; then
+  step "installing python3-can and python3-zstandard (independent BLF and MCAP readers for the tests)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-can python3-zstandard >/dev/null
+fi
+
 # The soak report's test opens it in a real browser; Debian's Chromium, when we may install.
 if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   step "installing Chromium (headless check of the soak's HTML report)"

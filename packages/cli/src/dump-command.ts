@@ -1,6 +1,7 @@
 // `canbridge dump`: candump on the workstation. A TCPBus listens for edges and prints what they
 // stream in candump's formats, with candump's filters, optionally into a log file.
 
+import { extname } from 'node:path'
 import {
   CANFD_FLAG,
   type CanMessage,
@@ -8,6 +9,7 @@ import {
   type InterfaceNaming,
   type LogWriter,
   openLogWriter,
+  type SignalDecoder,
 } from '@canbridge/server-bus'
 import { InterfaceNames } from '@canbridge/server-bus/internal'
 import { Command, Option } from 'commander'
@@ -20,6 +22,7 @@ import {
   specMatchesChannel,
 } from './candump-filter.ts'
 import { CandumpPrinter, TIMESTAMP_MODES, type TimestampMode } from './candump-printer.ts'
+import { decodeErrorNote, loadDbcDecoder } from './dbc-signal-decoder.ts'
 import { EXIT, integerOption, UsageError } from './exit.ts'
 import {
   addListenOptions,
@@ -42,6 +45,8 @@ export interface DumpSettings {
   extra: boolean
   /** a log file (its suffix picks the format), or undefined */
   logFile: string | undefined
+  /** a DBC file whose signals go into the (MCAP) log file */
+  dbcFile: string | undefined
   silent: number
   count: number | undefined
   idleTimeoutMs: number | undefined
@@ -71,8 +76,10 @@ export function createDumpCommand(): Command {
     .option('-l', 'log into candump-<date>_<time>.log in this directory (implies -s 2)')
     .option(
       '-f <file>',
-      'log into <file>: .log candump -L, .asc Vector ASC ("-" means -L on stdout; implies -s 2)',
+      'log into <file>: .log candump -L, .asc Vector ASC, .blf Vector BLF, .mcap MCAP ("-" means -L on stdout; implies -s 2)',
     )
+    .option('--mcap <file>', 'record into an MCAP file (Foxglove opens it): -f with a .mcap name')
+    .option('--dbc <file>', 'with an MCAP log file: decoded signals beside the raw frames')
     .option('-s <level>', 'silent mode: 0 off, 1 a spinner, 2 no output on stdout')
     .option('-n <count>', 'stop after <count> frames')
     .option('-T <msecs>', 'stop after <msecs> without a frame')
@@ -112,6 +119,8 @@ Examples:
   canbridge dump -L can0,123:7FF,400:700         two id ranges of can0, log format
   canbridge dump -ta -a -x any,0:0,#FFFFFFFF     times, ASCII, flags, error frames too
   canbridge dump -f capture.asc -n 10000         10000 frames into a Vector ASC file
+  canbridge dump --mcap trip.mcap --dbc car.dbc  into MCAP with decoded signals (Foxglove)
+  canbridge dump -f trip.blf                     into Vector BLF
 
 On the edge: canbridge-edge --server <this host>:29536 --channel can0
 Exit status: 0 stopped (Ctrl-C, -n or -T), 2 bad command line (or a log file suffix
@@ -129,6 +138,20 @@ it cannot write), 3 could not listen or write the log file.`,
 export function dumpSettings(interfaces: string[], o: Record<string, unknown>): DumpSettings {
   const specs = (interfaces.length > 0 ? interfaces : [ANY_INTERFACE]).map(parseInterfaceSpec)
   let logFile = o['f'] as string | undefined
+  const mcap = o['mcap'] as string | undefined
+  if (mcap !== undefined) {
+    if (logFile !== undefined || o['l'] === true) {
+      throw new UsageError('--mcap and -f/-l both name a log file: give one')
+    }
+    if (extname(mcap).toLowerCase() !== '.mcap') {
+      throw new UsageError(`--mcap needs a file name ending in .mcap, got ${JSON.stringify(mcap)}`)
+    }
+    logFile = mcap
+  }
+  const dbcFile = o['dbc'] as string | undefined
+  if (dbcFile !== undefined && extname(logFile ?? '').toLowerCase() !== '.mcap') {
+    throw new UsageError('--dbc needs an MCAP log file (--mcap <file>): only MCAP carries signals')
+  }
   let logFormat = o['L'] === true
   if (logFile === '-') {
     logFile = undefined
@@ -158,6 +181,7 @@ export function dumpSettings(interfaces: string[], o: Record<string, unknown>): 
     ascii,
     extra: o['x'] === true,
     logFile,
+    dbcFile,
     silent,
     count: count === undefined ? undefined : integerOption(count, '-n', 1, Number.MAX_SAFE_INTEGER),
     idleTimeoutMs: idle === undefined ? undefined : integerOption(idle, '-T', 1, 2_147_483_647),
@@ -180,8 +204,16 @@ export async function runDump(settings: DumpSettings, out: Output): Promise<numb
   const width = Math.max(...settings.specs.map((s) => s.name.length))
   let writer: LogWriter | undefined
   if (settings.logFile !== undefined) {
+    let decoder: SignalDecoder | undefined
+    try {
+      if (settings.dbcFile !== undefined) decoder = await loadDbcDecoder(settings.dbcFile)
+    } catch (error) {
+      note((error as Error).message)
+      return EXIT.ERROR
+    }
     try {
       writer = openLogWriter(settings.logFile, {
+        decoder,
         naming: settings.naming,
         interfaceWidth: width,
         direction: settings.extra,
@@ -289,6 +321,8 @@ export async function runDump(settings: DumpSettings, out: Output): Promise<numb
   note(
     `${shown} frames${received === shown ? '' : ` shown of ${received} received`}, ${lostText}${writer === undefined ? '' : `, ${writer.count} logged into ${writer.name}`}`,
   )
+  const decodeNote = decodeErrorNote(writer)
+  if (decodeNote !== undefined) note(decodeNote)
   if (failure !== undefined) {
     note(failure.message)
     return EXIT.ERROR

@@ -1,8 +1,10 @@
 // canbridge: the workstation's command line. Each subcommand is a `create…Command()` factory
 // in its own file, registered in COMMANDS; main() runs one and returns its exit status.
 import { Command, CommanderError } from 'commander'
+import { createConvertCommand } from './convert-command.ts'
 import { createDumpCommand } from './dump-command.ts'
 import { EXIT, UsageError } from './exit.ts'
+import { createGatewayCommand } from './gateway-command.ts'
 import { createGenCommand } from './gen-command.ts'
 import { createKeysCommand } from './keys/command.ts'
 import { createMonitorCommand } from './monitor/monitor-command.ts'
@@ -16,11 +18,13 @@ import { versionText } from './version.ts'
 export const COMMANDS: readonly (() => Command)[] = [
   createDumpCommand,
   createPlayCommand,
+  createConvertCommand,
   createSendCommand,
   createGenCommand,
   createTopCommand,
   createMonitorCommand,
   createVcanCommand,
+  createGatewayCommand,
   createKeysCommand,
 ]
 

@@ -1,13 +1,17 @@
 // `canbridge dump` as a process: a scripted edge connects to it over loopback TCP and streams
 // frames; stdout must be what candump prints for them (hand-written from candump's format),
 // with candump's filters, -n, log files, Ctrl-C and its summary, and clear usage errors.
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { FRAME_FLAG } from '@canbridge/protocol'
 import { type FrameSpec, sequenceOf } from '@canbridge/server-bus/testing'
 import { describe, expect, it } from 'vitest'
+import { pythonWith, runPython } from '../../server-bus/test/logs/support/python.ts'
 import { type CliProcess, connectEdge, startCli } from './support/cli-session.ts'
 import { lines, tempDir } from './support/helpers.ts'
+
+const MCAP_CHECK = new URL('../../server-bus/test/logs/support/mcap_check.py', import.meta.url)
+  .pathname
 
 const { EXT, RTR, ERR, FD, BRS } = FRAME_FLAG
 const T0 = 1_700_000_000_000_000_000n
@@ -139,6 +143,34 @@ describe('canbridge dump', () => {
     }
   })
 
+  it('--mcap FILE --dbc DB: the frames and their decoded signals in MCAP, checked by an independent reader', async () => {
+    const dir = tempDir()
+    const dbc = join(dir, 'car.dbc')
+    writeFileSync(
+      dbc,
+      'VERSION ""\n\nBO_ 291 Msg123: 4 Engine\n SG_ A : 0|8@1+ (1,0) [0|255] "" Vector__XXX\n',
+    )
+    const mcap = join(dir, 'trip.mcap')
+    const p = startCli(['dump', ...LOCAL, '-n', '5', '--mcap', mcap, '--dbc', dbc])
+    const edge = await connectEdge(p)
+    edge.sendFrames(0, 0, FRAMES)
+    expect(await p.exited).toBe(0)
+    expect(p.stderr).toMatch(/5 frames shown of 6 received, 0 lost, 5 logged into .*trip\.mcap\n/)
+    // the remote frame 123 carries no data: it does not fit Msg123, a note, still recorded raw
+    expect(p.stderr).toContain('1 frames did not fit the DBC (recorded raw only)')
+    const checked = JSON.parse(
+      await runPython(pythonWith('json, zlib, zstandard', 'python3-zstandard'), [MCAP_CHECK, mcap]),
+    ) as { messages: { topic: string; data: Record<string, unknown> }[] }
+    expect(
+      checked.messages
+        .filter((m) => m.topic === '/can/pi/can0')
+        .map((m) => m.data['arbitration_id']),
+    ).toEqual([0x123, 0x12345678, 0x123, 0x7ff, 0x124])
+    expect(
+      checked.messages.filter((m) => m.topic === '/can/pi/can0/Msg123').map((m) => m.data),
+    ).toEqual([{ A: 0xde }])
+  }, 60_000)
+
   it('-l names the file as candump does, in the working directory', async () => {
     const dir = tempDir()
     const p = dump([...LOCAL, '-n', '1', '-l'], dir)
@@ -209,6 +241,7 @@ describe('canbridge dump', () => {
     )
   })
 
+  // one process per case, one after another: a loaded machine needs more than the default 20 s
   it('bad command lines: exit status 2 and a message that says what to fix', async () => {
     const cases: [string[], string][] = [
       [
@@ -222,19 +255,28 @@ describe('canbridge dump', () => {
       [['--unix', 'x.sock', '--port', '1'], '--unix cannot be combined with --port or --host'],
       [['--port', '70000'], '--port must be an integer from 0 to 65535, got "70000"'],
       [['-l', '-f', 'x.log'], '-l and -f both name a log file: give one'],
+      [['--mcap', 'x.mcap', '-f', 'x.log'], '--mcap and -f/-l both name a log file: give one'],
+      [['--mcap', 'x.log'], '--mcap needs a file name ending in .mcap, got "x.log"'],
+      [['-f', 'x.log', '--dbc', 'car.dbc'], '--dbc needs an MCAP log file (--mcap <file>)'],
       [
-        ['-f', 'x.blf'],
-        'cannot log to "x.blf": unsupported suffix ".blf"; supported: .log (candump -L), .asc (Vector ASC)',
+        ['-f', 'x.trc'],
+        'cannot log to "x.trc": unsupported suffix ".trc"; supported: .log (candump -L), .asc (Vector ASC), .blf (Vector BLF), .mcap (MCAP)',
       ],
       [['--bogus'], "unknown option '--bogus'"],
     ]
     const dir = tempDir()
-    for (const [args, message] of cases) {
-      const p = dump(args, dir)
-      expect(await p.exited, args.join(' ')).toBe(2)
-      expect(p.stderr, args.join(' ')).toContain(message)
+    // side by side: one node start after another outlasts the test timeout on a busy machine
+    const results = await Promise.all(
+      cases.map(async ([args, message]) => {
+        const p = dump(args, dir)
+        return { args, message, code: await p.exited, stderr: p.stderr }
+      }),
+    )
+    for (const { args, message, code, stderr } of results) {
+      expect(code, args.join(' ')).toBe(2)
+      expect(stderr, args.join(' ')).toContain(message)
     }
-  })
+  }, 120_000)
 
   it('a port in use: exit status 3, saying so', async () => {
     const first = dump(LOCAL)

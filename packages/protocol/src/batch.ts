@@ -10,7 +10,13 @@ import {
 } from './constants.ts'
 import { ProtocolError } from './errors.ts'
 import { type CanFrame, frameProblem } from './frame.ts'
-import { readTimestampNs, readTimestampSeconds, readU32, readU64Number } from './record.ts'
+import {
+  readTimestampNs,
+  readTimestampSeconds,
+  readU32,
+  readU64Number,
+  writeU64Number,
+} from './record.ts'
 
 export class DataBatch {
   /** channel index in the edge's HELLO */
@@ -138,6 +144,27 @@ export class DataBatch {
       offset = dataEnd
     }
     return frames
+  }
+
+  /**
+   * The same batch without its first `skip` frames, as a new body (the records are copied
+   * once, not re-encoded): for a writer that finds part of a batch already stored.
+   */
+  tail(skip: number): DataBatch {
+    if (!Number.isInteger(skip) || skip < 0 || skip >= this.count) {
+      throw new RangeError(`skip must be an integer in 0..${this.count - 1}, got ${skip}`)
+    }
+    const reader = new FrameReader(this)
+    for (let i = 0; i <= skip; i++) reader.next()
+    const records = this.body.subarray(reader.offset)
+    const body = new Uint8Array(BATCH_HEADER_BYTES + records.length)
+    body.set(this.body.subarray(0, 2), 0) // channel index
+    const count = this.count - skip
+    body[2] = count & 0xff
+    body[3] = count >> 8
+    writeU64Number(body, 4, this.firstSeq + skip)
+    body.set(records, BATCH_HEADER_BYTES)
+    return new DataBatch(this.channel, count, this.firstSeq + skip, body)
   }
 }
 

@@ -2,13 +2,17 @@
 // by the synthetic edge. Measures frames/s through batches(), for await and recv(), latency
 // from the edge's write to the application at 1,000 and 10,000 frames/s, and peak RSS.
 // Then the same over TLS 1.3 with token authentication (a second bus and edge): frames/s through
-// batches() and latency at 1,000 frames/s. Prints its figures as one JSON line.
+// batches() and latency at 1,000 frames/s. Then a blocking application, in both modes (a bus
+// on this thread, and one with `worker: true`): the edge streams 10,000 frames/s while this
+// thread busy-loops 200 ms of every second, and reports its ACK latency, the frames its ring
+// would have spilled to its spool, and the server's silences; and recvBatch throughput across
+// the thread boundary of the worker mode. Prints its figures as one JSON line.
 // argv: <url of dist/index.js> <path of synthetic-edge.ts> <PKI dir from `canbridge keys`>
 import { type ChildProcess, fork } from 'node:child_process'
 import { createServer } from 'node:net'
 import { loadavg } from 'node:os'
 import type * as ServerBus from '../src/index.ts'
-import type { EdgeCommand, EdgeReport } from './synthetic-edge.ts'
+import type { AckReport, EdgeCommand, EdgeReport } from './synthetic-edge.ts'
 
 const [distUrl, edgePath, pkiDir] = process.argv.slice(2) as [string, string, string]
 // The compiled package, as an application runs it; types from src.
@@ -18,6 +22,14 @@ const BATCH_FRAMES = Number(process.env['BENCH_BATCH_N'] ?? 8_000_000)
 const ITER_FRAMES = Number(process.env['BENCH_ITER_N'] ?? 4_000_000)
 const RECV_FRAMES = Number(process.env['BENCH_RECV_N'] ?? 3_000_000)
 const LATENCY_MS = Number(process.env['BENCH_LATENCY_MS'] ?? 4000)
+const BLOCKED_MS = Number(process.env['BENCH_BLOCKED_MS'] ?? 5000)
+/**
+ * The edge whose spool is counted: a ring of this many bytes (its `--ring-bytes`) moving
+ * unacknowledged frames to the spool above half of it (`--high-water 0.5`), 22 bytes a record
+ * (an 8-byte frame). 64 KiB: a small edge; the default 8 MiB ring hides any stall under 19 s.
+ */
+const EDGE_RING_BYTES = Number(process.env['BENCH_EDGE_RING_BYTES'] ?? 65_536)
+const EDGE_RING_FRAMES = Math.floor((EDGE_RING_BYTES * 0.5) / 22)
 /** read each message's data too (allocates its Uint8Array); on by default */
 const TOUCH_DATA = process.env['BENCH_TOUCH_DATA'] !== '0'
 
@@ -40,11 +52,12 @@ let { bus, child } = await connectEdge('plain')
 /** A bus and its synthetic edge, on plain TCP or on TLS 1.3 with a token. */
 async function connectEdge(
   link: 'plain' | 'tls',
+  worker = false,
 ): Promise<{ bus: ServerBus.TCPBus; child: ChildProcess }> {
   const token = 'bench-token-0123456789abcdef'
   const bus = await TCPBus.listen(
     link === 'plain'
-      ? { port: 0, host: '127.0.0.1' }
+      ? { port: 0, host: '127.0.0.1', worker }
       : {
           port: 0,
           host: '127.0.0.1',
@@ -134,6 +147,40 @@ async function latency(
   return { p50: at(0.5), p99: at(0.99), max: samples[total - 1]! }
 }
 
+/**
+ * A busy application: the edge streams at 10,000 frames/s for BLOCKED_MS while this thread
+ * consumes batches but busy-loops 200 ms of every second. What the edge saw of the ACKs, and
+ * the heartbeat timeouts the server reported.
+ */
+async function blockedApplication(): Promise<AckReport & { serverHeartbeatTimeouts: number }> {
+  let serverHeartbeatTimeouts = 0
+  const onError = (error: Error) => {
+    if ((error as { code?: string }).code === 'HEARTBEAT_TIMEOUT') serverHeartbeatTimeouts++
+  }
+  bus.on('edgeError', onError)
+  const report = new Promise<EdgeReport & { event: 'acked' }>((resolve) => {
+    const onMessage = (message: EdgeReport) => {
+      if (message.event !== 'acked') return
+      child.off('message', onMessage)
+      resolve(message)
+    }
+    child.on('message', onMessage)
+  })
+  const stop = new AbortController()
+  void report.then(() => stop.abort())
+  command({ cmd: 'acked', fps: 10_000, durationMs: BLOCKED_MS, ringFrames: EDGE_RING_FRAMES })
+  const blocker = setInterval(() => {
+    const until = performance.now() + 200
+    while (performance.now() < until) {}
+  }, 1000)
+  for await (const batch of bus.batches({ signal: stop.signal })) {
+    for (let i = 0; i < batch.length; i++) touch(batch[i]!)
+  }
+  clearInterval(blocker)
+  bus.off('edgeError', onError)
+  return { ...(await report).acks, serverHeartbeatTimeouts }
+}
+
 /** The machine's floor at this rate: bare timestamps over plain TCP between the same processes. */
 async function floor(fps: number): Promise<{ p50: number; p99: number }> {
   const total = Math.round((fps * LATENCY_MS) / 1000)
@@ -198,7 +245,6 @@ endPhase('lat1k')
 const lat10k = await latency(10_000)
 endPhase('lat10k')
 const floor1k = await floor(1000)
-clearInterval(sampler)
 const stats = bus.stats().channels['bench-edge/can0']!
 
 // The same edge over TLS 1.3 with a token: a fresh bus and edge, warmed up like the first.
@@ -211,9 +257,32 @@ const tlsBatchFps = await viaBatches(BATCH_FRAMES)
 await latency(1000, 1000)
 const tlsLat1k = await latency(1000)
 const tlsStats = bus.stats().channels['bench-edge/can0']!
+endPhase('tls')
+
+// A blocking application, with the link on its thread (today's default).
+retired.add(child)
+command({ cmd: 'exit' })
+await bus.shutdown()
+;({ bus, child } = await connectEdge('plain'))
+await viaBatches(100_000)
+const blockedInline = await blockedApplication()
+endPhase('blockedInline')
+
+// The same with `worker: true`, and recvBatch across the thread boundary.
+retired.add(child)
+command({ cmd: 'exit' })
+await bus.shutdown()
+;({ bus, child } = await connectEdge('plain', true))
+await viaBatches(500_000)
+const workerBatchFps = await viaBatches(BATCH_FRAMES)
+endPhase('workerBatch')
+const blockedWorker = await blockedApplication()
+endPhase('blockedWorker')
+const workerStats = bus.stats().channels['bench-edge/can0']!
 finished = true
 command({ cmd: 'exit' })
 await bus.shutdown()
+clearInterval(sampler)
 
 console.log(
   JSON.stringify({
@@ -233,6 +302,24 @@ console.log(
     tlsP99Ratio1k: round(tlsLat1k.p99 / lat1k.p99),
     floorP50Ms1k: round(floor1k.p50),
     floorP99Ms1k: round(floor1k.p99),
+    ackP50MsBlocked: round(blockedInline.p50Ms),
+    ackP99MsBlocked: round(blockedInline.p99Ms),
+    ackMaxMsBlocked: round(blockedInline.maxMs),
+    spooledBlocked: blockedInline.spooled,
+    maxUnackedBlocked: blockedInline.maxUnacked,
+    heartbeatTimeoutsBlocked:
+      blockedInline.heartbeatTimeouts + blockedInline.serverHeartbeatTimeouts,
+    maxServerSilenceMsBlocked: round(blockedInline.maxSilenceMs),
+    ackP50MsBlockedWorker: round(blockedWorker.p50Ms),
+    ackP99MsBlockedWorker: round(blockedWorker.p99Ms),
+    ackMaxMsBlockedWorker: round(blockedWorker.maxMs),
+    spooledBlockedWorker: blockedWorker.spooled,
+    maxUnackedBlockedWorker: blockedWorker.maxUnacked,
+    heartbeatTimeoutsBlockedWorker:
+      blockedWorker.heartbeatTimeouts + blockedWorker.serverHeartbeatTimeouts,
+    maxServerSilenceMsBlockedWorker: round(blockedWorker.maxSilenceMs),
+    edgeRingFrames: EDGE_RING_FRAMES,
+    workerBatchFps: Math.round(workerBatchFps),
     rssMb: mb(peakRss),
     peakRssMbAfter: phaseRss,
     memoryAfter: phaseMemory,
@@ -240,8 +327,8 @@ console.log(
     v8Flags: process.execArgv.join(' '),
     loadAvg1m: round(loadavg()[0]!),
     framesIn: stats.framesIn,
-    gaps: stats.gaps + tlsStats.gaps,
-    duplicates: stats.duplicates + tlsStats.duplicates,
+    gaps: stats.gaps + tlsStats.gaps + workerStats.gaps,
+    duplicates: stats.duplicates + tlsStats.duplicates + workerStats.duplicates,
     checksum: sink % 1000,
   }),
 )

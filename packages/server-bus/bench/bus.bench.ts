@@ -69,7 +69,19 @@ try {
     `floor @1k/s:      p50 ${r['floorP50Ms1k']} ms, p99 ${r['floorP99Ms1k']} ms (plain TCP between the same processes, no protocol or bus)`,
   )
   console.log(
-    `server peak RSS:  ${r['rssMb']} MB (target <= 120), 1-min load average ${r['loadAvg1m']}`,
+    `blocked app:      the app's thread busy 200 ms of every second, an edge at 10,000 frames/s (ring of ${n(r['edgeRingFrames'])} frames before it spools)`,
+  )
+  console.log(
+    `  on its thread:  ACK p99 ${r['ackP99MsBlocked']} ms, max ${r['ackMaxMsBlocked']} ms; spooled ${n(r['spooledBlocked'])} frames; heartbeat timeouts ${r['heartbeatTimeoutsBlocked']}`,
+  )
+  console.log(
+    `  worker: true:   ACK p99 ${r['ackP99MsBlockedWorker']} ms (target <= 5), max ${r['ackMaxMsBlockedWorker']} ms; spooled ${n(r['spooledBlockedWorker'])} frames (target 0); heartbeat timeouts ${r['heartbeatTimeoutsBlockedWorker']}`,
+  )
+  console.log(
+    `worker recvBatch: ${n(r['workerBatchFps'])} frames/s across the thread boundary (target >= 3,000,000)`,
+  )
+  console.log(
+    `server peak RSS:  ${r['rssMb']} MB (target <= 120, every phase), 1-min load average ${r['loadAvg1m']}`,
   )
   console.log(last)
 } finally {

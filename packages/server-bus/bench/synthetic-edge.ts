@@ -1,6 +1,8 @@
 // The benchmark's edge, run as a child process: connects to the TCPBus (plain TCP, or TLS 1.3
 // with a token proof when given a CA file and a token), completes the handshake, then streams DATA batches on command over IPC, flat out or at a fixed rate with
 // the send time (process.hrtime, a clock shared by both processes) in each frame's timestamp.
+// At a fixed rate it also times the server's ACKs as an edge sees them, and counts the frames a
+// real edge with a given ring would have moved to its spool (see `acked`).
 import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { connect as connectTls, TLSSocket } from 'node:tls'
@@ -21,11 +23,34 @@ import {
 export type EdgeCommand =
   | { cmd: 'stream'; count: number }
   | { cmd: 'rate'; fps: number; durationMs: number }
+  /**
+   * the same pacing, timing each frame from its write to the ACK that covers it; `ringFrames`:
+   * unacknowledged frames the edge's ring keeps before it moves the next ones to its spool
+   */
+  | { cmd: 'acked'; fps: number; durationMs: number; ringFrames: number }
   /** the machine's floor: the same pacing, 8-byte timestamps over a plain TCP socket */
   | { cmd: 'raw'; port: number; fps: number; durationMs: number }
   | { cmd: 'exit' }
 
-export type EdgeReport = { event: 'ready' } | { event: 'done'; frames: number }
+export type EdgeReport =
+  | { event: 'ready' }
+  | { event: 'done'; frames: number }
+  | { event: 'acked'; frames: number; acks: AckReport }
+
+/** What the edge saw of the server's ACKs during an `acked` run. */
+export interface AckReport {
+  /** ms from a frame's write to the ACK covering it, over every frame */
+  p50Ms: number
+  p99Ms: number
+  maxMs: number
+  /** frames written while `ringFrames` frames were unacknowledged: a real edge spools them */
+  spooled: number
+  /** most frames unacknowledged at once */
+  maxUnacked: number
+  /** the longest time nothing came from the server, and how often it reached 3 heartbeats */
+  maxSilenceMs: number
+  heartbeatTimeouts: number
+}
 
 const BATCH_FRAMES = Number(process.env['BENCH_BATCH_FRAMES'] ?? 4096)
 const DATA_BYTES = 8
@@ -55,6 +80,72 @@ const template = Buffer.from(encoder.finish())
 
 const decoder = new Decoder({ peerRole: ROLE.SERVER })
 let welcomed = false
+let heartbeatMs = 1000
+let lastFromServer = performance.now()
+
+/** Frames written and not yet acknowledged, oldest first, with their write times. */
+class AckTracker {
+  #ends: number[] = []
+  #sentAt: number[] = []
+  #counts: number[] = []
+  #head = 0
+  #latencies: number[] = []
+  #unacked = 0
+  #ackedTo = 0
+  ringFrames = Number.POSITIVE_INFINITY
+  spooled = 0
+  maxUnacked = 0
+  active = false
+
+  /** `count` frames written, ending (exclusive) at sequence `end`. */
+  sent(end: number, count: number): void {
+    if (!this.active) return
+    const room = Math.max(0, this.ringFrames - this.#unacked)
+    if (count > room) this.spooled += count - room
+    this.#ends.push(end)
+    this.#sentAt.push(performance.now())
+    this.#counts.push(count)
+    this.#unacked += count
+    if (this.#unacked > this.maxUnacked) this.maxUnacked = this.#unacked
+  }
+
+  onAck(nextSeq: number): void {
+    this.#ackedTo = Math.max(this.#ackedTo, nextSeq)
+    const now = performance.now()
+    while (this.#head < this.#ends.length && this.#ends[this.#head]! <= nextSeq) {
+      const ms = now - this.#sentAt[this.#head]!
+      const count = this.#counts[this.#head]!
+      for (let i = 0; i < count; i++) this.#latencies.push(ms)
+      this.#unacked -= count
+      this.#head++
+    }
+  }
+
+  /** Waits until everything written is acknowledged (at most 10 s), then reports. */
+  async finish(): Promise<Omit<AckReport, 'maxSilenceMs' | 'heartbeatTimeouts'>> {
+    const deadline = performance.now() + 10_000
+    while (this.#unacked > 0 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    const sorted = Float64Array.from(this.#latencies).sort()
+    const at = (q: number) =>
+      sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0
+    const report = {
+      p50Ms: at(0.5),
+      p99Ms: at(0.99),
+      maxMs: sorted[sorted.length - 1] ?? 0,
+      spooled: this.spooled,
+      maxUnacked: this.maxUnacked,
+    }
+    this.active = false
+    return report
+  }
+
+  get ackedTo(): number {
+    return this.#ackedTo
+  }
+}
+const acks = new AckTracker()
 socket.on('data', (chunk) => {
   decoder.write(chunk, (message) => {
     if (message.type === 'AUTH_CHALLENGE' && token !== undefined) {
@@ -74,9 +165,13 @@ socket.on('data', (chunk) => {
       }
       socket.write(encodeControl('AUTH_RESPONSE', { proof: authProof(ROLE.EDGE, token, input) }))
     }
+    lastFromServer = performance.now()
+    if (message.type === 'ACK' && message.body.channel === 0) acks.onAck(message.body.nextSeq)
     if (message.type === 'WELCOME' && !welcomed) {
+      heartbeatMs = message.body.heartbeatMs
       welcomed = true
       nextSeq = message.body.channels[0]?.nextSeq ?? 0
+      acks.onAck(nextSeq)
       report({ event: 'ready' })
     }
   })
@@ -115,6 +210,7 @@ setInterval(() => {
 process.on('message', (command: EdgeCommand) => {
   if (command.cmd === 'stream') void stream(command.count)
   else if (command.cmd === 'rate') void paced(command.fps, command.durationMs)
+  else if (command.cmd === 'acked') void acked(command.fps, command.durationMs, command.ringFrames)
   else if (command.cmd === 'raw') void raw(command.port, command.fps, command.durationMs)
   else {
     socket.end()
@@ -145,6 +241,7 @@ function batchOf(count: number, stamp: boolean): Buffer {
     }
   }
   nextSeq += count
+  acks.sent(nextSeq, count)
   return bytes
 }
 
@@ -159,17 +256,47 @@ async function stream(count: number): Promise<void> {
   report({ event: 'done', frames: count })
 }
 
+/** Writes `due` frames in batches, each stamped when it is written. */
+function writeStamped(due: number): void {
+  let left = due
+  while (left > 0) {
+    const n = Math.min(BATCH_FRAMES, left)
+    socket.write(batchOf(n, true))
+    left -= n
+  }
+}
+
 /** Sends `fps` frames per second for `durationMs`, each batch stamped when it is written. */
 async function paced(fps: number, durationMs: number): Promise<void> {
-  const sent = await pace(fps, durationMs, (due) => {
-    let left = due
-    while (left > 0) {
-      const n = Math.min(BATCH_FRAMES, left)
-      socket.write(batchOf(n, true))
-      left -= n
-    }
-  })
+  const sent = await pace(fps, durationMs, writeStamped)
   report({ event: 'done', frames: sent })
+}
+
+/**
+ * The paced stream, every frame timed to its ACK, and the server's silences watched as an
+ * edge watches them (3 heartbeat intervals without a byte is a heartbeat timeout).
+ */
+async function acked(fps: number, durationMs: number, ringFrames: number): Promise<void> {
+  // what was written before this run is acknowledged first, so the run starts clean
+  while (acks.ackedTo < nextSeq) await new Promise((resolve) => setTimeout(resolve, 5))
+  acks.ringFrames = ringFrames
+  acks.spooled = 0
+  acks.maxUnacked = 0
+  acks.active = true
+  let maxSilenceMs = 0
+  let heartbeatTimeouts = 0
+  let silent = false
+  lastFromServer = performance.now()
+  const watch = setInterval(() => {
+    const silence = performance.now() - lastFromServer
+    maxSilenceMs = Math.max(maxSilenceMs, silence)
+    if (silence >= 3 * heartbeatMs && !silent) heartbeatTimeouts++
+    silent = silence >= 3 * heartbeatMs
+  }, 5)
+  const sent = await pace(fps, durationMs, writeStamped)
+  const seen = await acks.finish()
+  clearInterval(watch)
+  report({ event: 'acked', frames: sent, acks: { ...seen, maxSilenceMs, heartbeatTimeouts } })
 }
 
 /** The same pacing, but bare 8-byte timestamps on a plain socket: no protocol, no bus. */

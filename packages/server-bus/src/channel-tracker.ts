@@ -74,6 +74,13 @@ export class ChannelTracker {
   connected = false
   state: BusStateName = 'active'
   nextSeq: number | null = null
+  /**
+   * Whether frames are acknowledged only once a store confirms them (`storedSeq`, the fleet
+   * gateway) rather than as soon as they are received (a TCPBus holds them in memory).
+   */
+  durable = false
+  /** with `durable`: everything below this is stored; null before anything is */
+  storedSeq: number | null = null
   framesIn = 0
   framesDelivered = 0
   framesFiltered = 0
@@ -98,6 +105,11 @@ export class ChannelTracker {
   lastGap = 0
   /** frames of that gap not counted in `lost` before (a DROPS report may have come first) */
   lastGapNewlyLost = 0
+
+  /** What the edge may free: received frames, or with `durable` the stored ones. */
+  get ackSeq(): number | null {
+    return this.durable ? this.storedSeq : this.nextSeq
+  }
 
   constructor(edgeId: string, iface: string) {
     this.edgeId = edgeId

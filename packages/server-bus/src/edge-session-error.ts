@@ -14,6 +14,8 @@ export type EdgeSessionErrorCode =
   | 'AUTH_FAILED'
   | 'TOO_MANY_EDGES'
   | 'SLOW_PEER'
+  /** the server could not admit the edge now (its store is unreachable): the edge retries */
+  | 'ADMIT_FAILED'
 
 /** A connection-level fault the server found in an edge's behaviour (closes that connection). */
 export class EdgeSessionError extends CanError {

@@ -50,8 +50,11 @@ export interface SessionHost {
   readonly logger: Logger
   /** A connection that never completed its handshake was refused (rate-limited log). */
   refused(code: string, fields: Record<string, unknown>, message: string): void
-  /** Accepts a HELLO (throws EdgeSessionError to refuse): the channels and the WELCOME. */
-  admit(session: EdgeSession, hello: Hello): { channels: ChannelTracker[]; welcome: Welcome }
+  /**
+   * Accepts a HELLO (throws or rejects with EdgeSessionError to refuse): the channels and the
+   * WELCOME, or a promise of them when where the edge resumes must be looked up first.
+   */
+  admit(session: EdgeSession, hello: Hello): Admission | Promise<Admission>
   /** WELCOME is written: push filters, periodic tasks, held sends. */
   ready(session: EdgeSession): void
   data(session: EdgeSession, channel: ChannelTracker, batch: DataBatch): void
@@ -59,10 +62,15 @@ export interface SessionHost {
   closed(session: EdgeSession, reason: string, error: Error | undefined): void
 }
 
+export interface Admission {
+  channels: ChannelTracker[]
+  welcome: Welcome
+}
+
 /** Result callback of one TRANSMIT; null when the connection closed first. */
 export type TransmitCallback = (result: TransmitResult | null) => void
 
-type Phase = 'handshake' | 'authenticating' | 'ready' | 'closed'
+type Phase = 'handshake' | 'authenticating' | 'admitting' | 'ready' | 'closed'
 
 /** Largest message before WELCOME: a HELLO of 256 channels fits; a stranger costs little. */
 const HANDSHAKE_MAX_MESSAGE_BYTES = 65_536
@@ -215,6 +223,14 @@ export class EdgeSession {
     this.#write(bytes)
   }
 
+  /** Frames of channel `index` became safe to free (a store confirmed them): ACK them soon. */
+  acknowledge(index: number): void {
+    if (this.#phase !== 'ready' || this.#ackMarked[index] !== 0) return
+    this.#ackMarked[index] = 1
+    this.#ackDue.push(index)
+    this.#ackImmediate ??= setImmediate(this.#flushAcksLater)
+  }
+
   /** Forgets a TRANSMIT whose sender gave up (timeout). */
   forgetTransmit(requestId: number): void {
     this.#pending.delete(requestId)
@@ -351,6 +367,9 @@ export class EdgeSession {
       }
       return
     }
+    if (this.#phase === 'admitting') {
+      throw new EdgeSessionError('UNEXPECTED_MESSAGE', `${message.type} before WELCOME`)
+    }
     if (this.#phase === 'authenticating') {
       if (message.type !== 'AUTH_RESPONSE') {
         throw new EdgeSessionError('UNEXPECTED_MESSAGE', `${message.type} before AUTH_RESPONSE`)
@@ -418,7 +437,32 @@ export class EdgeSession {
   }
 
   #admit(hello: Hello): void {
-    const { channels, welcome } = this.#host.admit(this, hello)
+    const admission = this.#host.admit(this, hello)
+    if (!(admission instanceof Promise)) {
+      this.#welcome(hello, admission)
+      return
+    }
+    // where the edge resumes is being looked up: it waits for WELCOME, so must we
+    this.#phase = 'admitting'
+    admission.then(
+      (admitted) => {
+        if (this.#phase === 'admitting') this.#welcome(hello, admitted)
+      },
+      (error: unknown) => {
+        if (this.#phase === 'closed') return
+        this.#fail(
+          error instanceof EdgeSessionError
+            ? error
+            : new EdgeSessionError(
+                'ADMIT_FAILED',
+                `cannot admit the edge now: ${(error as Error).message}`,
+              ),
+        )
+      },
+    )
+  }
+
+  #welcome(hello: Hello, { channels, welcome }: Admission): void {
     this.#hello = hello
     this.#decoder.maxMessageBytes = this.#host.maxMessageBytes
     this.#channels = channels
@@ -433,12 +477,19 @@ export class EdgeSession {
       connectedAt: Date.now(),
     }
     clearTimeout(this.#handshakeTimer)
-    this.#write(encodeControl('WELCOME', welcome))
-    this.#phase = 'ready'
-    const interval = Math.max(10, Math.floor(this.#host.heartbeatMs / 2))
-    this.#heartbeatTimer = setInterval(() => this.#heartbeat(), interval)
-    this.#heartbeatTimer.unref()
-    this.#host.ready(this)
+    // WELCOME leaves with what ready() sends, after it: once the edge has its WELCOME, the
+    // bus (even one in a worker thread, which posts its event in ready()) knows the edge
+    this.socket.cork()
+    try {
+      this.#write(encodeControl('WELCOME', welcome))
+      this.#phase = 'ready'
+      const interval = Math.max(10, Math.floor(this.#host.heartbeatMs / 2))
+      this.#heartbeatTimer = setInterval(() => this.#heartbeat(), interval)
+      this.#heartbeatTimer.unref()
+      this.#host.ready(this)
+    } finally {
+      this.socket.uncork()
+    }
   }
 
   #channel(index: number, type: string): ChannelTracker {
@@ -457,7 +508,7 @@ export class EdgeSession {
     if (due.length === 0 || !this.socket.writable) return
     for (const index of due) {
       this.#ackMarked[index] = 0
-      const nextSeq = this.#channels[index]!.nextSeq
+      const nextSeq = this.#channels[index]!.ackSeq
       if (nextSeq !== null) this.#write(encodeControl('ACK', { channel: index, nextSeq }))
     }
     due.length = 0

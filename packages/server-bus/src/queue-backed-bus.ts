@@ -1,15 +1,29 @@
-// A Bus whose received frames wait in one ReceiveQueue (TCPBus, SocketcandBus): recv, batches
-// and the local filters all read that queue.
+// A Bus whose received frames wait in one queue (TCPBus, SocketcandBus): recv, batches and
+// the local filters all read that queue.
 import { Bus } from './bus.ts'
 import type { CanFilter } from './filters.ts'
 import type { CanMessage } from './message.ts'
-import type { ReceiveQueue } from './receive-queue.ts'
+
+/**
+ * Where received frames wait: a ReceiveQueue, or the ring from TCPBus's worker. Messages are
+ * made as they are taken, with the filters applied then.
+ */
+export interface FrameSource {
+  /** python-can filters applied as frames are taken; null passes everything */
+  filters: readonly CanFilter[] | null
+  /** the next frame that passes the filters, or null when none is waiting */
+  shift(): CanMessage | null
+  /** moves up to `max` passing frames into `out`; returns how many it added */
+  shiftInto(out: CanMessage[], max: number): number
+  /** resolves when frames may be available, the source closed, on timeout or abort */
+  wait(timeoutMs?: number, signal?: AbortSignal): Promise<void>
+}
 
 export abstract class QueueBackedBus<
   Events extends Record<keyof Events, unknown[]> = Record<never, never>,
 > extends Bus<Events> {
   /** the queue the transport fills */
-  protected abstract get receiveQueue(): ReceiveQueue
+  protected abstract get receiveQueue(): FrameSource
 
   protected override pollInternal(): CanMessage | null {
     return this.receiveQueue.shift()

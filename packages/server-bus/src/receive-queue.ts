@@ -6,6 +6,7 @@ import { FRAME_FLAG, RECORD_HEADER_BYTES } from '@canbridge/protocol'
 import type { ChannelTracker } from './channel-tracker.ts'
 import { type CanFilter, matchesFilters } from './filters.ts'
 import { type CanMessage, messageFromRecord } from './message.ts'
+import { WakeList } from './wake-list.ts'
 
 /** A slab that batches are copied into back to back; reused once every batch in it is taken. */
 interface Block {
@@ -28,13 +29,6 @@ interface Segment {
 const BLOCK_BYTES = 512 * 1024
 /** Free blocks kept for reuse; more are left to the garbage collector. */
 const SPARE_BLOCKS = 2
-
-interface Waiter {
-  resolve: () => void
-  timer: NodeJS.Timeout | undefined
-  signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
-}
 
 export interface ReceiveQueueOptions {
   /** frames held before the producers are asked to stop (`receiveQueueFrames`) */
@@ -62,7 +56,7 @@ export class ReceiveQueue {
   #peak = 0
   #full = false
   #closed = false
-  #waiters = new Set<Waiter>()
+  #waiters = new WakeList()
 
   constructor(options: ReceiveQueueOptions) {
     this.capacity = options.capacity
@@ -114,7 +108,7 @@ export class ReceiveQueue {
     this.#size += count
     channel.queued += count
     if (this.#size > this.#peak) this.#peak = this.#size
-    if (this.#waiters.size > 0) this.#wakeAll()
+    if (this.#waiters.size > 0) this.#waiters.wakeAll()
     if (this.#size >= this.capacity) this.#full = true
     return !this.#full
   }
@@ -152,39 +146,30 @@ export class ReceiveQueue {
   /** Moves up to `max` passing frames into `out`; returns how many it added. */
   shiftInto(out: CanMessage[], max: number): number {
     const segments = this.#segments
-    let added = 0
-    while (added < max && this.#head < segments.length) {
+    const start = out.length
+    const limit = start + max
+    while (out.length < limit && this.#head < segments.length) {
       const segment = segments[this.#head]!
-      const bytes = segment.block.bytes
       const channel = segment.channel
-      const name = channel.name
-      let offset = segment.offset
-      let remaining = segment.remaining
-      let taken = 0
-      let filtered = 0
-      while (remaining > 0 && added < max) {
-        const flags = bytes[offset + 12]!
-        const record = offset
-        offset += RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : bytes[offset + 13]!)
-        remaining--
-        taken++
-        if (this.#passes(bytes, record, flags)) {
-          out.push(messageFromRecord(bytes, record, name))
-          added++
-        } else {
-          filtered++
-        }
-      }
-      segment.offset = offset
-      segment.remaining = remaining
+      const before = out.length
+      const taken = takeRecords(
+        out,
+        limit,
+        segment.block.bytes,
+        segment,
+        channel.name,
+        this.filters,
+        this.ownMessages,
+      )
+      const delivered = out.length - before
       this.#size -= taken
       channel.queued -= taken
-      channel.framesFiltered += filtered
-      channel.framesDelivered += taken - filtered
-      if (remaining === 0) this.#advanceHead()
+      channel.framesFiltered += taken - delivered
+      channel.framesDelivered += delivered
+      if (segment.remaining === 0) this.#advanceHead()
     }
     if (this.#full && this.#size <= this.lowWater) this.#drained()
-    return added
+    return out.length - start
   }
 
   /**
@@ -193,17 +178,7 @@ export class ReceiveQueue {
    */
   wait(timeoutMs?: number, signal?: AbortSignal): Promise<void> {
     if (this.#size > 0 || this.#closed || signal?.aborted) return Promise.resolve()
-    return new Promise<void>((resolve) => {
-      const waiter: Waiter = { resolve, timer: undefined, signal, onAbort: undefined }
-      if (timeoutMs !== undefined) {
-        waiter.timer = setTimeout(() => this.#release(waiter), timeoutMs)
-      }
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.#release(waiter)
-        signal.addEventListener('abort', waiter.onAbort, { once: true })
-      }
-      this.#waiters.add(waiter)
-    })
+    return this.#waiters.wait(timeoutMs, signal)
   }
 
   /** Drops everything queued and wakes every waiter; later pushes are ignored. */
@@ -219,19 +194,11 @@ export class ReceiveQueue {
     this.#size = 0
     this.#block = undefined
     this.#spare = []
-    this.#wakeAll()
+    this.#waiters.wakeAll()
   }
 
   #passes(bytes: Uint8Array, offset: number, flags: number): boolean {
-    if (flags & FRAME_FLAG.TX && !this.ownMessages) return false
-    const filters = this.filters
-    if (filters === null) return true
-    const id =
-      bytes[offset + 8]! |
-      (bytes[offset + 9]! << 8) |
-      (bytes[offset + 10]! << 16) |
-      (bytes[offset + 11]! << 24)
-    return matchesFilters(filters, id, (flags & FRAME_FLAG.EXT) !== 0)
+    return recordPasses(bytes, offset, flags, this.filters, this.ownMessages)
   }
 
   #newBlock(length: number): Block {
@@ -266,20 +233,60 @@ export class ReceiveQueue {
     this.#full = false
     this.#onDrain()
   }
+}
 
-  #wakeAll(): void {
-    const waiters = [...this.#waiters]
-    this.#waiters.clear()
-    for (const waiter of waiters) this.#settle(waiter)
-  }
+/** The own-message rule and the filters, on a record (flags read by the caller). */
+export function recordPasses(
+  bytes: Uint8Array,
+  offset: number,
+  flags: number,
+  filters: readonly CanFilter[] | null,
+  ownMessages: boolean,
+): boolean {
+  if (flags & FRAME_FLAG.TX && !ownMessages) return false
+  if (filters === null) return true
+  const id =
+    bytes[offset + 8]! |
+    (bytes[offset + 9]! << 8) |
+    (bytes[offset + 10]! << 16) |
+    (bytes[offset + 11]! << 24)
+  return matchesFilters(filters, id, (flags & FRAME_FLAG.EXT) !== 0)
+}
 
-  #release(waiter: Waiter): void {
-    if (this.#waiters.delete(waiter)) this.#settle(waiter)
-  }
+/** A run of records being taken: the next one's offset and how many are left. */
+export interface RecordCursor {
+  offset: number
+  remaining: number
+}
 
-  #settle(waiter: Waiter): void {
-    if (waiter.timer !== undefined) clearTimeout(waiter.timer)
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort)
-    waiter.resolve()
+/**
+ * Takes records at `cursor` into `out` as messages until the run ends or `out` holds `limit`
+ * (records the filters or the own-message rule refuse are skipped); returns how many records
+ * it took, skipped ones included. Advances the cursor.
+ */
+export function takeRecords(
+  out: CanMessage[],
+  limit: number,
+  bytes: Uint8Array,
+  cursor: RecordCursor,
+  channel: string,
+  filters: readonly CanFilter[] | null,
+  ownMessages: boolean,
+): number {
+  let offset = cursor.offset
+  let remaining = cursor.remaining
+  let taken = 0
+  while (remaining > 0 && out.length < limit) {
+    const flags = bytes[offset + 12]!
+    const record = offset
+    offset += RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : bytes[offset + 13]!)
+    remaining--
+    taken++
+    if (recordPasses(bytes, record, flags, filters, ownMessages)) {
+      out.push(messageFromRecord(bytes, record, channel))
+    }
   }
+  cursor.offset = offset
+  cursor.remaining = remaining
+  return taken
 }

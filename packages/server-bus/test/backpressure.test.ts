@@ -4,7 +4,7 @@ import { FRAME_FLAG } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { TCPBus } from '../src/index.ts'
 import { ScriptedEdge, sequenceOf } from '../src/testing/scripted-edge.ts'
-import { listen, sleep } from './support/helpers.ts'
+import { BUS_MODES, listen, sleep, useBusMode } from './support/helpers.ts'
 
 let bus: TCPBus | undefined
 let edge: ScriptedEdge | undefined
@@ -14,7 +14,8 @@ afterEach(async () => {
   await bus?.shutdown()
 })
 
-describe('backpressure', () => {
+describe.each(BUS_MODES)('backpressure ($mode)', (mode) => {
+  useBusMode(mode)
   it('pauses the edge instead of dropping: 200k frames through a 2,000-frame queue', async () => {
     const bound = 2000
     ;({ bus } = await listen({ receiveQueueFrames: bound }))

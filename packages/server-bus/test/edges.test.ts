@@ -14,7 +14,14 @@ import {
   TCPBus,
 } from '../src/index.ts'
 import { ScriptedEdge, sequenceFrame, sequenceOf } from '../src/testing/scripted-edge.ts'
-import { capturingLogger, listen, waitUntil } from './support/helpers.ts'
+import {
+  BUS_MODES,
+  capturingLogger,
+  listen,
+  useBusMode,
+  waitUntil,
+  withMode,
+} from './support/helpers.ts'
 
 let bus: TCPBus | undefined
 const edges: ScriptedEdge[] = []
@@ -25,7 +32,8 @@ afterEach(async () => {
   bus = undefined
 })
 
-describe('several edges', () => {
+describe.each(BUS_MODES)('several edges ($mode)', (mode) => {
+  useBusMode(mode)
   it('serves two edges with two channels each, each message naming its channel', async () => {
     ;({ bus } = await listen())
     const connected: EdgeInfo[] = []
@@ -120,7 +128,8 @@ describe('several edges', () => {
   })
 })
 
-describe('waitForEdge', () => {
+describe.each(BUS_MODES)('waitForEdge ($mode)', (mode) => {
+  useBusMode(mode)
   it('rejects with CanTimeoutError when no edge comes in time', async () => {
     ;({ bus } = await listen())
     const started = performance.now()
@@ -149,7 +158,8 @@ describe('waitForEdge', () => {
   })
 })
 
-describe('Unix socket', () => {
+describe.each(BUS_MODES)('Unix socket ($mode)', (mode) => {
+  useBusMode(mode)
   it('listens on a path, replaces a stale socket file, and streams', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'canbridge-'))
     const path = join(dir, 'bus.sock')
@@ -157,7 +167,7 @@ describe('Unix socket', () => {
       await leaveStaleSocket(path)
       expect((await stat(path)).isSocket()).toBe(true)
       const logger = capturingLogger()
-      bus = await TCPBus.listen({ path, logger })
+      bus = await TCPBus.listen(withMode({ path, logger }))
       expect(logger.at('info').some((e) => e.message.includes('stale'))).toBe(true)
       expect(bus.address).toEqual({ path })
       const edge = await ScriptedEdge.start(bus.address, { edgeId: 'pi-unix' })
@@ -177,12 +187,12 @@ describe('Unix socket', () => {
   it('fails with CanInitializationError when the address is taken', async () => {
     ;({ bus } = await listen())
     const port = (bus.address as { port: number }).port
-    const error = await TCPBus.listen({ port, host: '127.0.0.1', logger: capturingLogger() }).catch(
-      (e: unknown) => e,
-    )
+    const error = await TCPBus.listen(
+      withMode({ port, host: '127.0.0.1', logger: capturingLogger() }),
+    ).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(CanInitializationError)
     expect((error as Error).message).toMatch(/EADDRINUSE/)
-    await expect(TCPBus.listen({} as never)).rejects.toThrow(/port/)
+    await expect(TCPBus.listen(withMode({}) as never)).rejects.toThrow(/port/)
   })
 })
 

@@ -4,7 +4,7 @@ import { FRAME_FLAG } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { TCPBus } from '../src/index.ts'
 import { ScriptedEdge } from '../src/testing/scripted-edge.ts'
-import { listen } from './support/helpers.ts'
+import { BUS_MODES, listen, useBusMode } from './support/helpers.ts'
 
 let bus: TCPBus | undefined
 const edges: ScriptedEdge[] = []
@@ -22,7 +22,8 @@ async function start(edgeId = 'pi-f'): Promise<ScriptedEdge> {
   return edge
 }
 
-describe('filters', () => {
+describe.each(BUS_MODES)('filters ($mode)', (mode) => {
+  useBusMode(mode)
   it('tells the edge the filters right after WELCOME, and again on setFilters', async () => {
     ;({ bus } = await listen({ canFilters: [{ canId: 0x100, canMask: 0x7f0, extended: false }] }))
     const edge = await start()

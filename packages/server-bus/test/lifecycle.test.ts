@@ -4,7 +4,14 @@ import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CanMessage, CanOperationError, TCPBus } from '../src/index.ts'
 import { ScriptedEdge } from '../src/testing/scripted-edge.ts'
-import { capturingLogger, listen, sleep } from './support/helpers.ts'
+import {
+  BUS_MODES,
+  capturingLogger,
+  listen,
+  sleep,
+  useBusMode,
+  withMode,
+} from './support/helpers.ts'
 
 const edges: ScriptedEdge[] = []
 
@@ -12,7 +19,8 @@ afterEach(() => {
   for (const edge of edges.splice(0)) edge.destroy()
 })
 
-describe('shutdown', () => {
+describe.each(BUS_MODES)('shutdown ($mode)', (mode) => {
+  useBusMode(mode)
   it('is idempotent and closes the listener and the edge sockets', async () => {
     const { bus } = await listen()
     const edge = await ScriptedEdge.start(bus.address)
@@ -85,11 +93,13 @@ describe('shutdown', () => {
     let leaked: TCPBus | undefined
     let edge: ScriptedEdge | undefined
     {
-      await using bus = await TCPBus.listen({
-        port: 0,
-        host: '127.0.0.1',
-        logger: capturingLogger(),
-      })
+      await using bus = await TCPBus.listen(
+        withMode({
+          port: 0,
+          host: '127.0.0.1',
+          logger: capturingLogger(),
+        }),
+      )
       leaked = bus
       edge = await ScriptedEdge.start(bus.address)
       edges.push(edge)
@@ -110,15 +120,17 @@ describe('shutdown', () => {
   })
 
   it('rejects bad options where they enter', async () => {
-    await expect(TCPBus.listen({ port: 0, heartbeatMs: 50 })).rejects.toThrow(
+    await expect(TCPBus.listen(withMode({ port: 0, heartbeatMs: 50 }))).rejects.toThrow(
       /heartbeatMs must be an integer in 100..60000/,
     )
-    await expect(TCPBus.listen({ port: 0, receiveQueueFrames: 0 })).rejects.toThrow(
+    await expect(TCPBus.listen(withMode({ port: 0, receiveQueueFrames: 0 }))).rejects.toThrow(
       /receiveQueueFrames/,
     )
-    await expect(TCPBus.listen({ port: 0, path: '/tmp/x' })).rejects.toThrow(/either port or path/)
-    await expect(TCPBus.listen({ port: 0, queueWhileDisconnected: { ttlMs: -5 } })).rejects.toThrow(
-      /queueWhileDisconnected.ttlMs/,
+    await expect(TCPBus.listen(withMode({ port: 0, path: '/tmp/x' }))).rejects.toThrow(
+      /either port or path/,
     )
+    await expect(
+      TCPBus.listen(withMode({ port: 0, queueWhileDisconnected: { ttlMs: -5 } })),
+    ).rejects.toThrow(/queueWhileDisconnected.ttlMs/)
   })
 })

@@ -13,7 +13,14 @@ import {
 import { afterEach, describe, expect, it } from 'vitest'
 import { EdgeSessionError, type PeerInfo, type TCPBus } from '../src/index.ts'
 import { ScriptedEdge, sequenceFrame, sequenceOf } from '../src/testing/scripted-edge.ts'
-import { type CapturingLogger, listen, sleep, waitUntil } from './support/helpers.ts'
+import {
+  BUS_MODES,
+  type CapturingLogger,
+  listen,
+  sleep,
+  useBusMode,
+  waitUntil,
+} from './support/helpers.ts'
 
 let bus: TCPBus | undefined
 let logger: CapturingLogger
@@ -176,7 +183,8 @@ const cases: Case[] = [
   },
 ]
 
-describe('malformed peers', () => {
+describe.each(BUS_MODES)('malformed peers ($mode)', (mode) => {
+  useBusMode(mode)
   it.each(cases)(
     'closes only the connection that sends $name',
     async ({ bytes, code, delivered }) => {

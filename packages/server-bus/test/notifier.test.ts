@@ -11,7 +11,14 @@ import {
   type TCPBus,
 } from '../src/index.ts'
 import { ScriptedEdge, sequenceFrame, sequenceOf } from '../src/testing/scripted-edge.ts'
-import { capturingLogger, listen, sleep, waitUntil } from './support/helpers.ts'
+import {
+  BUS_MODES,
+  capturingLogger,
+  listen,
+  sleep,
+  useBusMode,
+  waitUntil,
+} from './support/helpers.ts'
 
 const buses: TCPBus[] = []
 const edges: ScriptedEdge[] = []
@@ -30,7 +37,8 @@ async function busWithEdge(edgeId: string): Promise<{ bus: TCPBus; edge: Scripte
   return { bus, edge }
 }
 
-describe('Notifier', () => {
+describe.each(BUS_MODES)('Notifier ($mode)', (mode) => {
+  useBusMode(mode)
   it('prints each message in python-can format through a Printer', async () => {
     const { bus, edge } = await busWithEdge('pi-print')
     const lines: string[] = []

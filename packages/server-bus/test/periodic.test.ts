@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { CanMessage, type TCPBus } from '../src/index.ts'
 import { ScriptedEdge } from '../src/testing/scripted-edge.ts'
-import { listen, sleep, waitUntil } from './support/helpers.ts'
+import { BUS_MODES, listen, sleep, useBusMode, waitUntil } from './support/helpers.ts'
 
 let bus: TCPBus | undefined
 const edges: ScriptedEdge[] = []
@@ -25,7 +25,8 @@ async function start(edgeId = 'pi-p'): Promise<ScriptedEdge> {
 const msg = (id: number, byte: number) =>
   new CanMessage({ arbitrationId: id, isExtendedId: false, data: [byte] })
 
-describe('sendPeriodic', () => {
+describe.each(BUS_MODES)('sendPeriodic ($mode)', (mode) => {
+  useBusMode(mode)
   it('starts, modifies, stops and restarts the task on the edge', async () => {
     ;({ bus } = await listen())
     const edge = await start()

@@ -4,7 +4,7 @@ import { FRAME_FLAG } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { CanMessage, TCPBus } from '../src/index.ts'
 import { ScriptedEdge, sequenceFrame, sequenceOf } from '../src/testing/scripted-edge.ts'
-import { listen, sleep } from './support/helpers.ts'
+import { BUS_MODES, listen, sleep, useBusMode } from './support/helpers.ts'
 
 let bus: TCPBus | undefined
 let edge: ScriptedEdge | undefined
@@ -24,7 +24,8 @@ async function setup(): Promise<{ bus: TCPBus; edge: ScriptedEdge }> {
   return { bus, edge }
 }
 
-describe('receiving', () => {
+describe.each(BUS_MODES)('receiving ($mode)', (mode) => {
+  useBusMode(mode)
   it('delivers frames in sequence order across many batches and chunkings', async () => {
     const { bus, edge } = await setup()
     const total = 20_000

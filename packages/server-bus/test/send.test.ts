@@ -4,7 +4,7 @@ import { FRAME_FLAG, TRANSMIT_ERROR, type Transmit } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CanMessage, CanOperationError, type TCPBus } from '../src/index.ts'
 import { ScriptedEdge, type ScriptedEdgeOptions } from '../src/testing/scripted-edge.ts'
-import { listen, sleep, waitUntil } from './support/helpers.ts'
+import { BUS_MODES, listen, sleep, useBusMode, waitUntil } from './support/helpers.ts'
 
 let bus: TCPBus | undefined
 const edges: ScriptedEdge[] = []
@@ -37,7 +37,8 @@ async function rejection(promise: Promise<unknown>): Promise<CanOperationError> 
   return error as CanOperationError
 }
 
-describe('send', () => {
+describe.each(BUS_MODES)('send ($mode)', (mode) => {
+  useBusMode(mode)
   it('resolves once the edge reports the frame accepted, after a TRANSMIT with the frame', async () => {
     ;({ bus } = await listen())
     const edge = await start()
@@ -206,7 +207,8 @@ describe('send', () => {
   })
 })
 
-describe('receiveOwnMessages', () => {
+describe.each(BUS_MODES)('receiveOwnMessages ($mode)', (mode) => {
+  useBusMode(mode)
   it('asks the edge for echoes and delivers TX frames with isRx false', async () => {
     ;({ bus } = await listen({ receiveOwnMessages: true }))
     const edge = await start()

@@ -2,16 +2,22 @@
 // streamed from a file or any readable stream a chunk at a time, so a log of any size is
 // read in constant memory. A malformed frame line stops it with a LogParseError naming the
 // file, the line and what is wrong.
-import { createReadStream } from 'node:fs'
+import { createReadStream, ReadStream } from 'node:fs'
 import { extname } from 'node:path'
 import type { Readable } from 'node:stream'
 import { FRAME_FLAG } from '@canbridge/protocol'
 import { CanMessage } from '../message.ts'
+import { BLFReader } from './blf-reader.ts'
 import { type CandumpFrameLine, parseCandumpLogLine } from './candump-line.ts'
 import { LineSplitter } from './line-splitter.ts'
+import { MCAPReader } from './mcap-reader.ts'
 
 /** Suffixes LogReader reads, with what each is. */
-export const LOG_READER_SUFFIXES: Readonly<Record<string, string>> = { '.log': 'candump -L' }
+export const LOG_READER_SUFFIXES: Readonly<Record<string, string>> = {
+  '.log': 'candump -L',
+  '.blf': 'Vector BLF',
+  '.mcap': 'MCAP',
+}
 
 export class LogParseError extends Error {
   override readonly name = 'LogParseError'
@@ -36,6 +42,8 @@ export class LogParseError extends Error {
 export interface LogReaderOptions {
   /** the name errors use for a stream (default `stdin` for process.stdin, else `stream`) */
   name?: string | undefined
+  /** BLF: names for the channel numbers, in order (see BLFReaderOptions) */
+  channels?: readonly string[] | undefined
 }
 
 const NS_PER_S = 1_000_000_000n
@@ -43,19 +51,23 @@ const NS_PER_US = 1000n
 const READ_CHUNK = 65_536
 
 /**
- * Reads a candump log: a `.log` path, or a stream of candump -L text. Iterate it once with
- * `for await`; each message carries the line's interface as its `channel`. Lines that do not
- * start with `(` are skipped, as canplayer does; DROPCOUNT lines are counted in `drops`.
+ * Reads a log file by its suffix (python-can's `LogReader`): `.log` candump -L, `.blf` Vector
+ * BLF (BLFReader), `.mcap` MCAP (MCAPReader); a stream is read as candump -L text. Iterate it
+ * once with `for await`. In a candump log each message carries the line's interface as its
+ * `channel`; lines that do not start with `(` are skipped, as canplayer does; DROPCOUNT lines
+ * are counted in `drops`. A BLF or MCAP file that breaks ends with a LogFormatError.
  */
 export class LogReader implements AsyncIterable<CanMessage> {
   /** the path, or the stream's name, as errors name it */
   readonly name: string
   readonly #source: string | Readable
+  readonly #channels: readonly string[] | undefined
   /** lines read so far */
   line = 0
   /** frames candump reported dropped (its DROPCOUNT lines) */
   drops = 0
   #started = false
+  #bytesRead: () => number = () => 0
 
   constructor(source: string | Readable, options: LogReaderOptions = {}) {
     if (typeof source === 'string') {
@@ -65,16 +77,35 @@ export class LogReader implements AsyncIterable<CanMessage> {
       this.name = options.name ?? (source === process.stdin ? 'stdin' : 'stream')
     }
     this.#source = source
+    this.#channels = options.channels
+  }
+
+  /** bytes of the file read so far (for a progress bar); 0 for a stream that is no file */
+  get bytesRead(): number {
+    return this.#bytesRead()
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<CanMessage, void, undefined> {
     if (this.#started) throw new Error(`${this.name}: a LogReader can be iterated once`)
     this.#started = true
+    if (typeof this.#source === 'string') {
+      const suffix = extname(this.#source).toLowerCase()
+      if (suffix === '.blf' || suffix === '.mcap') {
+        const reader =
+          suffix === '.blf'
+            ? new BLFReader(this.#source, { channels: this.#channels })
+            : new MCAPReader(this.#source)
+        this.#bytesRead = () => reader.bytesRead
+        yield* reader
+        return
+      }
+    }
     const stream =
       typeof this.#source === 'string'
         ? createReadStream(this.#source, { highWaterMark: READ_CHUNK })
         : this.#source
     stream.setEncoding('utf8')
+    if (stream instanceof ReadStream) this.#bytesRead = () => stream.bytesRead
     const splitter = new LineSplitter()
     const lines: string[] = []
     const collect = (line: string) => lines.push(line)

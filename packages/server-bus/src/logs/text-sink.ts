@@ -108,9 +108,19 @@ export function drained(stream: Writable): Promise<void> {
 }
 
 function openFile(path: string, append: boolean): Writable {
-  let fd: number
+  const fd = openLogFile(path, append ? 'a' : 'w')
   try {
-    fd = openSync(path, append ? 'a' : 'w')
+    return createWriteStream(path, { fd, autoClose: true })
+  } catch (error) {
+    closeSync(fd)
+    throw error
+  }
+}
+
+/** Opens a log file for writing; the error says what to check. */
+export function openLogFile(path: string, flags: 'a' | 'w'): number {
+  try {
+    return openSync(path, flags)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     const hint =
@@ -125,12 +135,6 @@ function openFile(path: string, append: boolean): Writable {
         cause: error,
       },
     )
-  }
-  try {
-    return createWriteStream(path, { fd, autoClose: true })
-  } catch (error) {
-    closeSync(fd)
-    throw error
   }
 }
 

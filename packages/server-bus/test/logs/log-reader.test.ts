@@ -1,13 +1,14 @@
 // LogReader on real files and streams: every line split at every chunk boundary, comments and
 // DROPCOUNT lines, errors naming file:line, bad suffixes, and a large file in bounded memory.
 import { spawnSync } from 'node:child_process'
-import { createWriteStream, writeFileSync } from 'node:fs'
+import { createWriteStream, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { LogParseError, LogReader } from '../../src/index.ts'
+import { LogParseError, LogReader, openLogWriter } from '../../src/index.ts'
 import { CANDUMP_L } from './can-utils-output.ts'
 import { hex, readText, tempDir } from './helpers.ts'
+import { sampleFrames } from './support/sample-frames.ts'
 
 const READER_MODULE = new URL('../../src/logs/log-reader.ts', import.meta.url).href
 
@@ -101,13 +102,41 @@ describe('LogReader', () => {
     }
   })
 
-  it('refuses a path without a .log suffix, listing what it reads', () => {
+  it('refuses a path with a suffix it does not read, listing what it reads', () => {
     expect(() => new LogReader('capture.asc')).toThrow(
-      'cannot read "capture.asc": unsupported suffix ".asc"; supported: .log (candump -L)',
+      'cannot read "capture.asc": unsupported suffix ".asc"; supported: .log (candump -L), .blf (Vector BLF), .mcap (MCAP)',
     )
-    expect(() => new LogReader('capture')).toThrow('no suffix; supported: .log (candump -L)')
+    expect(() => new LogReader('capture')).toThrow(
+      'no suffix; supported: .log (candump -L), .blf (Vector BLF), .mcap (MCAP)',
+    )
     expect(new LogReader('CAPTURE.LOG').name).toBe('CAPTURE.LOG')
   })
+
+  it('says how far it has read (bytesRead, for a progress bar) in every format', async () => {
+    const frames = sampleFrames(40_000, ['pi/can0', 'pi/can1'])
+    const dir = tempDir()
+    for (const name of ['progress.log', 'progress.blf', 'progress.mcap']) {
+      const path = join(dir, name)
+      const writer = openLogWriter(path, { compression: 'none', compressionLevel: 0 })
+      for (const frame of frames) await writer.onMessage(frame)
+      await writer.stop()
+      const size = statSync(path).size
+      const reader = new LogReader(path)
+      const seen: number[] = []
+      let count = 0
+      for await (const _ of reader) if (count++ % 1000 === 0) seen.push(reader.bytesRead)
+      expect(count, name).toBe(frames.length)
+      expect(
+        seen.every((bytes, i) => i === 0 || bytes >= seen[i - 1]!),
+        name,
+      ).toBe(true)
+      expect(
+        seen.some((bytes) => bytes > 0 && bytes < size),
+        name,
+      ).toBe(true)
+      expect(reader.bytesRead, name).toBe(size)
+    }
+  }, 60_000)
 
   it('a missing file fails on reading, naming it', async () => {
     const path = join(tempDir(), 'missing.log')

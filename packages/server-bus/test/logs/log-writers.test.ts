@@ -211,11 +211,11 @@ describe('openLogWriter (python-can Logger): the writer by suffix', () => {
   })
 
   it('anything else is refused, naming the supported suffixes', () => {
-    expect(() => openLogWriter('capture.blf')).toThrow(
-      'cannot log to "capture.blf": unsupported suffix ".blf"; supported: .log (candump -L), .asc (Vector ASC)',
+    expect(() => openLogWriter('capture.trc')).toThrow(
+      'cannot log to "capture.trc": unsupported suffix ".trc"; supported: .log (candump -L), .asc (Vector ASC), .blf (Vector BLF), .mcap (MCAP)',
     )
     expect(() => openLogWriter('capture')).toThrow(
-      'no suffix; supported: .log (candump -L), .asc (Vector ASC)',
+      'no suffix; supported: .log (candump -L), .asc (Vector ASC), .blf (Vector BLF), .mcap (MCAP)',
     )
     expect(() => openLogWriter('x.asc', { append: true })).toThrow('an ASC file has one header')
   })

@@ -7,7 +7,15 @@ import { preambleBytes } from '@canbridge/protocol/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type TCPBus, TCPBus as TCPBusClass } from '../../src/index.ts'
 import { ScriptedEdge, sequenceFrame } from '../../src/testing/scripted-edge.ts'
-import { type CapturingLogger, listen, sleep, waitUntil } from '../support/helpers.ts'
+import {
+  BUS_MODES,
+  type CapturingLogger,
+  listen,
+  sleep,
+  useBusMode,
+  waitUntil,
+  withMode,
+} from '../support/helpers.ts'
 
 let bus: TCPBus | undefined
 let logger: CapturingLogger
@@ -60,7 +68,8 @@ async function edge(edgeId: string): Promise<ScriptedEdge> {
   return e
 }
 
-describe('server hardening', () => {
+describe.each(BUS_MODES)('server hardening ($mode)', (mode) => {
+  useBusMode(mode)
   it('allowedPeers: an address outside the list is closed before it gets a byte', async () => {
     ;({ bus, logger } = await listen({ allowedPeers: ['10.0.0.0/8', 'fd00::/8'] }))
     const socket = await stalled()
@@ -79,7 +88,7 @@ describe('server hardening', () => {
     const e = await edge('pi-a')
     await e.handshake()
     for (const bad of [['10.0.0.0/33'], ['pi.local'], ['1.2.3.4/8/1'], []]) {
-      await expect(TCPBusClass.listen({ port: 0, allowedPeers: bad })).rejects.toThrow(
+      await expect(TCPBusClass.listen(withMode({ port: 0, allowedPeers: bad }))).rejects.toThrow(
         /allowedPeers/,
       )
     }
@@ -173,13 +182,13 @@ describe('server hardening', () => {
   })
 
   it('refuses limits out of range', async () => {
-    await expect(TCPBusClass.listen({ port: 0, maxEdges: 0 })).rejects.toThrow(
+    await expect(TCPBusClass.listen(withMode({ port: 0, maxEdges: 0 }))).rejects.toThrow(
       /maxEdges must be an integer in 1\.\.65535/,
     )
-    await expect(TCPBusClass.listen({ port: 0, maxHandshakes: 1.5 })).rejects.toThrow(
+    await expect(TCPBusClass.listen(withMode({ port: 0, maxHandshakes: 1.5 }))).rejects.toThrow(
       /maxHandshakes/,
     )
-    await expect(TCPBusClass.listen({ port: 0, maxQueuedBytes: 1000 })).rejects.toThrow(
+    await expect(TCPBusClass.listen(withMode({ port: 0, maxQueuedBytes: 1000 }))).rejects.toThrow(
       /maxQueuedBytes must be an integer in 65536\.\./,
     )
   })

@@ -11,7 +11,14 @@ import {
   type ScriptedEdgeOptions,
   sequenceFrame,
 } from '../../src/testing/scripted-edge.ts'
-import { type CapturingLogger, listen, waitUntil } from '../support/helpers.ts'
+import {
+  BUS_MODES,
+  type CapturingLogger,
+  listen,
+  useBusMode,
+  waitUntil,
+  withMode,
+} from '../support/helpers.ts'
 import { makePki, type TestPki } from './openssl-pki.ts'
 
 let pki: TestPki
@@ -75,7 +82,8 @@ function tlsAttempt(options: ConnectionOptions): Promise<TlsAttempt> {
   })
 }
 
-describe('TLS with client certificates', () => {
+describe.each(BUS_MODES)('TLS with client certificates ($mode)', (mode) => {
+  useBusMode(mode)
   it('an edge with its own certificate gets TLS 1.3 and WELCOME; frames flow', async () => {
     ;({ bus, logger } = await listen({ tls: serverTls(true) }))
     const files = await pki.edge('pi-a')
@@ -105,7 +113,8 @@ describe('TLS with client certificates', () => {
   it('no client certificate, one from another CA, or an expired one: refused in the TLS handshake', async () => {
     ;({ bus, logger } = await listen({ tls: serverTls(true) }))
     const other = await foreign.edge('pi-a')
-    const expired = await pki.expiredEdge('pi-old')
+    // one per mode: the PKI is shared by the file
+    const expired = await pki.expiredEdge(`pi-old-${mode.mode}`)
     const attempts = [
       { ca: pki.ca, servername: 'localhost' },
       { ca: pki.ca, servername: 'localhost', cert: other.cert, key: other.key },
@@ -128,7 +137,8 @@ describe('TLS with client certificates', () => {
   })
 })
 
-describe('TLS with tokens', () => {
+describe.each(BUS_MODES)('TLS with tokens ($mode)', (mode) => {
+  useBusMode(mode)
   it('a token proof is bound to the TLS session: one made for another channel fails', async () => {
     const files = await pki.edge('pi-a')
     ;({ bus, logger } = await listen({
@@ -154,7 +164,8 @@ describe('TLS with tokens', () => {
   })
 })
 
-describe('the wrong transport', () => {
+describe.each(BUS_MODES)('the wrong transport ($mode)', (mode) => {
+  useBusMode(mode)
   it('a plain-TCP edge at a TLS server: closed, and the log says TLS', async () => {
     const files = await pki.edge('pi-a')
     ;({ bus, logger } = await listen({
@@ -180,28 +191,35 @@ describe('the wrong transport', () => {
   })
 })
 
-describe('TLS configuration errors', () => {
+describe.each(BUS_MODES)('TLS configuration errors ($mode)', (mode) => {
+  useBusMode(mode)
   it('names the file and the problem', async () => {
     await expect(
-      TCPBus.listen({
-        port: 0,
-        tls: { certFile: '/nonexistent/server.crt', keyFile: pki.layout.serverKey },
-      }),
+      TCPBus.listen(
+        withMode({
+          port: 0,
+          tls: { certFile: '/nonexistent/server.crt', keyFile: pki.layout.serverKey },
+        }),
+      ),
     ).rejects.toThrow(/cannot read tls\.certFile \/nonexistent\/server\.crt/)
-    const attempt = TCPBus.listen({
-      port: 0,
-      tls: { certFile: pki.layout.serverCert, keyFile: foreign.layout.serverKey },
-    })
+    const attempt = TCPBus.listen(
+      withMode({
+        port: 0,
+        tls: { certFile: pki.layout.serverCert, keyFile: foreign.layout.serverKey },
+      }),
+    )
     await expect(attempt).rejects.toThrow(CanInitializationError)
     await expect(attempt).rejects.toThrow(/is not the key of .*server\.crt/)
     await expect(
-      TCPBus.listen({
-        port: 0,
-        tls: { certFile: pki.layout.serverKey, keyFile: pki.layout.serverKey },
-      }),
+      TCPBus.listen(
+        withMode({
+          port: 0,
+          tls: { certFile: pki.layout.serverKey, keyFile: pki.layout.serverKey },
+        }),
+      ),
     ).rejects.toThrow(/server\.key is not a PEM certificate/)
     await expect(
-      TCPBus.listen({ path: 'canbridge-test.sock', tls: serverTls(false) }),
+      TCPBus.listen(withMode({ path: 'canbridge-test.sock', tls: serverTls(false) })),
     ).rejects.toThrow(/tls is for TCP/)
   })
 })

@@ -6,7 +6,15 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CanInitializationError, type TCPBus, TCPBus as TCPBusClass } from '../../src/index.ts'
 import { ScriptedEdge, sequenceFrame } from '../../src/testing/scripted-edge.ts'
-import { type CapturingLogger, capturingLogger, listen, sleep } from '../support/helpers.ts'
+import {
+  BUS_MODES,
+  type CapturingLogger,
+  capturingLogger,
+  listen,
+  sleep,
+  useBusMode,
+  withMode,
+} from '../support/helpers.ts'
 
 const TOKEN = 'pi-a-token-0123456789abcdef'
 let bus: TCPBus | undefined
@@ -32,7 +40,8 @@ async function connect(
   return edge
 }
 
-describe('token authentication', () => {
+describe.each(BUS_MODES)('token authentication ($mode)', (mode) => {
+  useBusMode(mode)
   it('the right token: the server proves it too, WELCOME follows, frames flow', async () => {
     await tokenBus()
     const edge = await connect({ token: TOKEN })
@@ -122,7 +131,8 @@ describe('token authentication', () => {
   })
 })
 
-describe('tokens from edge-tokens.json', () => {
+describe.each(BUS_MODES)('tokens from edge-tokens.json ($mode)', (mode) => {
+  useBusMode(mode)
   async function tokensFile(text: string, mode: number): Promise<string> {
     const path = join(await mkdtemp(join(tmpdir(), 'canbridge-tokens-')), 'edge-tokens.json')
     await writeFile(path, text)
@@ -145,9 +155,9 @@ describe('tokens from edge-tokens.json', () => {
 
   it('refuses a file other users can read, saying how to fix it', async () => {
     const path = await tokensFile(good, 0o644)
-    await expect(TCPBusClass.listen({ port: 0, auth: { tokensFile: path } })).rejects.toThrow(
-      /readable by other users \(mode 644\): run "chmod 600 .*edge-tokens\.json"/,
-    )
+    await expect(
+      TCPBusClass.listen(withMode({ port: 0, auth: { tokensFile: path } })),
+    ).rejects.toThrow(/readable by other users \(mode 644\): run "chmod 600 .*edge-tokens\.json"/)
   })
 
   it('refuses broken tables and weak tokens, naming the file and the problem', async () => {
@@ -165,27 +175,32 @@ describe('tokens from edge-tokens.json', () => {
     ]
     for (const [text, message] of cases) {
       const path = await tokensFileFor(text)
-      const attempt = TCPBusClass.listen({ port: 0, auth: { tokensFile: path } })
+      const attempt = TCPBusClass.listen(withMode({ port: 0, auth: { tokensFile: path } }))
       await expect(attempt).rejects.toThrow(CanInitializationError)
       await expect(attempt).rejects.toThrow(message)
     }
     await expect(
-      TCPBusClass.listen({
-        port: 0,
-        auth: { tokensFile: join(tmpdir(), 'no-such-dir', 'x.json') },
-      }),
+      TCPBusClass.listen(
+        withMode({
+          port: 0,
+          auth: { tokensFile: join(tmpdir(), 'no-such-dir', 'x.json') },
+        }),
+      ),
     ).rejects.toThrow(/cannot read the tokens file .*x\.json: ENOENT/)
   })
 })
 
-describe('who may listen where', () => {
+describe.each(BUS_MODES)('who may listen where ($mode)', (mode) => {
+  useBusMode(mode)
   it('binds 127.0.0.1 by default', async () => {
     ;({ bus, logger } = await listen({ host: undefined }))
     expect(bus.address).toMatchObject({ host: '127.0.0.1' })
   })
 
   it('refuses an address other machines reach without authentication, saying what to add', async () => {
-    const attempt = TCPBusClass.listen({ port: 0, host: '0.0.0.0', logger: capturingLogger() })
+    const attempt = TCPBusClass.listen(
+      withMode({ port: 0, host: '0.0.0.0', logger: capturingLogger() }),
+    )
     await expect(attempt).rejects.toThrow(CanInitializationError)
     await expect(attempt).rejects.toThrow(
       /listening on 0\.0\.0\.0 without authentication .* give auth \(edge tokens\) and\/or tls\.clientCaFile .* or insecure: true/,

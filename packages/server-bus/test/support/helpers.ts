@@ -1,6 +1,33 @@
-// Test helpers: a logger that records its calls, a bus on a free loopback port, polling.
+// Test helpers: a logger that records its calls, a bus on a free loopback port (in the mode
+// of the running `describe.each(BUS_MODES)` block), polling.
+import { beforeAll } from 'vitest'
 import type { Logger, TCPBusOptions } from '../../src/index.ts'
 import { TCPBus } from '../../src/index.ts'
+
+/** The two ways TCPBus runs its link: the Bus API and security tests run against both. */
+export const BUS_MODES = [
+  { mode: 'inline', worker: false },
+  { mode: 'worker', worker: true },
+] as const
+export type BusMode = (typeof BUS_MODES)[number]
+
+/**
+ * The mode `listen()` (and `withMode()`) give a bus: set by `useBusMode` in each
+ * `describe.each(BUS_MODES)` block (a file's blocks run one after another).
+ */
+const current = { worker: false }
+
+/** Makes the buses of this describe block run in `mode`. */
+export function useBusMode(mode: BusMode): void {
+  beforeAll(() => {
+    current.worker = mode.worker
+  })
+}
+
+/** `options` with the mode of the running block, for tests that call TCPBus.listen directly. */
+export function withMode<T extends Partial<TCPBusOptions>>(options: T): T & { worker: boolean } {
+  return { worker: current.worker, ...options }
+}
 
 export interface LogEntry {
   level: 'error' | 'warn' | 'info' | 'debug'
@@ -35,7 +62,7 @@ export async function listen(
   options: Partial<TCPBusOptions> = {},
 ): Promise<{ bus: TCPBus; logger: CapturingLogger }> {
   const logger = capturingLogger()
-  const bus = await TCPBus.listen({ port: 0, host: '127.0.0.1', logger, ...options })
+  const bus = await TCPBus.listen(withMode({ port: 0, host: '127.0.0.1', logger, ...options }))
   return { bus, logger }
 }
 

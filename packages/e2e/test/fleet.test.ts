@@ -1,0 +1,180 @@
+// The fleet end to end, every part real: nats-server (Debian's, started here on loopback),
+// `canbridge gateway` processes, canbridge-edge processes on virtual counter channels, and
+// readers through @canbridge/fleet. What the stream holds is audited with the NATS client
+// alone, frame by frame from the payload counters.
+
+import { CliProcess } from '@canbridge/cli/testing'
+import type { EdgeProcess } from '@canbridge/edge-client/testing'
+import { FleetClient, FleetError } from '@canbridge/fleet'
+import { NatsServer } from '@canbridge/fleet/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { audit, Relay, startEdge, startGateway, streamContents } from './support/fleet-rig.ts'
+
+let nats: NatsServer
+const cleanups: (() => unknown)[] = []
+
+beforeAll(async () => {
+  nats = await NatsServer.start()
+})
+
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+  await nats?.remove()
+})
+
+async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  what: () => string,
+  timeoutMs = 180_000,
+) {
+  const deadline = performance.now() + timeoutMs
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`gave up waiting for ${what()}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+describe('fleet: edges → gateway → JetStream → readers', () => {
+  it('stores every frame of several edges once, in order, and a reader gets them all', async () => {
+    const gateway = startGateway(nats.url, 'BASIC', 'gw-basic')
+    cleanups.push(() => gateway.kill())
+    const port = await gateway.port()
+    const edges = ['pi-1', 'pi-2', 'pi.3'].map((id) => startEdge(port, id, 500, 600))
+    for (const edge of edges) cleanups.push(() => edge.stop())
+    const reader = await FleetClient.connect({ servers: nats.url }, { stream: 'BASIC' })
+    cleanups.push(() => reader.close())
+    const seen = new Map<string, number[]>()
+    let total = 0
+    for await (const frame of reader.frames({ from: 'all' })) {
+      // the frame's number in its payload is its sequence number: an edge counts from 0
+      expect(new DataView(frame.data.buffer, frame.data.byteOffset).getUint32(0, true)).toBe(
+        frame.seq,
+      )
+      const list = seen.get(frame.channel!) ?? []
+      list.push(frame.seq)
+      seen.set(frame.channel!, list)
+      if (++total === 1800) break
+    }
+    expect([...seen.keys()].sort()).toEqual(['pi-1/virtual:v', 'pi-2/virtual:v', 'pi.3/virtual:v'])
+    for (const list of seen.values()) expect(list).toEqual(Array.from({ length: 600 }, (_, i) => i))
+    // the stream itself holds each frame once (the reader would hide repeats)
+    const stored = await streamContents(nats.url, 'BASIC')
+    expect(stored.size).toBe(3)
+    for (const frames of stored.values())
+      expect(audit(frames, 600)).toEqual({ missing: 0, duplicated: 0, reordered: 0 })
+  }, 240_000)
+
+  it('names the stream that already holds the subjects a new one would take', async () => {
+    const gateway = startGateway(nats.url, 'OTHER', 'gw-other')
+    cleanups.push(() => gateway.kill())
+    expect(await gateway.exited).toBe(3)
+    expect(gateway.stderr).toMatch(
+      /stream BASIC already captures can\.\*\.\*\.\*: use that stream, or another subject prefix for OTHER/,
+    )
+  }, 60_000)
+
+  it('refuses to start without NATS, saying where it looked', async () => {
+    const gateway = new CliProcess(['gateway', '--port', '0', '--nats', 'nats://127.0.0.1:1'])
+    cleanups.push(() => gateway.kill())
+    expect(await gateway.exited).toBe(3)
+    expect(gateway.stderr).toMatch(/no NATS server answered at nats:\/\/127\.0\.0\.1:1/)
+  }, 60_000)
+
+  it('survives a gateway crash, a NATS restart and a stalled reader: 20 edges, every frame exactly once', async () => {
+    const EDGES = 20
+    const COUNT = 1500
+    const RATE = 100
+    const stream = 'FAULTS'
+    const a = startGateway(nats.url, stream, 'gw-a', 'faults')
+    const b = startGateway(nats.url, stream, 'gw-b', 'faults')
+    cleanups.push(
+      () => a.kill(),
+      () => b.kill(),
+    )
+    const relay = new Relay(await a.port())
+    const bPort = await b.port()
+    const relayPort = await relay.listen()
+    cleanups.push(() => relay.close())
+    const edges: EdgeProcess[] = Array.from({ length: EDGES }, (_, i) =>
+      startEdge(relayPort, `veh-${i}`, RATE, COUNT),
+    )
+    for (const edge of edges) cleanups.push(() => edge.stop())
+
+    // one reader, all channels, counting what it is told
+    const reader = await FleetClient.connect(
+      { servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 },
+      { stream, prefix: 'faults' },
+    )
+    cleanups.push(() => reader.close())
+    let consumed = 0
+    let gapsReported = 0
+    reader.on('gap', (gap) => {
+      gapsReported += gap.count
+    })
+    let stalled: Promise<void> | undefined
+    const reading = (async () => {
+      for await (const _frame of reader.frames({ from: 'all' })) {
+        consumed++
+        if (consumed === 3000) {
+          // a reader that stops for a while: the stream keeps everything for it
+          stalled = new Promise((resolve) => setTimeout(resolve, 3000))
+          await stalled
+        }
+        if (consumed === EDGES * COUNT) break
+      }
+    })()
+
+    // a quarter in: gateway A dies without a word; its edges reconnect through the relay to B
+    await waitUntil(
+      () => consumed >= (EDGES * COUNT) / 4,
+      () => `a quarter (${consumed})`,
+    )
+    a.child.kill('SIGKILL')
+    relay.switchTo(bPort)
+    // half way: the NATS server restarts (same port, same store)
+    await waitUntil(
+      () => consumed >= (EDGES * COUNT) / 2,
+      () => `half (${consumed})`,
+    )
+    await nats.stop()
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    await nats.restart()
+
+    await reading
+    const stored = await streamContents(nats.url, stream)
+    const totals = {
+      sent: EDGES * COUNT,
+      stored: 0,
+      consumed,
+      lost: 0,
+      duplicated: 0,
+      reordered: 0,
+      gapsReported,
+    }
+    for (const frames of stored.values()) {
+      const result = audit(frames, COUNT)
+      totals.stored += frames.length - result.duplicated
+      totals.lost += result.missing
+      totals.duplicated += result.duplicated
+      totals.reordered += result.reordered
+    }
+    console.log(JSON.stringify(totals))
+    expect(stored.size).toBe(EDGES)
+    expect(totals).toEqual({
+      sent: EDGES * COUNT,
+      stored: EDGES * COUNT,
+      consumed: EDGES * COUNT,
+      lost: 0,
+      duplicated: 0,
+      reordered: 0,
+      gapsReported: 0,
+    })
+    expect(b.stderr).toMatch(/edge veh-\d+ connected/)
+  }, 600_000)
+
+  it('a FleetClient without NATS says so', async () => {
+    await expect(
+      FleetClient.connect({ servers: '127.0.0.1:1', maxReconnectAttempts: 0 }),
+    ).rejects.toThrow(FleetError)
+  })
+})

@@ -1,0 +1,166 @@
+// Stores one edge channel's DATA batches in JetStream, in order, each exactly once. What is
+// stored is read back from the stream (the channel subject's newest message), never taken
+// from memory, so a gateway can restart or an edge move to another gateway without loss or
+// duplicates. Every publish names the subject's last stream sequence it expects: a second
+// writer on the same channel makes it fail (JetStream 10071) instead of interleaving, and
+// the publisher then re-reads the truth. A batch whose outcome is unknown (time-out, NATS
+// away) is retried with the same message id, which JetStream dedupes.
+import type { DataBatch } from '@canbridge/protocol'
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
+import { headers as natsHeaders } from '@nats-io/transport-node'
+import { BATCH_HEADER, batchMessageId } from './batch-headers.ts'
+import { FLEET_ERROR, FleetError } from './errors.ts'
+
+/** JetStream: the expected last subject sequence did not match */
+const WRONG_LAST_SEQUENCE = 10071
+const RETRY_FIRST_MS = 50
+const RETRY_MAX_MS = 2000
+
+export interface ChannelPublisherOptions {
+  js: JetStreamClient
+  jsm: JetStreamManager
+  stream: string
+  subject: string
+  edgeId: string
+  channel: string
+  /** this gateway's name, stored with each batch for the operator */
+  gateway: string
+  /** how long one publish may wait for its acknowledgement before it is retried */
+  publishTimeoutMs?: number
+}
+
+export class ChannelPublisher {
+  readonly subject: string
+  #options: ChannelPublisherOptions
+  /** stream sequence of the subject's newest message: what the next publish expects */
+  #lastStreamSeq = 0
+  /** the edge sequence of the newest frame stored; -1 before any */
+  #storedThrough = -1
+  #tail: Promise<void> = Promise.resolve()
+  #closed = false
+  /** publishes retried because their outcome was unknown, and conflicts re-read */
+  retries = 0
+  conflicts = 0
+
+  constructor(options: ChannelPublisherOptions) {
+    this.#options = options
+    this.subject = options.subject
+  }
+
+  /** Sequence of the newest frame stored for this channel; -1 when none. */
+  get storedThrough(): number {
+    return this.#storedThrough
+  }
+
+  /**
+   * Reads what the stream holds for this channel, after the batches queued before it are
+   * stored; returns the next sequence the stream expects.
+   */
+  resume(): Promise<number | null> {
+    const read = this.#tail.then(() => this.#read())
+    this.#tail = read.then(
+      () => {},
+      () => {},
+    )
+    return read
+  }
+
+  async #read(): Promise<number | null> {
+    const { jsm, stream, subject } = this.#options
+    const last = await jsm.streams.getMessage(stream, { last_by_subj: subject })
+    if (last === null) {
+      this.#lastStreamSeq = 0
+      this.#storedThrough = -1
+      return null
+    }
+    const lastSeq = Number(last.header?.get(BATCH_HEADER.LAST_SEQ))
+    if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
+      throw new FleetError(
+        FLEET_ERROR.BAD_MESSAGE,
+        `the newest message on ${subject} (stream sequence ${last.seq}) has no ${BATCH_HEADER.LAST_SEQ} header: not written by canbridge`,
+      )
+    }
+    this.#lastStreamSeq = last.seq
+    this.#storedThrough = lastSeq
+    return lastSeq + 1
+  }
+
+  /**
+   * Queues a batch; resolves once every frame of it is stored (now or before). Batches are
+   * stored in the order given. The body is copied: the caller may reuse its buffer.
+   */
+  store(batch: DataBatch, instanceId: string): Promise<void> {
+    const copy = batch.tail(0)
+    const done = this.#tail.then(() => this.#storeNow(copy, instanceId))
+    // a failure is the caller's to handle; the queue goes on for later batches
+    this.#tail = done.catch(() => {})
+    return done
+  }
+
+  /** Stops retrying; queued batches fail with CLOSED. */
+  close(): void {
+    this.#closed = true
+  }
+
+  async #storeNow(batch: DataBatch, instanceId: string): Promise<void> {
+    const lastSeq = batch.firstSeq + batch.count - 1
+    if (lastSeq <= this.#storedThrough) return // a resend of what is stored
+    const fresh =
+      batch.firstSeq <= this.#storedThrough
+        ? batch.tail(this.#storedThrough + 1 - batch.firstSeq)
+        : batch
+    const { js, edgeId, channel, gateway, subject, publishTimeoutMs } = this.#options
+    const headers = natsHeaders()
+    headers.set(BATCH_HEADER.EDGE, edgeId)
+    headers.set(BATCH_HEADER.CHANNEL, channel)
+    headers.set(BATCH_HEADER.INSTANCE, instanceId)
+    headers.set(BATCH_HEADER.FIRST_SEQ, String(fresh.firstSeq))
+    headers.set(BATCH_HEADER.LAST_SEQ, String(lastSeq))
+    headers.set(BATCH_HEADER.GATEWAY, gateway)
+    const msgID = batchMessageId(edgeId, channel, fresh.firstSeq)
+    let delay = RETRY_FIRST_MS
+    for (;;) {
+      if (this.#closed) throw new FleetError(FLEET_ERROR.CLOSED, `publisher for ${subject} closed`)
+      try {
+        const ack = await js.publish(subject, fresh.body, {
+          msgID,
+          headers,
+          expect: { lastSubjectSequence: this.#lastStreamSeq },
+          timeout: publishTimeoutMs ?? 5000,
+        })
+        if (ack.duplicate) {
+          // this id was stored before: our own earlier try, or another writer's batch
+          await this.#read()
+          this.#refuseUnstored(fresh.firstSeq, lastSeq, undefined)
+          return
+        }
+        this.#lastStreamSeq = ack.seq
+        this.#storedThrough = lastSeq
+        return
+      } catch (error) {
+        if ((error as { code?: number }).code === WRONG_LAST_SEQUENCE) {
+          // someone else wrote this channel since we read it: learn what is stored
+          this.conflicts++
+          await this.#read()
+          this.#refuseUnstored(fresh.firstSeq, lastSeq, error)
+          return
+        }
+        if (error instanceof FleetError) throw error
+        // time-out or NATS away: the outcome is unknown; the same id makes a retry safe
+        this.retries++
+        await new Promise((resolve) => setTimeout(resolve, delay))
+        delay = Math.min(delay * 2, RETRY_MAX_MS)
+      }
+    }
+  }
+
+  /** After a re-read: fine if the batch is stored; a conflict if someone else wrote here. */
+  #refuseUnstored(firstSeq: number, lastSeq: number, cause: unknown): void {
+    if (lastSeq <= this.#storedThrough) return
+    throw new FleetError(
+      FLEET_ERROR.PUBLISH_CONFLICT,
+      `another writer stored ${this.subject} through sequence ${this.#storedThrough} while this gateway was storing ${firstSeq}..${lastSeq}: the edge must resume from the stream`,
+      { cause },
+    )
+  }
+}
