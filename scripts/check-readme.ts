@@ -385,6 +385,7 @@ function checkTypeScript(
   findings: Finding[],
   scratch: string,
 ): void {
+  if (blocks.length === 0) return // tsc says 'No inputs were found' for an empty project
   const dir = path.join(scratch, 'ts')
   execFileSync('mkdir', ['-p', dir])
   const names = new Map<string, { block: Block; offset: number }>()

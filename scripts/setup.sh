@@ -1,11 +1,25 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for canbridge: a supported Node and pinned pnpm in .toolchain/
 # (from the npm registry, no root needed), the workspace's dependencies, the Debian
-# packages the kernel and DBC tests need (when run as root), and a first build.
+# packages some tests need (as root, unless --no-system-packages), and a first build.
+#   bash scripts/setup.sh [--no-system-packages]
+# Debian packages (apt-get, root only; the README's "Quick start" says why each):
+#   kernel tests: user-mode-linux, can-utils, iproute2, kmod, python3-can, openssh
+#   edge executables: cross compilers for arm64/armhf, qemu-user-static, binutils, make
+#   soak report check: chromium
+#   DBC tests: python3-canmatrix; recording (BLF, MCAP) tests: python3-can, python3-zstandard
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 step() { printf '\n== setup: %s\n' "$*" >&2; }
+
+system_packages=1
+case "${1:-}" in
+  '') ;;
+  --no-system-packages) system_packages=0 ;;
+  *) echo "setup: unknown option $1 (usage: bash scripts/setup.sh [--no-system-packages])" >&2; exit 2 ;;
+esac
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then system_packages=0; fi
 
 node_version=$(cat .node-version)
 pnpm_version=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' package.json)
@@ -33,31 +47,34 @@ step "toolchain: node $(node --version), pnpm $(pnpm --version)"
 step "installing workspace dependencies"
 pnpm install --frozen-lockfile
 
-step "installing what the kernel tests need (UML, can-utils, iproute2)"
-bash scripts/kernel-harness.sh --install-only
+if [ $system_packages = 1 ]; then
+  step "installing what the kernel tests need (UML, can-utils, iproute2, python3-can)"
+  bash scripts/kernel-harness.sh --install-only
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   step "installing what building the edge executables needs (cross compilers, qemu-user)"
   bash packaging/edge/install-build-deps.sh
-fi
 
-# The recording tests check our BLF and MCAP files with readers nobody here wrote: python-can's
-# BLF reader/writer (python3-can, also installed by the kernel harness above) and a standard
-# library MCAP checker that needs zstd (python3-zstandard).
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null &&
-  ! /usr/bin/python3 -c 'import can.io.blf, zstandard' 2>/dev/null; then
-  step "installing python3-can and python3-zstandard (independent BLF and MCAP readers for the tests)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-can python3-zstandard >/dev/null
-fi
+  # The recording tests check our BLF and MCAP files with readers nobody here wrote: python-can's
+  # BLF reader/writer (python3-can, also installed by the kernel harness above) and a standard
+  # library MCAP checker that needs zstd (python3-zstandard).
+  if ! /usr/bin/python3 -c 'import can.io.blf, zstandard' 2>/dev/null; then
+    step "installing python3-can and python3-zstandard (independent BLF and MCAP readers for the tests)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-can python3-zstandard >/dev/null
+  fi
 
-# The soak report's test opens it in a real browser; Debian's Chromium, when we may install.
-if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  step "installing Chromium (headless check of the soak's HTML report)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  # The soak report's test opens it in a real browser; Debian's Chromium.
+  if ! command -v chromium >/dev/null; then
+    step "installing Chromium (headless check of the soak's HTML report)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+else
+  step "no Debian packages installed (not root, no apt-get, or --no-system-packages)"
+  echo "  the kernel tests, the edge executables' build, the soak report, DBC and recording checks need them:" >&2
+  echo "  sudo bash scripts/setup.sh, or see the README's Quick start for the list" >&2
 fi
 
 # @canbridge/dbc's differential test decodes with canmatrix, an independent DBC implementation.
-if ! /usr/bin/python3 -c 'import canmatrix' 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+if ! /usr/bin/python3 -c 'import canmatrix' 2>/dev/null && [ $system_packages = 1 ]; then
   step "installing canmatrix (the DBC package's test oracle)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-canmatrix >/dev/null
 fi

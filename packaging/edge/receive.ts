@@ -1,7 +1,8 @@
 // The workstation end of the Pi quickstart: a TCPBus (@canbridge/server-bus) that accepts
 // canbridge-edge connections and prints every frame (python-can's format), or with
 // --count a line per second with the frame rate. Run from a checkout after `pnpm build`:
-//   node packaging/edge/receive.ts [--port 29536] [--host 0.0.0.0] [--count]
+//   node packaging/edge/receive.ts [--port 29536] [--host 0.0.0.0] [--count] [--frames N]
+//       (--frames N: stop once N frames have come; scripts/bridge-demo.sh waits for them)
 //       (--pki <dir>: TLS with the files of `canbridge keys init`, edges need their certificate;
 //        or --insecure on a closed lab network: TCPBus refuses 0.0.0.0 with neither)
 import * as path from 'node:path'
@@ -20,8 +21,11 @@ const { values } = parseArgs({
     count: { type: 'boolean', default: false },
     pki: { type: 'string' },
     insecure: { type: 'boolean', default: false },
+    frames: { type: 'string' },
   },
 })
+const wanted = values.frames === undefined ? Number.POSITIVE_INFINITY : Number(values.frames)
+if (!(wanted > 0)) throw new RangeError(`--frames must be a number > 0, got ${values.frames}`)
 const bus = await TCPBus.listen({
   port: Number(values.port),
   host: values.host,
@@ -63,6 +67,7 @@ try {
     total += batch.length
     window += batch.length
     if (!values.count) for (const message of batch) process.stdout.write(`${message.toString()}\n`)
+    if (total >= wanted) stop.abort()
   }
 } catch (error) {
   if (!stop.signal.aborted) throw error

@@ -27,12 +27,20 @@ export function integerOption(value: string, option: string, min: number, max: n
   return n
 }
 
-/** A number option > 0 (or >= 0 with `allowZero`), or a UsageError naming the option. */
-export function numberOption(value: string, option: string, allowZero = false): number {
+/**
+ * A number option > 0 (or >= 0 with `allowZero`), at most `max` when given, or a UsageError
+ * naming the option and its range.
+ */
+export function numberOption(
+  value: string,
+  option: string,
+  allowZero = false,
+  max?: number,
+): number {
   const n = value.trim() === '' ? Number.NaN : Number(value)
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0) || (max !== undefined && n > max)) {
     throw new UsageError(
-      `${option} must be a number ${allowZero ? '>= 0' : '> 0'}, got ${JSON.stringify(value)}`,
+      `${option} must be a number ${allowZero ? '>= 0' : '> 0'}${max === undefined ? '' : ` and at most ${max}`}, got ${JSON.stringify(value)}`,
     )
   }
   return n

@@ -98,7 +98,7 @@ export function gatewaySettings(o: Record<string, unknown>): GatewaySettings {
     stream,
     prefix: o['prefix'] as string,
     replicas: integerOption(o['replicas'] as string, '--replicas', 1, 5),
-    maxAgeMs: numberOption(o['maxAge'] as string, '--max-age', true) * 3_600_000,
+    maxAgeMs: numberOption(o['maxAge'] as string, '--max-age', true, 87_600) * 3_600_000,
     gatewayId: o['gatewayId'] as string | undefined,
   }
 }

@@ -115,9 +115,9 @@ export function genSettings(iface: string, o: Record<string, unknown>): GenSetti
   return {
     listen: listenSettings(o),
     edgeId: o['edgeId'] as string | undefined,
-    waitMs: numberOption(o['wait'] as string, '--wait') * 1000,
+    waitMs: numberOption(o['wait'] as string, '--wait', false, 86_400) * 1000,
     interface: iface,
-    gapMs: numberOption(o['g'] as string, '-g', true),
+    gapMs: numberOption(o['g'] as string, '-g', true, 3_600_000),
     count:
       count === undefined
         ? Number.POSITIVE_INFINITY

@@ -4,6 +4,7 @@
 import { join } from 'node:path'
 import {
   type EdgeAuthOptions,
+  isLoopbackHost,
   TCPBus,
   type TCPBusAddress,
   type TCPBusOptions,
@@ -85,7 +86,21 @@ export function listenSettings(options: Record<string, unknown>): ListenSettings
     ...securitySettings(options),
   }
   if (host !== undefined) settings.host = host
+  checkExposure(settings)
   return settings
+}
+
+/**
+ * A host other machines can reach needs edges that prove who they are: said with this
+ * command's flags (TCPBus would refuse too, in its own options' names).
+ */
+function checkExposure(settings: ListenSettings): void {
+  const { host } = settings
+  if (host === undefined || isLoopbackHost(host) || settings.insecure) return
+  if (settings.tls?.clientCaFile !== undefined || settings.auth !== undefined) return
+  throw new UsageError(
+    `--host ${host} lets other machines connect, and nothing would prove who they are: add --pki DIR (TLS, and edges show a certificate from DIR/ca.crt; make DIR with "canbridge keys init"), --tokens-file FILE (edges prove their token; edge-tokens.json of "canbridge keys"), or both${settings.tls !== undefined ? ' (--client-ca FILE with your --tls-cert)' : ''}; or, on a closed lab network only, --insecure`,
+  )
 }
 
 /** --pki, --tls-cert/--tls-key, --client-ca, --tokens-file, --allow-peer, --insecure. */

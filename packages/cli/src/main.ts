@@ -6,6 +6,7 @@ import { createDumpCommand } from './dump-command.ts'
 import { EXIT, UsageError } from './exit.ts'
 import { createGatewayCommand } from './gateway-command.ts'
 import { createGenCommand } from './gen-command.ts'
+import { showDefaultsPlainly } from './help-format.ts'
 import { createKeysCommand } from './keys/command.ts'
 import { createMonitorCommand } from './monitor/monitor-command.ts'
 import { createPlayCommand } from './play-command.ts'
@@ -59,7 +60,7 @@ export function buildProgram(
     program.addCommand(command)
   }
   if (output) program.configureOutput({ writeOut: output.out, writeErr: output.err })
-  return program.exitOverride()
+  return showDefaultsPlainly(program).exitOverride()
 }
 
 /** Runs the command line (without node and the script); resolves with the exit status. */

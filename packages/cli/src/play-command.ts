@@ -5,6 +5,7 @@ import {
   type CanMessage,
   formatCandumpFrame,
   formatCandumpLogLine,
+  LogParseError,
   LogReader,
   type TCPBus,
 } from '@canbridge/server-bus'
@@ -20,6 +21,10 @@ import { type ReplayFailure, ReplayStats, type ReplayTiming, replay } from './re
 /** Failed sends described one by one on stderr; the rest only in the summary. */
 const FAILURES_SHOWN = 10
 const PROGRESS_MS = 5000
+/** the ranges of the number options: anything beyond is a typing error, not a wish */
+const MAX_SPEED = 1_000_000
+const MAX_GAP_MS = 3_600_000
+const MAX_SECONDS = 86_400
 
 export interface PlaySettings {
   listen: ListenSettings
@@ -33,6 +38,8 @@ export interface PlaySettings {
   sendTimeoutMs: number
   verbose: boolean
   quiet: boolean
+  /** read the whole file before sending anything (default); false: --no-check */
+  check: boolean
 }
 
 export function createPlayCommand(): Command {
@@ -55,7 +62,15 @@ export function createPlayCommand(): Command {
     .option('-l, --loop <count>', 'play the file this many times; i: until Ctrl-C', '1')
     .option('--edge-id <id>', 'wait for this edge (default: the first that connects)')
     .option('--wait <seconds>', 'how long to wait for the edge', '30')
-    .option('--send-timeout <ms>', "how long each frame may wait for the edge's result", '1000')
+    .option(
+      '--send-timeout <ms>',
+      'how long each frame may wait to go out; a frame the edge confirms later (it had it in time) still counts as sent',
+      '1000',
+    )
+    .option(
+      '--no-check',
+      'send as the file is read, without reading it whole first (a malformed line then stops play after the frames before it went out)',
+    )
     .option('-v, --verbose', 'print each frame sent: <channel> (<log interface>) <frame>')
     .option('-q, --quiet', 'no progress lines on stderr (the summary stays)')
   addListenOptions(command)
@@ -76,7 +91,9 @@ On the edge: canbridge-edge --server <this host>:29536 --channel can0
 A progress line goes to stderr every 5 s while the log plays, and a summary at the end.
 Exit status: 0 every frame sent, 1 a frame could not be sent (the summary counts why),
 2 bad command line or log interface without a channel, 3 could not listen, no edge came,
-or the log file is unreadable or malformed (the message names file:line).`,
+or the log file is unreadable or malformed (the message names file:line).
+A log file is read whole before the first frame goes out, so a malformed line sends nothing;
+--no-check streams it instead (stdin, -, is always streamed).`,
   )
   return command.action(
     async (file: string, assignments: string[], options: Record<string, unknown>) => {
@@ -112,11 +129,12 @@ export function playSettings(
     throw new UsageError('--loop needs a file: stdin can be read only once')
   }
   const timing: ReplayTiming = fast
-    ? { mode: 'fast', gapMs: gap === undefined ? 0 : numberOption(gap, '-g', true) }
+    ? { mode: 'fast', gapMs: gap === undefined ? 0 : numberOption(gap, '-g', true, MAX_GAP_MS) }
     : {
         mode: 'original',
-        speed: numberOption(o['speed'] as string, '--speed'),
-        skipGapUs: skip === undefined ? undefined : numberOption(skip, '-s') * 1_000_000,
+        speed: numberOption(o['speed'] as string, '--speed', false, MAX_SPEED),
+        skipGapUs:
+          skip === undefined ? undefined : numberOption(skip, '-s', false, MAX_SECONDS) * 1_000_000,
       }
   const parsed = assignments.map(parseAssignment)
   assignmentMap(parsed)
@@ -127,10 +145,11 @@ export function playSettings(
     timing,
     loops,
     edgeId: o['edgeId'] as string | undefined,
-    waitMs: numberOption(o['wait'] as string, '--wait') * 1000,
+    waitMs: numberOption(o['wait'] as string, '--wait', false, MAX_SECONDS) * 1000,
     sendTimeoutMs: integerOption(o['sendTimeout'] as string, '--send-timeout', 1, 3_600_000),
     verbose: o['verbose'] === true,
     quiet: o['quiet'] === true,
+    check: o['check'] !== false,
   }
 }
 
@@ -144,6 +163,13 @@ export async function runPlay(settings: PlaySettings, out: Output): Promise<numb
     } catch (error) {
       note((error as Error).message)
       return error instanceof RangeError ? EXIT.USAGE : EXIT.ERROR
+    }
+    if (settings.check) {
+      const problem = await checkLog(settings.file)
+      if (problem !== undefined) {
+        note(`${problem}; nothing was sent (--no-check sends the lines before it)`)
+        return EXIT.ERROR
+      }
     }
   }
   return withEdge(
@@ -220,6 +246,22 @@ async function play(
   note(summary(stats, settings, performance.now() - started, signal.aborted))
   if (error !== undefined) return error instanceof UsageError ? EXIT.USAGE : EXIT.ERROR
   return stats.failed > 0 ? EXIT.FAILED : EXIT.OK
+}
+
+/**
+ * Reads the whole log once, frames parsed and dropped: a malformed line is found before any
+ * frame goes out. Returns its description (file:line), or undefined when the log is good.
+ */
+async function checkLog(file: string): Promise<string | undefined> {
+  try {
+    for await (const _ of new LogReader(file)) {
+      // each line is parsed by the reader; the frames themselves are not needed yet
+    }
+  } catch (error) {
+    if (!(error instanceof LogParseError)) throw error
+    return error.message
+  }
+  return undefined
 }
 
 function prefixOf(file: string): string {

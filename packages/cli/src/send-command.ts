@@ -85,7 +85,7 @@ export function sendSettings(
   return {
     listen: listenSettings(o),
     edgeId: o['edgeId'] as string | undefined,
-    waitMs: numberOption(o['wait'] as string, '--wait') * 1000,
+    waitMs: numberOption(o['wait'] as string, '--wait', false, 86_400) * 1000,
     interface: iface,
     message: messageOfNotation(frame),
     sendTimeoutMs: integerOption(o['sendTimeout'] as string, '--send-timeout', 1, 3_600_000),

@@ -13,10 +13,22 @@ beforeAll(async () => {
 afterAll(() => pki.remove())
 
 describe('canbridge dump and the network', () => {
-  it('refuses 0.0.0.0 without authentication, saying what to add (exit 3)', async () => {
+  it('refuses 0.0.0.0 without authentication as bad usage (exit 2), naming its own flags', async () => {
     const p = startCli(['dump', '--host', '0.0.0.0', '--port', '0'])
-    expect(await p.exited).toBe(3)
-    expect(p.stderr).toMatch(/listening on 0\.0\.0\.0 without authentication/)
+    expect(await p.exited).toBe(2)
+    expect(p.stderr).toMatch(
+      /--host 0\.0\.0\.0 lets other machines connect, and nothing would prove who they are: add --pki DIR .*--tokens-file FILE .*--insecure/,
+    )
+    // the command's flags, not TCPBus's option names
+    expect(p.stderr).not.toMatch(/clientCaFile|insecure: true|auth \(/)
+  })
+
+  it('--host beyond loopback with --insecure is no usage error', async () => {
+    const p = startCli(['dump', '--host', '0.0.0.0', '--port', '0', '--insecure'])
+    // it listens (and says INSECURE) instead of stopping with a usage error
+    await p.waitForStderr(/listening on 0\.0\.0\.0:\d+/)
+    expect(p.stderr).not.toMatch(/lets other machines connect/)
+    p.kill()
   })
 
   it('--pki: TLS, and an edge with its certificate gets through', async () => {

@@ -150,19 +150,60 @@ describe('canbridge play', () => {
     )
   })
 
-  it('a malformed line: exit status 3, naming file:line; what was before it is sent', async () => {
+  it('a malformed line: exit status 3, naming file:line, before anything is sent or listened for', async () => {
     const path = logFile(['(1.000000) can0 001#01', '(1.000001) can0 001#0'])
     const p = play([path, ...LOCAL, '-t'])
+    expect(await p.exited).toBe(3)
+    expect(p.stderr).toContain(
+      `${path}:2: bad data "0": "(1.000001) can0 001#0"; nothing was sent (--no-check sends the lines before it)`,
+    )
+    expect(p.stderr).not.toMatch(/listening on/)
+  })
+
+  it('--no-check streams the file: what was before a malformed line is sent', async () => {
+    const path = logFile(['(1.000000) can0 001#01', '(1.000001) can0 001#0'])
+    const p = play([path, ...LOCAL, '-t', '--no-check'])
     const arrivals = await edgeFor(p)
     expect(await p.exited).toBe(3)
     expect(arrivals).toHaveLength(1)
     expect(p.stderr).toContain(`${path}:2: bad data "0": "(1.000001) can0 001#0"`)
   })
 
+  it('an edge that confirms frames after --send-timeout (busy, or paused and resumed): sent, exit 0', async () => {
+    const path = logFile(TIMED)
+    const p = play([path, ...LOCAL, '-t', '--send-timeout', '100'])
+    const late: (() => void)[] = []
+    const edge = await connectEdge(p, {
+      // the frame went out at the end of its ttl, which the edge counts from when it read the
+      // TRANSMIT: its result comes after the sender's clock ran out
+      onTransmit: (t) => {
+        late.push(() => edge.sendControl('TRANSMIT_RESULT', { requestId: t.requestId, ok: true }))
+        return undefined
+      },
+    })
+    while (late.length < 3) await new Promise((resolve) => setTimeout(resolve, 10))
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    for (const answer of late) answer()
+    expect(await p.exited).toBe(0)
+    expect(p.stderr).toMatch(/3 frames sent, 0 failed from/)
+  })
+
   it('no edge within --wait: exit status 3', async () => {
     const p = play([logFile(TIMED), ...LOCAL, '--wait', '0.3'])
     expect(await p.exited).toBe(3)
     expect(p.stderr).toContain('no edge connected within 300 ms')
+  })
+
+  it('--help shows defaults as typed, (default: 1), and --no-check', async () => {
+    const p = play(['--help'])
+    expect(await p.exited).toBe(0)
+    const help = p.stdout.replace(/\s+/g, ' ')
+    expect(help).toContain(
+      '--speed <factor> play the log this many times faster (0.5: half speed) (default: 1)',
+    )
+    expect(help).toContain('--wait <seconds> how long to wait for the edge (default: 30)')
+    expect(p.stdout).toContain('--no-check')
+    expect(p.stdout).not.toMatch(/default: "/)
   })
 
   it('bad command lines: exit status 2 and what to fix', async () => {
@@ -173,7 +214,9 @@ describe('canbridge play', () => {
         [path, '-t', '--speed', '2'],
         '-t ignores the timestamps: --speed and -s apply only without it',
       ],
-      [[path, '--speed', '0'], '--speed must be a number > 0, got "0"'],
+      [[path, '--speed', '0'], '--speed must be a number > 0 and at most 1000000, got "0"'],
+      [[path, '--speed', '1e9'], '--speed must be a number > 0 and at most 1000000, got "1e9"'],
+      [[path, '--wait', '1e9'], '--wait must be a number > 0 and at most 86400, got "1e9"'],
       [[path, '--loop', 'x'], '--loop must be an integer from 1 to 1000000, got "x"'],
       [['-', '--loop', '2'], '--loop needs a file: stdin can be read only once'],
       [[path, 'can0'], 'bad assignment "can0": expected <channel>=<log interface>'],

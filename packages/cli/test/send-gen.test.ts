@@ -139,6 +139,8 @@ describe('canbridge gen', () => {
     [{ f: true, L: '9' }, /not a CAN FD length/],
     [{ D: 'XYZ' }, /-D must be r, i or hex bytes/],
     [{ g: '-1' }, /-g must be a number >= 0/],
+    [{ g: '1e9' }, /-g must be a number >= 0 and at most 3600000/],
+    [{ wait: '1e9' }, /--wait must be a number > 0 and at most 86400/],
   ])('refuses %o', (options, message) => {
     expect(() => genSettings('can0', { ...DEFAULTS, ...options })).toThrow(message)
   })

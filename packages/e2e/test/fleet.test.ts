@@ -172,6 +172,55 @@ describe('fleet: edges → gateway → JetStream → readers', () => {
     expect(b.stderr).toMatch(/edge veh-\d+ connected/)
   }, 600_000)
 
+  it('canbridge monitor shows a fleet: the per-id table of an edge stored through a gateway', async () => {
+    const gateway = startGateway(nats.url, 'MONITOR', 'gw-monitor', 'mon')
+    cleanups.push(() => gateway.kill())
+    const port = await gateway.port()
+    const monitor = new CliProcess([
+      'monitor',
+      '--http',
+      '127.0.0.1:0',
+      '--fleet',
+      nats.url,
+      '--stream',
+      'MONITOR',
+      '--prefix',
+      'mon',
+      '--edge',
+      'pi-*',
+    ])
+    cleanups.push(() => monitor.kill())
+    const url = (await monitor.waitForStderr(/open (http:\/\/127\.0\.0\.1:\d+\/) in a browser/))[1]!
+    const edge = startEdge(port, 'pi-fleet', 200, 100_000)
+    cleanups.push(() => edge.stop())
+    // the page's event stream: wait for a snapshot whose table has the edge's id 0x100
+    const events = await fetch(`${url}events`)
+    const reader = events.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    let row: { channel: string; id: string; count: number } | undefined
+    let health: { source: string; edges: { edgeId: string }[] } | undefined
+    while (row === undefined) {
+      const { value, done } = await reader.read()
+      if (done) throw new Error(`the event stream ended: ${text}`)
+      text += decoder.decode(value, { stream: true })
+      for (const block of text.split('\n\n').slice(0, -1)) {
+        const snapshot = JSON.parse(block.slice('data: '.length)) as {
+          rows: { channel: string; id: string; count: number }[]
+          health: { source: string; edges: { edgeId: string }[] }
+        }
+        row = snapshot.rows.find((r) => r.id === '100')
+        health = snapshot.health
+      }
+      text = text.slice(text.lastIndexOf('\n\n') + 2)
+    }
+    await reader.cancel()
+    expect(row.channel).toBe('pi-fleet/virtual:v')
+    expect(row.count).toBeGreaterThan(0)
+    expect(health!.source).toMatch(/^fleet MONITOR on nats:\/\/127\.0\.0\.1:\d+$/)
+    expect(health!.edges.map((e) => e.edgeId)).toEqual(['pi-fleet'])
+  }, 120_000)
+
   it('a FleetClient without NATS says so', async () => {
     await expect(
       FleetClient.connect({ servers: '127.0.0.1:1', maxReconnectAttempts: 0 }),

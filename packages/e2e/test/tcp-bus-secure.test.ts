@@ -13,14 +13,25 @@ import {
 
 cleanUpAfterEach()
 const f = pkiForThisFile()
-const quiet = { debug() {}, info() {}, warn() {}, error() {} }
+/** What the bus warns about, kept: its refusals are checked in words. */
+function warningsKept(into: string[]) {
+  return {
+    debug() {},
+    info() {},
+    warn: (_: unknown, message: string) => into.push(message),
+    error() {},
+  }
+}
 
-async function secureBus(tokens: Record<string, string>): Promise<{ bus: TCPBus; port: number }> {
+async function secureBus(
+  tokens: Record<string, string>,
+  warnings: string[] = [],
+): Promise<{ bus: TCPBus; port: number }> {
   const bus = await TCPBus.listen({
     port: 0,
     host: '127.0.0.1',
     receiveOwnMessages: true,
-    logger: quiet,
+    logger: warningsKept(warnings),
     tls: f.busSecurity().tls,
     auth: { tokens },
   })
@@ -60,12 +71,23 @@ describe('edge → TCPBus over TLS with client certificate and token', () => {
     expect(await edge.stop()).toBe(0)
   })
 
-  it('the edge refuses a TCPBus that holds another token for it: no frame reaches the bus', async () => {
-    const { bus, port } = await secureBus({ 'pi-test': 'the-bus-has-another-token-0123' })
+  it('the edge refuses a TCPBus that holds another token for it: no frame reaches the bus, and the bus logs a wrong token', async () => {
+    const warnings: string[] = []
+    const { bus, port } = await secureBus({ 'pi-test': 'the-bus-has-another-token-0123' }, warnings)
     const edge = secureEdge(port)
     const { reason } = await failure(edge, 'auth', 15_000)
     expect(reason).toMatch(/^the server could not prove it holds this edge's token/)
     expect(bus.channels).toEqual([])
+    // the real edge hangs up at the challenge: the bus says why in words
+    const deadline = Date.now() + 10_000
+    while (!warnings.some((w) => w.includes('wrong token')) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(warnings).toContainEqual(
+      expect.stringMatching(
+        /^refused connection from 127\.0\.0\.1:\d+: AUTH_FAILED: wrong token: edge "pi-test" closed the connection at the token challenge/,
+      ),
+    )
+    expect(warnings.filter((w) => w.endsWith('the edge closed the connection'))).toEqual([])
   })
 
   it('a TCPBus that requires client certificates: an edge without one is told to add it', async () => {

@@ -28,6 +28,23 @@ describe('canbridge-edge command line', () => {
     expect(out).toContain('--version')
   })
 
+  it('--help names what each value is, and its examples keep their line continuations', () => {
+    const { out } = run('--help')
+    expect(out).not.toContain('<value>')
+    for (const usage of [
+      '--server <host:port>',
+      '--ring-bytes <bytes>',
+      '--spool-dir <dir>',
+      '--tls-ca <file>',
+      '--stats-interval <duration>',
+      '--tx-rate-limit <frames/s>',
+      '--socketcand-error-mask <mask>',
+    ])
+      expect(out).toContain(usage)
+    // an example split over lines can be pasted into a shell as it is
+    expect(out).toContain('--edge-id pi-garage \\\n      --tls-ca /etc/canbridge/ca.crt')
+  })
+
   it('--version prints the version, protocol, Node and N-API versions', () => {
     const { code, out } = run('--version')
     expect(code).toBe(0)
@@ -47,6 +64,17 @@ describe('canbridge-edge command line', () => {
     expect(r.err).toMatch(/argument missing/)
     r = run('stray-argument')
     expect(r.code).toBe(2)
+  })
+
+  it('rings larger than the memory available exit 2 naming --ring-bytes, with no stack trace', () => {
+    // 256 channels × 1G: more than any test machine has free, refused before any is taken
+    const channels = Array.from({ length: 256 }, (_, i) => ['--channel', `virtual:c${i}`]).flat()
+    const r = run('--server', 'localhost:1', '--ring-bytes', '1G', ...channels)
+    expect(r.code).toBe(2)
+    expect(r.err).toMatch(
+      /^canbridge-edge: the rings do not fit in memory: --ring-bytes 1G × 256 channels = 256G, .* but this host has [\d.]+[KMG]? available .*; lower --ring-bytes to at most [\d.]+[KMG] per channel, or give the edge more memory\n$/,
+    )
+    expect(r.err).not.toMatch(/RangeError|\n\s+at /)
   })
 
   it('a bad value exits 2 naming the setting; a missing interface exits 1 saying what to fix', () => {

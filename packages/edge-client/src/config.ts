@@ -29,6 +29,8 @@ export const DROP_POLICIES = ['drop-newest', 'drop-oldest'] as const
 export type DropPolicy = (typeof DROP_POLICIES)[number]
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type ConfigLogLevel = (typeof LOG_LEVELS)[number]
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
 
 export interface EdgeConfig {
   server: ServerAddress
@@ -54,6 +56,8 @@ export interface EdgeConfig {
   tokenFile: string | null
   insecure: boolean
   logLevel: ConfigLogLevel
+  /** auto: readable lines on a terminal, JSON lines otherwise (a service's journal) */
+  logFormat: LogFormat
   statsIntervalMs: number
   metricsPort: number | null
   shutdownTimeoutMs: number
@@ -68,6 +72,10 @@ export interface EdgeConfig {
   receiveBuffer: number | 'auto'
   /** echoes of own frames from the kernel (CAN_RAW_RECV_OWN_MSGS), not made by the edge */
   kernelEcho: boolean
+  /** error classes (CAN_ERR_* bits) sent to socketcand raw-mode clients; 0: none */
+  socketcandErrorMask: number
+  /** a line feed before each streamed socketcand message (python-can before 4.3.1) */
+  socketcandLineFeeds: boolean
 }
 
 export class ConfigError extends Error {
@@ -352,11 +360,32 @@ const receiveBufferSize: Parse<number | 'auto'> = (raw) => {
   }
 }
 
+/** CAN_ERR_MASK of linux/can.h: every error class */
+const CAN_ERR_MASK = 0x1fffffff
+
+/** socketcand's `-e` mask: hex (with or without 0x), as `-e 0x1FFFFFFF`; 0 or off: none. */
+const errorMask: Parse<number> = (raw) => {
+  const expected =
+    'expected a hexadecimal error mask from 0 to 1FFFFFFF (the CAN_ERR_* classes; 1FFFFFFF: every class), or off'
+  if (raw === false || raw === null || raw === 'off') return 0
+  const value = numberOrString(raw, expected)
+  const mask =
+    typeof value === 'number'
+      ? value
+      : /^\s*(0x)?[0-9a-f]{1,8}\s*$/i.test(value)
+        ? Number.parseInt(value.trim().replace(/^0x/i, ''), 16)
+        : Number.NaN
+  if (!Number.isInteger(mask) || mask < 0 || mask > CAN_ERR_MASK) throw new Invalid(expected)
+  return mask
+}
+
 interface Setting {
   /** key in the config file and in EdgeConfig */
   key: keyof EdgeConfig
   /** command-line flag (commander's attribute name is the camel-case key) */
   flag: string
+  /** what the flag's value is, in --help: `<host:port>`, `<bytes>` (switches have none) */
+  placeholder?: string
   env: string
   parse: Parse<unknown>
   default: () => unknown
@@ -369,6 +398,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'server',
     flag: '--server',
+    placeholder: '<host:port>',
     env: 'CANBRIDGE_SERVER',
     parse: serverAddress,
     default: () => undefined,
@@ -385,6 +415,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'edgeId',
     flag: '--edge-id',
+    placeholder: '<id>',
     env: 'CANBRIDGE_EDGE_ID',
     parse: edgeId,
     default: () =>
@@ -396,6 +427,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'ringBytes',
     flag: '--ring-bytes',
+    placeholder: '<bytes>',
     env: 'CANBRIDGE_RING_BYTES',
     parse: size(MIN_RING_BYTES, MAX_RING_BYTES),
     default: () => 8 * 1024 * 1024,
@@ -404,6 +436,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'spoolDir',
     flag: '--spool-dir',
+    placeholder: '<dir>',
     env: 'CANBRIDGE_SPOOL_DIR',
     parse: optionalPath,
     default: () => null,
@@ -412,6 +445,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'spoolBytes',
     flag: '--spool-bytes',
+    placeholder: '<bytes>',
     env: 'CANBRIDGE_SPOOL_BYTES',
     parse: size(1024 * 1024, 2 ** 50),
     default: () => 256 * 1024 * 1024,
@@ -420,6 +454,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'dropPolicy',
     flag: '--drop-policy',
+    placeholder: '<policy>',
     env: 'CANBRIDGE_DROP_POLICY',
     parse: oneOf(DROP_POLICIES),
     default: () => 'drop-oldest',
@@ -436,6 +471,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'txAllow',
     flag: '--tx-allow',
+    placeholder: '<ids>',
     env: 'CANBRIDGE_TX_ALLOW',
     parse: txAllowList,
     default: () => null,
@@ -444,6 +480,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'txRateLimit',
     flag: '--tx-rate-limit',
+    placeholder: '<frames/s>',
     env: 'CANBRIDGE_TX_RATE_LIMIT',
     parse: rateLimit,
     default: () => null,
@@ -452,6 +489,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'txBurst',
     flag: '--tx-burst',
+    placeholder: '<frames>',
     env: 'CANBRIDGE_TX_BURST',
     parse: (raw) => (raw === null ? null : integer(1, 1_000_000)(raw)),
     default: () => null,
@@ -460,6 +498,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'tlsCa',
     flag: '--tls-ca',
+    placeholder: '<file>',
     env: 'CANBRIDGE_TLS_CA',
     parse: filePath,
     default: () => null,
@@ -476,6 +515,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'tlsServername',
     flag: '--tls-servername',
+    placeholder: '<name>',
     env: 'CANBRIDGE_TLS_SERVERNAME',
     parse: hostName,
     default: () => null,
@@ -484,6 +524,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'tlsCert',
     flag: '--tls-cert',
+    placeholder: '<file>',
     env: 'CANBRIDGE_TLS_CERT',
     parse: filePath,
     default: () => null,
@@ -492,6 +533,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'tlsKey',
     flag: '--tls-key',
+    placeholder: '<file>',
     env: 'CANBRIDGE_TLS_KEY',
     parse: filePath,
     default: () => null,
@@ -500,6 +542,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'tokenFile',
     flag: '--token-file',
+    placeholder: '<file>',
     env: 'CANBRIDGE_TOKEN_FILE',
     parse: filePath,
     default: () => null,
@@ -516,14 +559,25 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'logLevel',
     flag: '--log-level',
+    placeholder: '<level>',
     env: 'CANBRIDGE_LOG_LEVEL',
     parse: oneOf(LOG_LEVELS),
     default: () => 'info',
     help: 'fatal | error | warn | info (default) | debug | trace | silent',
   },
   {
+    key: 'logFormat',
+    flag: '--log-format',
+    placeholder: '<format>',
+    env: 'CANBRIDGE_LOG_FORMAT',
+    parse: oneOf(LOG_FORMATS),
+    default: () => 'auto',
+    help: 'auto (default: readable lines when the log goes to a terminal, JSON lines otherwise, as under systemd) | json | pretty',
+  },
+  {
     key: 'statsIntervalMs',
     flag: '--stats-interval',
+    placeholder: '<duration>',
     env: 'CANBRIDGE_STATS_INTERVAL',
     parse: duration(100, 86_400_000),
     default: () => 60_000,
@@ -532,6 +586,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'metricsPort',
     flag: '--metrics-port',
+    placeholder: '<port>',
     env: 'CANBRIDGE_METRICS_PORT',
     parse: port,
     default: () => null,
@@ -540,6 +595,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'shutdownTimeoutMs',
     flag: '--shutdown-timeout',
+    placeholder: '<duration>',
     env: 'CANBRIDGE_SHUTDOWN_TIMEOUT',
     parse: duration(0, 600_000),
     default: () => 5000,
@@ -548,6 +604,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'txTimeoutMs',
     flag: '--tx-timeout',
+    placeholder: '<duration>',
     env: 'CANBRIDGE_TX_TIMEOUT',
     parse: duration(1, 600_000),
     default: () => 1000,
@@ -556,6 +613,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'txQueue',
     flag: '--tx-queue',
+    placeholder: '<requests>',
     env: 'CANBRIDGE_TX_QUEUE',
     parse: integer(1, 65_536),
     default: () => 256,
@@ -564,6 +622,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'highWater',
     flag: '--high-water',
+    placeholder: '<fraction>',
     env: 'CANBRIDGE_HIGH_WATER',
     parse: fraction,
     default: () => 0.5,
@@ -588,6 +647,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'receiveBuffer',
     flag: '--receive-buffer',
+    placeholder: '<bytes|auto>',
     env: 'CANBRIDGE_RECEIVE_BUFFER',
     parse: receiveBufferSize,
     default: () => 'auto',
@@ -600,6 +660,23 @@ export const SETTINGS: readonly Setting[] = [
     parse: booleanish,
     default: () => true,
     help: "own-messages echoes come from the kernel (CAN_RAW_RECV_OWN_MSGS: the kernel's timestamp, only frames really sent; default: on); off: the edge echoes a frame once the kernel took it",
+  },
+  {
+    key: 'socketcandErrorMask',
+    flag: '--socketcand-error-mask',
+    placeholder: '<mask>',
+    env: 'CANBRIDGE_SOCKETCAND_ERROR_MASK',
+    parse: errorMask,
+    default: () => 0,
+    help: "with --socketcand, send raw-mode clients the error frames of these classes as < error … >, as socketcand's -e: a hex mask of CAN_ERR_* bits, 1FFFFFFF for all (default: none; a client that enables the canbridge extension's errdata gets them all)",
+  },
+  {
+    key: 'socketcandLineFeeds',
+    flag: '--socketcand-line-feeds',
+    env: 'CANBRIDGE_SOCKETCAND_LINE_FEEDS',
+    parse: booleanish,
+    default: () => false,
+    help: 'with --socketcand, a line feed before each frame: python-can before 4.3.1 (Debian bookworm: 4.1.0) loses frames its reads cut in two without it (default: off, as socketcand)',
   },
 ]
 

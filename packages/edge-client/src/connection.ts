@@ -18,6 +18,7 @@ import {
 import type { ServerAddress } from './config.ts'
 import { LinkHandshake, type LinkProblemKind } from './security/link-handshake.ts'
 import type { LinkSecurity } from './security/link-security.ts'
+import { foreignServerReason, PEEK_BYTES, silentServerReason } from './server-answers.ts'
 import {
   describeTlsError,
   looksLikeTls,
@@ -66,6 +67,8 @@ export class ServerLink {
   readonly #security: LinkSecurity | undefined
   /** the transport is ready (TLS: verified) and our preamble went out */
   #ready = false
+  /** TCP (or the Unix socket) is connected; with TLS, the handshake may still be going */
+  #connected = false
   /** the first bytes from the server, to tell a TLS server from a canbridge one */
   #firstBytes: Buffer | undefined
   #welcome: Welcome | undefined
@@ -105,21 +108,29 @@ export class ServerLink {
       this.#write(encodeControl('HELLO', this.#handshake.hello(hello)))
       socket.uncork()
     })
+    socket.once('connect', () => {
+      this.#connected = true
+    })
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('drain', () => handlers.onDrain())
     socket.on('error', (error: NodeJS.ErrnoException) => this.#onSocketError(error))
     socket.on('close', () => this.#onPeerClosed('connection closed by the server'))
     socket.on('end', () => this.#onPeerClosed('the server ended the connection'))
     this.#handshakeTimer = setTimeout(
-      () =>
-        this.destroy(
-          this.#ready
-            ? `no WELCOME within ${options.handshakeTimeoutMs} ms`
-            : `no ${tls ? 'TLS handshake' : 'connection'} within ${options.handshakeTimeoutMs} ms`,
-          'timeout',
-        ),
+      () => this.#onHandshakeTimeout(options.handshakeTimeoutMs),
       options.handshakeTimeoutMs,
     )
+  }
+
+  /** No WELCOME in time: say how far it got, and what answered. */
+  #onHandshakeTimeout(timeoutMs: number): void {
+    if (!this.#connected) {
+      this.destroy(`no connection within ${timeoutMs} ms`, 'socket')
+    } else if (this.#firstBytes === undefined) {
+      this.destroy(silentServerReason(timeoutMs), 'silent')
+    } else {
+      this.destroy(`no WELCOME within ${timeoutMs} ms`, 'timeout')
+    }
   }
 
   get welcomed(): boolean {
@@ -207,7 +218,11 @@ export class ServerLink {
   #onData(chunk: Buffer): void {
     if (this.#closed) return
     this.#lastReceived = performance.now()
-    this.#firstBytes ??= chunk.subarray(0, 8)
+    // enough of what came first to show it, should it not be canbridge
+    if (this.#firstBytes === undefined)
+      this.#firstBytes = Buffer.from(chunk.subarray(0, PEEK_BYTES + 1))
+    else if (this.#firstBytes.length <= PEEK_BYTES)
+      this.#firstBytes = Buffer.concat([this.#firstBytes, chunk]).subarray(0, PEEK_BYTES + 1)
     try {
       this.#decoder.write(chunk, (message) => {
         if (this.#closed) return
@@ -225,6 +240,10 @@ export class ServerLink {
       if (!(error instanceof ProtocolError)) throw error
       if (error.code === 'BAD_MAGIC' && looksLikeTls(this.#firstBytes)) {
         this.destroy(TLS_SERVER_REASON, 'tls')
+        return
+      }
+      if (error.code === 'BAD_MAGIC') {
+        this.destroy(foreignServerReason(this.#firstBytes!), 'foreign')
         return
       }
       this.destroy(`protocol error from the server: ${error.message}`, 'protocol')

@@ -5,9 +5,17 @@ import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { ConfigError, type EdgeConfig, type FlagValues, loadConfig, SETTINGS } from './config.ts'
-import { createLogger } from './logger.ts'
+import { describeAddress } from './connection.ts'
+import { type Logger, openLogger } from './logger.ts'
+import {
+  ANNOUNCE_RING_BYTES,
+  checkRingMemory,
+  formatBytes,
+  ringMemoryBytes,
+} from './ring-memory.ts'
 import {
   describeLinkSecurity,
+  INSECURE_WARNING,
   type ResolvedSecurity,
   resolveLinkSecurity,
 } from './security/link-security.ts'
@@ -47,11 +55,11 @@ Commands:
       checks this host (kernel modules, interfaces and bitrate, raw CAN socket, socket
       buffers, the addon, the server handshake) and says what to fix; doctor --help
 Examples:
-  canbridge-edge --server 192.168.1.10:29536 --channel can0 --edge-id pi-garage \
+  canbridge-edge --server 192.168.1.10:29536 --channel can0 --edge-id pi-garage \\
       --tls-ca /etc/canbridge/ca.crt --token-file /etc/canbridge/pi-garage.token
   canbridge-edge --server unix:/run/canbridge.sock --channel can0 --channel can1 --spool-dir /var/lib/canbridge
   canbridge-edge --server localhost:29536 --channel 'virtual:demo?rate=1000&pattern=mixed'
-  canbridge-edge --server 192.168.1.10:29536 --channel can0 --edge-id pi-garage \
+  canbridge-edge --server 192.168.1.10:29536 --channel can0 --edge-id pi-garage \\
       --tls-ca /etc/canbridge/ca.crt --token-file /etc/canbridge/pi-garage.token --socketcand '*:29536'
       also serves socketcand clients on every address, port 29536 (python-can:
       interface='socketcand', host=<this edge>, port=29536, channel='can0'), with the
@@ -111,15 +119,18 @@ export async function main(
     link = resolveLinkSecurity(config)
     // checked now: a bad combination stops here (exit 2), not in a worker
     txPolicySettings(config)
+    checkRingMemory(config.ringBytes, config.channels.length, process.availableMemory())
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     process.stderr.write(`canbridge-edge: ${error.message}\n`)
     return EXIT.USAGE
   }
-  const log = createLogger(config.logLevel)
+  const log = await openLogger(config.logLevel, config.logFormat)
   for (const warning of link.warnings) log.warn({ warning }, 'server link security')
+  if (link.security.insecure) log.warn({ server: describeAddress(config.server) }, INSECURE_WARNING)
   log.info({ security: describeLinkSecurity(link.security) }, 'server link')
-  const supervisor = new Supervisor(config, log, link.security)
+  const supervisor = reserveRings(config, log, link)
+  if (supervisor === undefined) return EXIT.FAILED
   const stopped = new Promise<number>((resolve) => {
     let signals = 0
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -166,6 +177,38 @@ export async function main(
   const code = await stopped
   await metrics?.close()
   return code
+}
+
+/**
+ * The supervisor, whose rings take their memory now (every page touched): said first when
+ * that takes a while; an allocation the host refuses after all is said in words.
+ */
+function reserveRings(
+  config: EdgeConfig,
+  log: Logger,
+  link: ResolvedSecurity,
+): Supervisor | undefined {
+  const bytes = ringMemoryBytes(config.ringBytes, config.channels.length)
+  const announce = bytes >= ANNOUNCE_RING_BYTES
+  const started = performance.now()
+  if (announce) {
+    log.info(
+      { ringBytes: config.ringBytes, channels: config.channels.length, bytes },
+      `reserving ${formatBytes(bytes)} of memory for the rings (--ring-bytes × channels): every page is touched once, which can take seconds`,
+    )
+  }
+  let supervisor: Supervisor
+  try {
+    supervisor = new Supervisor(config, log, link.security)
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error
+    const message = `cannot allocate the rings, --ring-bytes ${formatBytes(config.ringBytes)} × ${config.channels.length} channels = ${formatBytes(bytes)} (${error.message}): lower --ring-bytes, or give the edge more memory`
+    log.fatal({ bytes }, message)
+    process.stderr.write(`canbridge-edge: ${message}\n`)
+    return undefined
+  }
+  if (announce) log.info({ ms: Math.round(performance.now() - started) }, 'rings reserved')
+  return supervisor
 }
 
 function isEntryPoint(): boolean {

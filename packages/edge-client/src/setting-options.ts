@@ -20,6 +20,7 @@ export function settingOptions(setting: Setting, help: string): Option[] {
       return [new Option(`${setting.flag} <pin>`, help).argParser(collect)]
     case 'listenOnly':
     case 'insecure':
+    case 'socketcandLineFeeds':
       return [new Option(setting.flag, help)]
     case 'socketcand':
       // the address is optional: `--socketcand` alone serves 127.0.0.1 on port 29536
@@ -36,6 +37,6 @@ export function settingOptions(setting: Setting, help: string): Option[] {
         new Option('--no-kernel-echo', 'the edge echoes its own frames once the kernel took them'),
       ]
     default:
-      return [new Option(`${setting.flag} <value>`, help)]
+      return [new Option(`${setting.flag} ${setting.placeholder ?? '<value>'}`, help)]
   }
 }

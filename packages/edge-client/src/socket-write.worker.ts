@@ -311,7 +311,6 @@ function connect(): void {
       onWelcome: (welcome) => onWelcome(welcome),
       onMessage: (message) => onServerMessage(message),
       onDrain: () => schedulePump(),
-      onTransportReady: () => warnIfInsecure(),
       onClose: (reason, welcomed, kind) => onClose(mine, reason, welcomed, kind),
     },
     {
@@ -334,21 +333,16 @@ function accountingCapabilities(): string[] {
   return claimed
 }
 
-/** --insecure: said loudly at every connection, not once in a log nobody reads. */
-function warnIfInsecure(): void {
-  if (!settings.security.insecure) return
-  workerLog(
-    'warn',
-    'INSECURE: plain TCP without TLS or token to a server off this host (--insecure): anyone on the network path can read the bus traffic and put frames on the bus',
-    { server: describeAddress(settings.server) },
-  )
-}
-
 /** Log lines for a connection that failed before WELCOME, by what failed. */
 const FAILED_BEFORE_WELCOME: Partial<Record<LinkProblemKind, string>> = {
   tls: 'TLS with the server failed; retrying with backoff',
   auth: 'authentication with the server failed; retrying with backoff',
   refused: 'the server refused the connection; retrying with backoff',
+  silent: 'the server did not answer; retrying with backoff',
+  foreign: 'not a canbridge server; retrying with backoff',
+  protocol: 'the server broke the protocol; retrying with backoff',
+  closed: 'the server closed the connection before WELCOME; retrying with backoff',
+  timeout: 'the server did not complete the handshake; retrying with backoff',
 }
 
 function onClose(which: number, reason: string, welcomed: boolean, kind: LinkProblemKind): void {

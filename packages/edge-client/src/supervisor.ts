@@ -455,6 +455,8 @@ export class Supervisor {
       txRefusals: this.#txRefusals.buffer,
       txQueueLimit: c.txQueue,
       txTimeoutMs: c.txTimeoutMs,
+      errorMask: c.socketcandErrorMask,
+      lineFeeds: c.socketcandLineFeeds,
     }
     const worker = new Worker(SOCKETCAND_WORKER_URL, {
       workerData: data,

@@ -98,7 +98,7 @@ describe('before WELCOME', () => {
   it('the daemon puts no frame on the bus for commands before WELCOME; after a proper WELCOME it does', async () => {
     const { server, address } = await serve({ beforeWelcome: EARLY, capabilities: [] })
     const edge = runEdge(['--server', address, '--channel', 'virtual:bus?rate=0&loopback=1'])
-    const { reason } = await failure(edge, 'other')
+    const { reason } = await failure(edge, 'protocol')
     expect(reason).toBe(
       'protocol error from the server: TRANSMIT before WELCOME (nothing is acted on before the handshake completes)',
     )

@@ -8,6 +8,7 @@ import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import { compactHeap, enableHeapCompaction } from '../src/heap.ts'
 import { createRing } from '../src/ring.ts'
+import { EdgeProcess } from '../src/testing/edge-process.ts'
 
 /** The kernel's count of this process's resident anonymous memory (Linux /proc). */
 function residentAnonymousBytes(): number {
@@ -81,5 +82,29 @@ describe('memory', () => {
     // an untouched SharedArrayBuffer would add almost nothing until written
     expect(grown).toBeGreaterThan(capacity * 0.9)
     expect(ring.byteLength).toBeGreaterThan(capacity)
+  })
+
+  it('large rings are announced before their pages are touched, and the time it took after', async () => {
+    // 2 × 128M = 256M: the size from which the start says what it is doing
+    const edge = new EdgeProcess([
+      '--server',
+      '127.0.0.1:1',
+      '--ring-bytes',
+      '128M',
+      '--channel',
+      'virtual:a?rate=0',
+      '--channel',
+      'virtual:b?rate=0',
+    ])
+    try {
+      const reserved = await edge.waitForMsg('rings reserved', 60_000)
+      const announced = edge.logs.findIndex((l) => l.msg.startsWith('reserving 256M of memory'))
+      expect(announced).toBeGreaterThanOrEqual(0)
+      expect(announced).toBeLessThan(edge.logs.indexOf(reserved))
+      expect(edge.logs[announced]).toMatchObject({ channels: 2, bytes: 256 * 1024 * 1024 })
+      expect(typeof reserved['ms']).toBe('number')
+    } finally {
+      await edge.stop('SIGKILL')
+    }
   })
 })

@@ -121,7 +121,7 @@ describe('TLS link', () => {
   it('a plain edge at a TLS server logs that the server closed without a preamble, as a TLS server does', async () => {
     const { server, address } = await serve(tlsServer(f.pki.server))
     const edge = edgeAt(address)
-    const { reason } = await failure(edge, 'other')
+    const { reason } = await failure(edge, 'closed')
     expect(reason).toMatch(
       /^the server closed the connection without sending its canbridge preamble: a server that requires TLS does this to a plain connection \(then give this edge --tls-ca or --tls-pin\)/,
     )

@@ -4,10 +4,18 @@
 //                fastest exactly-once writer could do it
 //  - publisher:  the same batches through ChannelPublisher (resume, copy, headers, checks)
 //  - consumer:   everything stored read back in order with FleetClient.batches
-// for 1, 8 and 50 channels. Ratios compare figures of this one run. Last line: one JSON object.
+//  - e2e:        N synthetic edges (the protocol over TCP) → a Gateway in its own process →
+//                JetStream → one FleetClient reader; frames/s from first send to last read,
+//                the gateway's CPU per 1,000 frames and peak RSS, lost and duplicated frames
+//  - latency:    one edge at 1,000 and 10,000 frames/s, frame time to reader, p99
+// for 1, 8 and 50 channels/edges. Ratios compare figures of this one run (gatewayEfficiency:
+// the e2e rate with 8 edges over the raw client's with 8 publishers). Last line: one JSON object.
 // Usage: node bench/fleet.bench.ts [--frames N]   (build first: pnpm build)
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { type DataBatch, FrameReader } from '@canbridge/protocol'
+import { ScriptedEdge } from '@canbridge/server-bus/testing'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect, headers as natsHeaders } from '@nats-io/transport-node'
 import { ChannelPublisher } from '../src/channel-publisher.ts'
@@ -130,6 +138,173 @@ for (const channels of [1, 8, 50]) {
   result[`consumerFps${channels}`] = Math.round(consumerFps)
   result[`publisherEfficiency${channels}`] = Number((fps / rawFps).toFixed(3))
 }
+/** The gateway in its own process: its port, then its CPU and peak RSS on request. */
+class GatewayProcess {
+  readonly child: ChildProcess
+  readonly #lines: AsyncIterator<string>
+
+  private constructor(child: ChildProcess) {
+    this.child = child
+    this.#lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
+  }
+
+  static async start(
+    stream: string,
+    prefix: string,
+  ): Promise<{ gateway: GatewayProcess; port: number }> {
+    const here = new URL('./gateway-process.ts', import.meta.url).pathname
+    const child = spawn(process.execPath, [here, server.url, stream, prefix], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
+    const gateway = new GatewayProcess(child)
+    const { port } = JSON.parse(await gateway.#line()) as { port: number }
+    return { gateway, port }
+  }
+
+  async stats(): Promise<{ cpuMs: number; peakRssMb: number }> {
+    this.child.stdin!.write('stats\n')
+    return JSON.parse(await this.#line())
+  }
+
+  async stop(): Promise<void> {
+    this.child.stdin!.write('exit\n')
+    await new Promise((resolve) => this.child.once('exit', resolve))
+  }
+
+  async #line(): Promise<string> {
+    const next = await this.#lines.next()
+    if (next.done) throw new Error('the gateway process ended')
+    return next.value
+  }
+}
+
+interface Reading {
+  frames: number
+  lost: number
+  duplicated: number
+  latenciesMs: number[]
+}
+
+/** Reads everything stored from the start, checking each channel's sequence; resolves at `total`. */
+async function readAll(
+  stream: string,
+  prefix: string,
+  total: number,
+  latency = false,
+): Promise<Reading> {
+  const fleet = await FleetClient.connect({ servers: server.url }, { stream, prefix })
+  const reading: Reading = { frames: 0, lost: 0, duplicated: 0, latenciesMs: [] }
+  fleet.on('gap', (gap) => {
+    reading.lost += gap.count
+  })
+  const next = new Map<string, number>()
+  for await (const stored of fleet.batches({ from: 'all' })) {
+    const reader = new FrameReader(stored.batch)
+    const key = `${stored.edgeId}/${stored.channel}`
+    const expected = next.get(key) ?? 0
+    if (stored.batch.firstSeq < expected) reading.duplicated += expected - stored.batch.firstSeq
+    next.set(key, stored.batch.firstSeq + stored.batch.count)
+    const nowNs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6))
+    while (reader.next()) {
+      reading.frames++
+      if (latency) reading.latenciesMs.push(Number(nowNs - reader.timestampNs()) / 1e6)
+    }
+    if (reading.frames >= total) break
+  }
+  await fleet.close()
+  return reading
+}
+
+/** N edges stream `perEdge` frames each as fast as the gateway takes them. */
+async function e2e(edges: number, perEdge: number) {
+  const { subjects, stream } = await freshStream()
+  const { gateway, port } = await GatewayProcess.start(stream, subjects.prefix)
+  const before = await gateway.stats()
+  const total = edges * perEdge
+  const started = performance.now()
+  const reading = readAll(stream, subjects.prefix, total)
+  const connected = await Promise.all(
+    Array.from({ length: edges }, (_, i) =>
+      ScriptedEdge.start({ port, host: '127.0.0.1' }, { edgeId: `e${i}` }),
+    ),
+  )
+  await Promise.all(connected.map((edge) => edge.stream(0, 0, perEdge, BATCH)))
+  const read = await reading
+  const seconds = (performance.now() - started) / 1000
+  const after = await gateway.stats()
+  for (const edge of connected) edge.destroy()
+  await gateway.stop()
+  return {
+    fps: read.frames / seconds,
+    cpuMsPer1k: ((after.cpuMs - before.cpuMs) / read.frames) * 1000,
+    rssMb: after.peakRssMb,
+    lost: read.lost + (total - read.frames),
+    duplicated: read.duplicated,
+  }
+}
+
+/** One edge at `rate` frames/s for `seconds`, in batches every 10 ms: p99 frame time → reader. */
+async function latencyAt(rate: number, seconds: number): Promise<number> {
+  const { subjects, stream } = await freshStream()
+  const { gateway, port } = await GatewayProcess.start(stream, subjects.prefix)
+  const edge = await ScriptedEdge.start({ port, host: '127.0.0.1' }, { edgeId: 'lat' })
+  const perTick = Math.max(1, Math.round(rate / 100))
+  const total = perTick * 100 * seconds
+  const reading = readAll(stream, subjects.prefix, total, true)
+  const started = performance.now()
+  for (let seq = 0, tick = 0; seq < total; seq += perTick, tick++) {
+    const wait = started + tick * 10 - performance.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    const nowNs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6))
+    edge.sendFrames(
+      0,
+      seq,
+      Array.from({ length: perTick }, (_, i) => ({
+        id: 0x100,
+        data: [i & 0xff],
+        timestampNs: nowNs,
+      })),
+    )
+  }
+  const read = await reading
+  edge.destroy()
+  await gateway.stop()
+  const sorted = read.latenciesMs.sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length * 0.99)] ?? Number.NaN
+}
+
+let lost = 0
+let duplicated = 0
+for (const [edges, key] of [
+  [1, 'e2eFps1'],
+  [8, 'e2eFps8'],
+  [50, 'e2eFps50'],
+] as const) {
+  const run = await e2e(edges, Math.floor(FRAMES / edges))
+  console.log(
+    `${String(edges).padStart(2)} edges → gateway → JetStream → reader: ${Math.round(run.fps).toLocaleString()} frames/s, gateway ${run.cpuMsPer1k.toFixed(2)} CPU ms per 1,000 frames, peak RSS ${run.rssMb.toFixed(1)} MB, lost ${run.lost}, duplicated ${run.duplicated}`,
+  )
+  result[key] = Math.round(run.fps)
+  lost += run.lost
+  duplicated += run.duplicated
+  if (edges === 8) {
+    result['gatewayCpuMsPer1k'] = Number(run.cpuMsPer1k.toFixed(3))
+    result['gatewayRssMb'] = Number(run.rssMb.toFixed(1))
+    result['gatewayEfficiency'] = Number((run.fps / (result['rawFps8'] as number)).toFixed(3))
+  }
+}
+for (const [rate, key] of [
+  [1000, 'p99Ms1k'],
+  [10_000, 'p99Ms10k'],
+] as const) {
+  const p99 = await latencyAt(rate, 5)
+  console.log(
+    `latency at ${rate.toLocaleString()} frames/s, edge → reader: p99 ${p99.toFixed(2)} ms`,
+  )
+  result[key] = Number(p99.toFixed(3))
+}
+result['lost'] = lost
+result['duplicated'] = duplicated
 await nc.close()
 await server.remove()
 console.log(JSON.stringify(result))

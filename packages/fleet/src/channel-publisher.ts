@@ -5,7 +5,7 @@
 // writer on the same channel makes it fail (JetStream 10071) instead of interleaving, and
 // the publisher then re-reads the truth. A batch whose outcome is unknown (time-out, NATS
 // away) is retried with the same message id, which JetStream dedupes.
-import type { DataBatch } from '@canbridge/protocol'
+import { BATCH_HEADER_BYTES, DataBatch, MAX_BATCH_FRAMES } from '@canbridge/protocol'
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import { headers as natsHeaders } from '@nats-io/transport-node'
 import { BATCH_HEADER, batchMessageId } from './batch-headers.ts'
@@ -15,6 +15,54 @@ import { FLEET_ERROR, FleetError } from './errors.ts'
 const WRONG_LAST_SEQUENCE = 10071
 const RETRY_FIRST_MS = 50
 const RETRY_MAX_MS = 2000
+
+/** Frames and bytes in one stored message at most (a DATA batch's own limit, and room to spare). */
+const MERGE_MAX_FRAMES = MAX_BATCH_FRAMES
+const MERGE_MAX_BYTES = 256 * 1024
+
+interface Waiting {
+  batch: DataBatch
+  instanceId: string
+  resolve: () => void
+  reject: (error: unknown) => void
+}
+
+/** The waiting batches that follow one another without a gap, within the limits. */
+function takeConsecutive(waiting: Waiting[]): Waiting[] {
+  let frames = waiting[0]!.batch.count
+  let bytes = waiting[0]!.batch.body.length
+  let end = 1
+  for (; end < waiting.length; end++) {
+    const previous = waiting[end - 1]!
+    const next = waiting[end]!
+    if (next.batch.firstSeq !== previous.batch.firstSeq + previous.batch.count) break
+    if (next.instanceId !== previous.instanceId) break
+    if (frames + next.batch.count > MERGE_MAX_FRAMES) break
+    if (bytes + next.batch.body.length - BATCH_HEADER_BYTES > MERGE_MAX_BYTES) break
+    frames += next.batch.count
+    bytes += next.batch.body.length - BATCH_HEADER_BYTES
+  }
+  return waiting.splice(0, end)
+}
+
+/** Consecutive batches as one: the first's header with the total count, then every record. */
+function merge(batches: DataBatch[]): DataBatch {
+  let length = BATCH_HEADER_BYTES
+  let count = 0
+  for (const batch of batches) {
+    length += batch.body.length - BATCH_HEADER_BYTES
+    count += batch.count
+  }
+  const body = new Uint8Array(length)
+  body.set(batches[0]!.body.subarray(0, BATCH_HEADER_BYTES))
+  new DataView(body.buffer).setUint16(2, count, true)
+  let offset = BATCH_HEADER_BYTES
+  for (const batch of batches) {
+    body.set(batch.body.subarray(BATCH_HEADER_BYTES), offset)
+    offset += batch.body.length - BATCH_HEADER_BYTES
+  }
+  return DataBatch.parse(body)
+}
 
 export interface ChannelPublisherOptions {
   js: JetStreamClient
@@ -38,6 +86,9 @@ export class ChannelPublisher {
   #storedThrough = -1
   #tail: Promise<void> = Promise.resolve()
   #closed = false
+  /** batches waiting for their publish, oldest first */
+  #waiting: Waiting[] = []
+  #draining = false
   /** publishes retried because their outcome was unknown, and conflicts re-read */
   retries = 0
   conflicts = 0
@@ -87,14 +138,31 @@ export class ChannelPublisher {
 
   /**
    * Queues a batch; resolves once every frame of it is stored (now or before). Batches are
-   * stored in the order given. The body is copied: the caller may reuse its buffer.
+   * stored in the order given; consecutive ones waiting together go out as one message (a
+   * channel has one publish in flight, so under load this is what keeps up). The body is
+   * copied: the caller may reuse its buffer.
    */
   store(batch: DataBatch, instanceId: string): Promise<void> {
-    const copy = batch.tail(0)
-    const done = this.#tail.then(() => this.#storeNow(copy, instanceId))
-    // a failure is the caller's to handle; the queue goes on for later batches
-    this.#tail = done.catch(() => {})
-    return done
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ batch: batch.tail(0), instanceId, resolve, reject })
+      if (this.#draining) return
+      this.#draining = true
+      this.#tail = this.#tail.then(() => this.#drain())
+    })
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#waiting.length > 0) {
+      const group = takeConsecutive(this.#waiting)
+      const batch = group.length === 1 ? group[0]!.batch : merge(group.map((g) => g.batch))
+      try {
+        await this.#storeNow(batch, group[0]!.instanceId)
+        for (const waiting of group) waiting.resolve()
+      } catch (error) {
+        for (const waiting of group) waiting.reject(error)
+      }
+    }
+    this.#draining = false
   }
 
   /** Stops retrying; queued batches fail with CLOSED. */

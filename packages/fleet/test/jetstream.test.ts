@@ -102,6 +102,21 @@ describe('ChannelPublisher', () => {
     expect(await storedSequences(own)).toEqual(range(0, 150))
   })
 
+  it('stores batches that wait together as one message, and a gap between them as a boundary', async () => {
+    const own = await freshStream()
+    const gateway = await publisher(own, 'gw-a')
+    await gateway.resume()
+    // stored without waiting for each other: they are all waiting when the first publish starts
+    const stores = [0, 10, 20, 30, 50, 60].map((seq) =>
+      gateway.store(counterBatch(seq, 10), 'inst-1'),
+    )
+    await Promise.all(stores)
+    expect(await storedSequences(own)).toEqual([...range(0, 40), ...range(50, 70)])
+    const info = await (await jetstreamManager(nc)).streams.info(stream)
+    // 0..39 as one message, then 50..69 after the gap
+    expect(info.state.messages).toBe(2)
+  })
+
   it('makes a second writer of the same channel fail instead of interleaving', async () => {
     const own = await freshStream()
     const a = await publisher(own, 'gw-a')

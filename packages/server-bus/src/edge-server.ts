@@ -38,6 +38,7 @@ import { isLoopbackHost } from './security/exposure.ts'
 import { PeerAllowList } from './security/peer-allow-list.ts'
 import { RefusalLog } from './security/refusal-log.ts'
 import { loadServerSecurity, type ServerSecurity } from './security/server-security.ts'
+import { describeCertificateRefusal, describeTlsFailure } from './security/tls-refusals.ts'
 import { SendWorker } from './send-worker.ts'
 import type {
   DropsEvent,
@@ -354,8 +355,8 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
       if (!this.#tlsPeers.has(peer)) return
       this.#refusals.refused(
         'TLS_FAILED',
-        { peer, code: 'TLS_FAILED', error: error.code ?? error.message },
-        `refused connection from ${peer}: TLS handshake failed (${error.message}): an edge without TLS, or with a certificate this server does not trust`,
+        { peer, code: 'TLS_FAILED', error: error.code ?? 'unknown' },
+        `refused connection from ${peer}: ${describeTlsFailure(error, peer)}`,
       )
     })
     return server
@@ -411,12 +412,17 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
     if (this.#security.clientCertificates && !(socket as TLSSocket).authorized) {
       const why = String((socket as TLSSocket).authorizationError ?? 'none given')
       const peer = peerOf(socket, this.#options.path)
+      const described = describeCertificateRefusal(
+        socket as TLSSocket,
+        peer,
+        this.#options.tls?.clientCaFile,
+      )
       this.#tlsPeers.delete(peer)
       socket.destroy()
       this.#refusals.refused(
         'TLS_FAILED',
         { peer, code: 'TLS_FAILED', error: why },
-        `refused connection from ${peer}: client certificate refused: ${why}`,
+        `refused connection from ${peer}: ${described}`,
       )
       return
     }
@@ -765,7 +771,12 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
       const slash = channel.lastIndexOf('/')
       tracker = this.#trackerFor(channel.slice(0, slash), channel.slice(slash + 1))
     }
-    worker = new SendWorker(tracker, () => ++this.#requestIds, this.#options.hold)
+    worker = new SendWorker(
+      tracker,
+      () => ++this.#requestIds,
+      this.#options.hold,
+      this.#options.sendResultGraceMs,
+    )
     this.#workers.set(channel, worker)
     const link = this.#linkOf(channel)
     if (link !== undefined) worker.attach(link.session, link.index)

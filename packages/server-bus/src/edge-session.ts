@@ -22,6 +22,7 @@ import type { ChannelTracker } from './channel-tracker.ts'
 import { EdgeSessionError } from './edge-session-error.ts'
 import type { Logger } from './logger.ts'
 import type { EdgeAuthenticator, TokenExchange } from './security/edge-authenticator.ts'
+import { describeTlsFailure } from './security/tls-refusals.ts'
 
 export { EdgeSessionError, type EdgeSessionErrorCode } from './edge-session-error.ts'
 
@@ -121,7 +122,7 @@ export class EdgeSession {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('end', () => this.#onEnd())
     socket.on('error', (error: NodeJS.ErrnoException) => this.#onSocketError(error))
-    socket.on('close', () => this.close('connection closed'))
+    socket.on('close', () => this.#edgeLeft('connection closed'))
     this.#handshakeTimer = setTimeout(() => {
       this.#fail(
         new EdgeSessionError(
@@ -342,12 +343,21 @@ export class EdgeSession {
       }
       throw error
     }
-    this.close('the edge closed the connection')
+    this.#edgeLeft('the edge closed the connection')
+  }
+
+  /** The edge hung up; at the token challenge that means its token is not the bus's. */
+  #edgeLeft(reason: string): void {
+    if (this.#phase === 'authenticating' && this.#exchange !== undefined) {
+      this.#fail(new EdgeSessionError('AUTH_FAILED', this.#exchange.leftReason()))
+      return
+    }
+    this.close(reason)
   }
 
   #onSocketError(error: NodeJS.ErrnoException): void {
     if (this.#phase === 'closed') return
-    this.close(describeSocketError(error), error)
+    this.close(describeSocketError(error, this.peer), error)
   }
 
   #handle(message: DecodedMessage): void {
@@ -557,10 +567,10 @@ export class EdgeSession {
   }
 }
 
-function describeSocketError(error: NodeJS.ErrnoException): string {
+function describeSocketError(error: NodeJS.ErrnoException, peer: string): string {
   const tls = error as NodeJS.ErrnoException & { library?: string; reason?: string }
   if (tls.code?.startsWith('ERR_SSL') || tls.library === 'SSL routines') {
-    return `TLS handshake failed (${tls.reason ?? error.message}): an edge without TLS, or with a certificate this server does not trust`
+    return describeTlsFailure(tls, peer)
   }
   return `socket error: ${error.code ?? error.message}`
 }

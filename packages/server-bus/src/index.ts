@@ -70,6 +70,7 @@ export {
 export { CanMessage, type CanMessageOptions, type EqualsOptions } from './message.ts'
 export { Notifier, type NotifierOptions } from './notifier.ts'
 export { MAX_PERIODIC_FRAMES, PeriodicTask } from './periodic-task.ts'
+export { isLoopbackHost } from './security/exposure.ts'
 export type { EdgeAuthOptions, TlsServerOptions } from './security/server-security.ts'
 export {
   SocketcandBus,

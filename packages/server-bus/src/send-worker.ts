@@ -42,12 +42,19 @@ export class SendWorker {
   #held: Job[] = []
   #open = new Set<Job>()
   #nextRequestId: () => number
+  readonly #resultGraceMs: number
   #closed = false
 
-  constructor(channel: ChannelTracker, nextRequestId: () => number, hold: HoldOptions | undefined) {
+  constructor(
+    channel: ChannelTracker,
+    nextRequestId: () => number,
+    hold: HoldOptions | undefined,
+    resultGraceMs: number,
+  ) {
     this.channel = channel
     this.#nextRequestId = nextRequestId
     this.#hold = hold
+    this.#resultGraceMs = resultGraceMs
   }
 
   /** Sends not yet settled: held, waiting for the socket, or awaiting their result. */
@@ -128,10 +135,7 @@ export class SendWorker {
 
   #dispatch(job: Job, ttlLeftMs: number | undefined): void {
     job.deadline = performance.now() + job.timeoutMs
-    job.timer = setTimeout(
-      () => this.#fail(job, 'timeout', `no result from the edge within ${job.timeoutMs} ms`),
-      job.timeoutMs,
-    )
+    job.timer = setTimeout(() => this.#deadlinePassed(job), job.timeoutMs)
     this.#queue
       .add(() => this.#write(job, ttlLeftMs))
       .catch((error: unknown) => {
@@ -170,6 +174,33 @@ export class SendWorker {
       if (!(error instanceof RangeError)) throw error
       this.#fail(job, 'invalid-frame', error.message)
     }
+  }
+
+  /**
+   * The send's timeout passed. Not written yet: it never will be, a timeout. Written: the edge
+   * counts the ttl from when it read the TRANSMIT, later than our clock started, so on a slow
+   * link or a busy edge the frame may go out after our deadline; the edge always answers
+   * (sent, or ttl-expired), so its verdict is awaited, for `resultGraceMs` more at most.
+   */
+  #deadlinePassed(job: Job): void {
+    if (
+      !job.written ||
+      job.session === undefined ||
+      job.session.closed ||
+      this.#resultGraceMs === 0
+    ) {
+      this.#fail(job, 'timeout', `no result from the edge within ${job.timeoutMs} ms`)
+      return
+    }
+    job.timer = setTimeout(
+      () =>
+        this.#fail(
+          job,
+          'timeout',
+          `no result from the edge within ${job.timeoutMs + this.#resultGraceMs} ms (the frame may have reached the bus)`,
+        ),
+      this.#resultGraceMs,
+    )
   }
 
   /** Keeps a frame until its edge is back; it fails as soon as it is older than the TTL. */

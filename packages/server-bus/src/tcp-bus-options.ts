@@ -49,6 +49,13 @@ export interface TCPBusOptions {
   queueWhileDisconnected?: { ttlMs: number; maxFrames?: number | undefined } | undefined
   /** default `send` timeout waiting for the edge's result (default 1000) */
   sendTimeoutMs?: number | undefined
+  /**
+   * How long a send whose TRANSMIT was written waits past its timeout for the edge's verdict
+   * (default 10000; 0: not at all): the edge may put the frame on the bus until its ttl,
+   * counted from when it read the TRANSMIT, ends, and it always answers (sent, or
+   * `ttl-expired`); only an edge that says nothing for this long more is a `timeout`
+   */
+  sendResultGraceMs?: number | undefined
   /** initial receive filters */
   canFilters?: readonly CanFilter[] | null | undefined
   /** largest message accepted from an edge (default and ceiling 1 MiB) */
@@ -85,6 +92,7 @@ export interface ResolvedTCPBusOptions {
   receiveOwnMessages: boolean
   hold: HoldOptions | undefined
   sendTimeoutMs: number
+  sendResultGraceMs: number
   maxMessageBytes: number
   worker: boolean
 }
@@ -100,6 +108,7 @@ const INTEGER_OPTIONS = {
   heartbeatMs: [1000, 100, 60_000],
   handshakeTimeoutMs: [5000, 1, 3_600_000],
   sendTimeoutMs: [1000, 1, MAX_TIMER_MS],
+  sendResultGraceMs: [10_000, 0, MAX_TIMER_MS],
   maxMessageBytes: [MAX_MESSAGE_BYTES, 1024, MAX_MESSAGE_BYTES],
   receiveQueueFrames: [65_536, 1, MAX_TIMER_MS],
 } as const satisfies Record<string, readonly [number, number, number]>
@@ -134,6 +143,7 @@ export function resolveTCPBusOptions(options: TCPBusOptions): ResolvedTCPBusOpti
     receiveOwnMessages: flag(options.receiveOwnMessages, false, 'receiveOwnMessages'),
     hold: holdOptions(options.queueWhileDisconnected),
     sendTimeoutMs: integer('sendTimeoutMs'),
+    sendResultGraceMs: integer('sendResultGraceMs'),
     maxMessageBytes: integer('maxMessageBytes'),
     worker: flag(options.worker, false, 'worker'),
   }

@@ -78,17 +78,49 @@ describe.each(BUS_MODES)('send ($mode)', (mode) => {
     expect(bus.stats().channels['pi-test/can0']?.sendFailures).toBe(1)
   })
 
-  it('rejects with reason timeout when no result comes in time, and ignores a late one', async () => {
-    ;({ bus } = await listen())
+  it('rejects with reason timeout when the edge says nothing by the timeout and the grace after it', async () => {
+    ;({ bus } = await listen({ sendResultGraceMs: 200 }))
     const edge = await start({ onTransmit: () => undefined })
     const started = performance.now()
     const error = await rejection(bus.send(message(), { timeoutMs: 120 }))
     expect(error.reason).toBe('timeout')
-    expect(performance.now() - started).toBeGreaterThanOrEqual(115)
+    expect(error.message).toMatch(
+      /no result from the edge within 320 ms \(the frame may have reached the bus\)/,
+    )
+    expect(performance.now() - started).toBeGreaterThanOrEqual(315)
     const [transmit] = edge.messages('TRANSMIT')
+    // a result after that is ignored; the connection lives on
     edge.sendControl('TRANSMIT_RESULT', { requestId: transmit!.requestId, ok: true })
     edge.sendFrames(0, 0, [{ id: 5 }])
-    expect((await bus.recv(1000))?.arbitrationId).toBe(5) // the connection lives on
+    expect((await bus.recv(1000))?.arbitrationId).toBe(5)
+  })
+
+  it('a frame the edge put on the bus after the timeout (a busy or paused edge) is sent, not a timeout', async () => {
+    ;({ bus } = await listen({ sendResultGraceMs: 5000 }))
+    const edge = await start({ onTransmit: () => undefined })
+    const pending = bus.send(message(), { timeoutMs: 100 })
+    const transmit = await edge.waitFor('TRANSMIT')
+    // the edge counts the ttl from when it read the TRANSMIT: it may send up to then
+    expect(transmit.ttlMs).toBeGreaterThan(0)
+    expect(transmit.ttlMs).toBeLessThanOrEqual(100)
+    await sleep(300)
+    edge.sendControl('TRANSMIT_RESULT', { requestId: transmit.requestId, ok: true })
+    await expect(pending).resolves.toBeUndefined()
+  })
+
+  it('a frame the edge let expire after the timeout is reported as the edge says (ttl-expired)', async () => {
+    ;({ bus } = await listen({ sendResultGraceMs: 5000 }))
+    const edge = await start({ onTransmit: () => undefined })
+    const pending = rejection(bus.send(message(), { timeoutMs: 100 }))
+    const transmit = await edge.waitFor('TRANSMIT')
+    await sleep(300)
+    edge.sendControl('TRANSMIT_RESULT', {
+      requestId: transmit.requestId,
+      ok: false,
+      error: 'ttl-expired',
+      message: 'not on the bus within its ttl',
+    })
+    expect((await pending).reason).toBe('ttl-expired')
   })
 
   it('fails fast with not-connected when no edge serves the channel', async () => {

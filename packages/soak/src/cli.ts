@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { showDefaultsPlainly } from '@canbridge/cli/help-format'
 import { addSecurityOptions, securitySettings } from '@canbridge/cli/listen-options'
 import { Command, CommanderError, Option } from 'commander'
 import { formatSummary } from './analyze.ts'
@@ -179,7 +180,7 @@ Examples:
   canbridge-soak --duration 600 --rate 2000 --fault-every 60s --json > result.json
   canbridge-soak --shape increment,fd,remote,burst --rate 500 --duration 30`,
   )
-  return program
+  return showDefaultsPlainly(program)
 }
 
 interface Parsed {
@@ -190,12 +191,18 @@ interface Parsed {
   quiet: boolean
 }
 
-function number(value: string, name: string, min: number): number {
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < min)
-    throw new RangeError(`--${name} must be a number ≥ ${min}, got ${JSON.stringify(value)}`)
+/** A number option within its range; a value beyond it is refused with the range. */
+function number(value: string, name: string, min: number, max: number): number {
+  const n = value.trim() === '' ? Number.NaN : Number(value)
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new RangeError(
+      `--${name} must be a number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    )
   return n
 }
+
+/** frames/s: far beyond what cangen and vcan carry, so only a typing error exceeds it */
+const MAX_RATE = 1_000_000
 
 /** Parses argv (without node and script); throws CommanderError or RangeError on bad usage. */
 export function parseArgs(
@@ -206,7 +213,7 @@ export function parseArgs(
   if (output) program.configureOutput({ writeOut: output.out, writeErr: output.err })
   program.parse(argv as string[], { from: 'user' })
   const o = program.opts<Record<string, string | string[] | boolean | undefined>>()
-  const durationS = number(o['duration'] as string, 'duration', 1)
+  const durationS = number(o['duration'] as string, 'duration', 1, 31_536_000)
   const shapes = (o['shape'] as string).split(',').map((s) => s.trim()) as Shape[]
   for (const s of shapes) {
     if (!SHAPES.includes(s))
@@ -232,12 +239,12 @@ export function parseArgs(
   const quiet = o['quiet'] === true
   const options: SoakOptions = {
     durationS,
-    rate: number(o['rate'] as string, 'rate', 1),
-    minRate: number(o['minRate'] as string, 'min-rate', 0),
+    rate: number(o['rate'] as string, 'rate', 1, MAX_RATE),
+    minRate: number(o['minRate'] as string, 'min-rate', 0, MAX_RATE),
     shapes,
     iface: o['iface'] as string,
     faults,
-    port: number(o['port'] as string, 'port', 0),
+    port: number(o['port'] as string, 'port', 0, 65_535),
     listenHost: o['listen'] as string,
     security: securitySettings(o),
     edge: o['edge'] as 'spawn' | 'external',
@@ -250,14 +257,14 @@ export function parseArgs(
     edgeRestartCommand: o['edgeRestartCmd'] as string | undefined,
     place: { ssh: o['ssh'] as string | undefined, sudo: o['sudo'] === true },
     linkDev: o['linkDev'] as string,
-    timestampToleranceUs: number(o['tsTolerance'] as string, 'ts-tolerance', 0),
+    timestampToleranceUs: number(o['tsTolerance'] as string, 'ts-tolerance', 0, 60_000_000),
     flagPolicy: o['bindingLimits'] === true ? 'socketcan-binding' : 'exact',
-    drainTimeoutS: number(o['drainTimeout'] as string, 'drain-timeout', 1),
+    drainTimeoutS: number(o['drainTimeout'] as string, 'drain-timeout', 1, 86_400),
     outDir,
     reportPath: resolve((o['report'] as string | undefined) ?? join(outDir, 'report.html')),
     progress: new Progress(process.stderr, {
       enabled: !quiet,
-      intervalMs: number(o['progressInterval'] as string, 'progress-interval', 0.1) * 1000,
+      intervalMs: number(o['progressInterval'] as string, 'progress-interval', 0.1, 86_400) * 1000,
     }),
     commandLine: `canbridge-soak ${argv.join(' ')}`,
   }
@@ -269,7 +276,7 @@ export function parseArgs(
     json: o['json'] === true,
     harness: o['harness'] !== false,
     quiet,
-    rmem: Math.round(number(o['rmem'] as string, 'rmem', 65_536)),
+    rmem: Math.round(number(o['rmem'] as string, 'rmem', 65_536, 2_147_483_647)),
   }
 }
 

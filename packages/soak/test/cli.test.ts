@@ -77,6 +77,16 @@ describe('canbridge-soak arguments', () => {
   it('rejects bad usage with a message', () => {
     expect(() => parseArgs(['--shape', 'wobbly'], silent)).toThrow(/unknown shape/)
     expect(() => parseArgs(['--rate', 'fast'], silent)).toThrow(/--rate/)
+    // absurd numbers are refused with the setting's range
+    expect(() => parseArgs(['--rate', '1e9'], silent)).toThrow(
+      '--rate must be a number from 1 to 1000000, got "1e9"',
+    )
+    expect(() => parseArgs(['--duration', '1e12'], silent)).toThrow(
+      '--duration must be a number from 1 to 31536000, got "1e12"',
+    )
+    expect(() => parseArgs(['--port', '70000'], silent)).toThrow(
+      '--port must be a number from 0 to 65535, got "70000"',
+    )
     expect(() => parseArgs(['--edge', 'external'], silent)).toThrow(/fixed --port/)
     expect(() => parseArgs(['--fault', 'partition@70s'], silent)).toThrow(/after the run/)
     expect(() => parseArgs(['--bogus'], silent)).toThrow()

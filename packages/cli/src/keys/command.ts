@@ -1,6 +1,7 @@
 // "canbridge keys": the commander command that makes and manages a canbridge PKI directory
 // (CA, server certificate, per-edge certificates and tokens). Wired into the canbridge CLI.
 import { Command, InvalidArgumentError, Option } from 'commander'
+import { showDefaultsPlainly } from '../help-format.ts'
 import { addEdge } from './add-edge.ts'
 import { DEFAULT_CA_DAYS } from './certificate-authority.ts'
 import { KeysError } from './errors.ts'
@@ -274,7 +275,7 @@ The same value as: openssl x509 -noout -fingerprint -sha256 -in FILE`,
       }),
     )
 
-  return keys
+  return showDefaultsPlainly(keys)
 }
 
 interface InitCliOptions {

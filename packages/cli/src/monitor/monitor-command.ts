@@ -5,6 +5,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { type Database, parseDbc } from '@canbridge/dbc'
+import { FleetClient } from '@canbridge/fleet'
 import { type CanMessage, SocketcandBus } from '@canbridge/server-bus'
 import { isLoopbackHost } from '@canbridge/server-bus/internal'
 import { Command } from 'commander'
@@ -18,7 +19,13 @@ import {
 } from '../listen-options.ts'
 import { type Output, onStopSignal, say } from '../output.ts'
 import { MonitorServer } from './monitor-server.ts'
-import { BusSource, LogSource, type MonitorSource, TcpBusSource } from './monitor-source.ts'
+import {
+  BusSource,
+  FleetSource,
+  LogSource,
+  type MonitorSource,
+  TcpBusSource,
+} from './monitor-source.ts'
 import { Recorder } from './recorder.ts'
 import { SignalBoard } from './signal-board.ts'
 
@@ -28,6 +35,14 @@ export type MonitorInput =
   | { kind: 'edges'; listen: ListenSettings }
   | { kind: 'socketcand'; host: string; port: number; channel: string }
   | { kind: 'log'; file: string; speed: number; loop: boolean }
+  | {
+      kind: 'fleet'
+      nats: string[]
+      stream: string
+      prefix: string
+      edge: string | undefined
+      channel: string | undefined
+    }
 
 export interface MonitorSettings {
   input: MonitorInput
@@ -57,6 +72,13 @@ export function createMonitorCommand(): Command {
     .option('--log <file>', 'replay a log file (.log, .asc) with its timing instead')
     .option('--speed <factor>', 'with --log: this many times faster (default 1)')
     .option('--loop', 'with --log: start again at the end')
+    .option(
+      '--fleet <urls>',
+      'read a fleet from NATS JetStream (canbridge gateway): nats://host:port, comma-separated',
+    )
+    .option('--stream <name>', 'with --fleet: the stream (default CANBRIDGE)')
+    .option('--prefix <subject>', 'with --fleet: the subject prefix (default can)')
+    .option('--edge <id|glob>', 'with --fleet: only these edges (veh-*)')
   addListenOptions(command)
   command.addHelpText(
     'after',
@@ -72,6 +94,7 @@ Examples:
       edges from the network, with their certificates
   canbridge monitor --socketcand pi.local:29536 --channel can0
   canbridge monitor --log drive.log --speed 4 --loop --dbc vehicle.dbc
+  canbridge monitor --fleet nats://127.0.0.1:4222 --edge 'veh-*' --channel can0 --dbc vehicle.dbc
 
 Exit status: 0 stopped (Ctrl-C), 2 bad command line, 3 could not listen or read a file.`,
   )
@@ -98,11 +121,16 @@ function httpAddress(text: string): { host: string; port: number } {
 export function monitorSettings(o: Record<string, unknown>): MonitorSettings {
   const socketcand = o['socketcand'] as string | undefined
   const log = o['log'] as string | undefined
-  if (socketcand !== undefined && log !== undefined) {
-    throw new UsageError('--socketcand and --log are two sources: give one')
+  const fleet = o['fleet'] as string | undefined
+  if ([socketcand, log, fleet].filter((source) => source !== undefined).length > 1) {
+    throw new UsageError('--socketcand, --log and --fleet are different sources: give one')
   }
-  if (o['channel'] !== undefined && socketcand === undefined) {
-    throw new UsageError('--channel goes with --socketcand')
+  if (o['channel'] !== undefined && socketcand === undefined && fleet === undefined) {
+    throw new UsageError('--channel goes with --socketcand or --fleet')
+  }
+  for (const option of ['stream', 'prefix', 'edge']) {
+    if (o[option] !== undefined && fleet === undefined)
+      throw new UsageError(`--${option} goes with --fleet`)
   }
   if ((o['speed'] !== undefined || o['loop'] === true) && log === undefined) {
     throw new UsageError('--speed and --loop go with --log')
@@ -120,12 +148,21 @@ export function monitorSettings(o: Record<string, unknown>): MonitorSettings {
       port: integerOption(match[2]!, '--socketcand port', 1, 65_535),
       channel,
     }
+  } else if (fleet !== undefined) {
+    input = {
+      kind: 'fleet',
+      nats: fleet.split(',').map((url) => url.trim()),
+      stream: (o['stream'] as string | undefined) ?? 'CANBRIDGE',
+      prefix: (o['prefix'] as string | undefined) ?? 'can',
+      edge: o['edge'] as string | undefined,
+      channel: o['channel'] as string | undefined,
+    }
   } else if (log !== undefined) {
     const speed = o['speed'] as string | undefined
     input = {
       kind: 'log',
       file: log,
-      speed: speed === undefined ? 1 : numberOption(speed, '--speed'),
+      speed: speed === undefined ? 1 : numberOption(speed, '--speed', false, 10_000),
       loop: o['loop'] === true,
     }
   } else {
@@ -253,6 +290,26 @@ async function openSource(
           channel: input.channel,
         })
         return new BusSource(bus, `socketcand ${input.host}:${input.port} ${input.channel}`)
+      } catch (error) {
+        note((error as Error).message)
+        return undefined
+      }
+    case 'fleet':
+      try {
+        const client = await FleetClient.connect(
+          { servers: input.nats, name: 'canbridge-monitor' },
+          input,
+        )
+        const selection = {
+          from: 'now' as const,
+          ...(input.edge === undefined ? {} : { edge: input.edge }),
+          ...(input.channel === undefined ? {} : { channel: input.channel }),
+        }
+        return new FleetSource(
+          client,
+          selection,
+          `fleet ${input.stream} on ${input.nats.join(', ')}`,
+        )
       } catch (error) {
         note((error as Error).message)
         return undefined

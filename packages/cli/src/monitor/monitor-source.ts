@@ -1,6 +1,8 @@
 // Where the monitor's frames come from: edges connecting to a TCPBus (the default), a
-// socketcand server, or a log file replayed with its timing. Each gives batches of
-// messages and says how its link is.
+// socketcand server, a log file replayed with its timing, or a fleet in NATS JetStream.
+// Each gives batches of messages and says how its link is.
+import { type FleetClient, FleetFrame, type FrameSelection } from '@canbridge/fleet'
+import { FrameReader } from '@canbridge/protocol'
 import { type Bus, type CanMessage, LogReader, type TCPBus } from '@canbridge/server-bus'
 import type { Health } from './monitor-server.ts'
 
@@ -140,5 +142,56 @@ export class LogSource implements MonitorSource {
         resolve()
       }
     })
+  }
+}
+
+/** A fleet: frames of the chosen edges and channels out of JetStream, from now. */
+export class FleetSource implements MonitorSource {
+  readonly #fleet: FleetClient
+  readonly #selection: FrameSelection
+  readonly #describe: string
+  #gaps = 0
+  #lost = 0
+  readonly #drops: Record<string, number> = {}
+  readonly #edges = new Set<string>()
+
+  constructor(fleet: FleetClient, selection: FrameSelection, describe: string) {
+    this.#fleet = fleet
+    this.#selection = selection
+    this.#describe = describe
+    fleet.on('gap', (gap) => {
+      this.#gaps += gap.count
+      // a gap the edge reported is its drop, counted there: only the rest is lost here
+      this.#lost += gap.count - gap.reported
+    })
+    fleet.on('drop', (drop) => {
+      this.#drops[drop.reason] = (this.#drops[drop.reason] ?? 0) + drop.count
+      this.#lost += drop.count
+    })
+  }
+
+  async *batches(): AsyncGenerator<CanMessage[]> {
+    for await (const stored of this.#fleet.batches(this.#selection)) {
+      this.#edges.add(stored.edgeId)
+      const reader = new FrameReader(stored.batch)
+      const messages: CanMessage[] = []
+      while (reader.next()) messages.push(new FleetFrame(reader, stored.edgeId, stored.channel))
+      yield messages
+    }
+  }
+
+  health(): LinkHealth {
+    return {
+      source: this.#describe,
+      state: 'active',
+      edges: [...this.#edges].map((edgeId) => ({ edgeId, peer: 'fleet', channels: [] })),
+      gaps: this.#gaps,
+      drops: { ...this.#drops },
+      lost: this.#lost,
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#fleet.close()
   }
 }

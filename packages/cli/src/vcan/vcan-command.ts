@@ -91,7 +91,7 @@ export function vcanSettings(
   return {
     listen: listenSettings(o),
     edgeId: o['edgeId'] as string | undefined,
-    waitMs: numberOption(o['wait'] as string, '--wait') * 1000,
+    waitMs: numberOption(o['wait'] as string, '--wait', false, 86_400) * 1000,
     channel,
     local,
     create: create !== undefined,

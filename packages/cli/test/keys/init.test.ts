@@ -286,7 +286,7 @@ describe('canbridge keys init', () => {
       '--ca-days <n>',
       '(default: 3650)',
       '--force',
-      '(default: "./canbridge-pki")',
+      '(default: ./canbridge-pki)',
       'edge-tokens.json',
       'mode 0600',
       'Exit status',

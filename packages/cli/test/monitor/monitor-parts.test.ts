@@ -106,7 +106,9 @@ describe('SignalBoard', () => {
 
 describe('monitor command line', () => {
   it.each([
-    [{ socketcand: 'pi:29536', log: 'x.log' }, /two sources/],
+    [{ socketcand: 'pi:29536', log: 'x.log' }, /different sources: give one/],
+    [{ fleet: 'nats://127.0.0.1:4222', log: 'x.log' }, /different sources: give one/],
+    [{ stream: 'X' }, /--stream goes with --fleet/],
     [{ socketcand: 'pi:29536' }, /needs --channel/],
     [{ channel: 'can0' }, /goes with --socketcand/],
     [{ speed: '2' }, /go with --log/],

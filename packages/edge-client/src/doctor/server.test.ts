@@ -94,7 +94,7 @@ describe('server check', () => {
     const r = await checkServer(address, options)
     expect(r.status).toBe('FAIL')
     expect(r.summary).toMatch(
-      /is not a canbridge server \(.*; it sent "HTTP\/1\.1 400 Bad Request"\)$/,
+      /is not a canbridge server \(.*; it sent "HTTP\/1\.1 400 Bad Request\\r\\n\\r\\n"\)$/,
     )
   })
 

@@ -21,6 +21,7 @@ import type { ServerAddress } from '../config.ts'
 import { describeAddress } from '../connection.ts'
 import { describeRefusal, LinkHandshake } from '../security/link-handshake.ts'
 import { describeLinkSecurity, type LinkSecurity, PLAIN_LINK } from '../security/link-security.ts'
+import { peek } from '../server-answers.ts'
 import {
   describeTlsError,
   looksLikeTls,
@@ -46,14 +47,6 @@ export function doctorEdgeId(edgeId: string): string {
 }
 
 /** What the server said, shown when it is not a canbridge server. */
-function peek(bytes: Buffer): string {
-  const head = bytes.subarray(0, 24)
-  const text = head.toString('latin1')
-  return /^[\x20-\x7e\r\n\t]+$/.test(text)
-    ? JSON.stringify(text)
-    : head.toString('hex').replace(/(..)/g, '$1 ').trim()
-}
-
 type Outcome =
   | { kind: 'welcome'; welcome: Welcome; connectMs: number; handshakeMs: number }
   | { kind: 'refused'; code: string; message: string }

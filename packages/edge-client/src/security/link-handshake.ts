@@ -19,6 +19,10 @@ export type LinkProblemKind =
   | 'auth'
   | 'refused'
   | 'protocol'
+  /** connected, and the server sent nothing */
+  | 'silent'
+  /** the server sent something other than canbridge's preamble */
+  | 'foreign'
   | 'socket'
   | 'closed'
   | 'timeout'

@@ -25,7 +25,7 @@ export interface LinkSecurity {
   tls: TlsSettings | null
   /** the edge's token (PROTOCOL.md §5.13); null: none */
   token: string | null
-  /** plain TCP past this host without a token, allowed by --insecure: warned at every connect */
+  /** plain TCP past this host without a token, allowed by --insecure: warned once, at start */
   insecure: boolean
 }
 
@@ -164,6 +164,10 @@ function resolveTls(config: SecuritySettings, warnings: string[]): TlsSettings {
   }
   return { ca, caFile: tlsCa, pins: tlsPins, servername: config.tlsServername, cert, key }
 }
+
+/** The warning of an --insecure link, logged once at start (not at every reconnect). */
+export const INSECURE_WARNING =
+  'INSECURE: plain TCP without TLS or token to a server off this host (--insecure): anyone on the network path can read the bus traffic and put frames on the bus'
 
 /** Checks the TLS and token settings together and reads their files; throws ConfigError. */
 export function resolveLinkSecurity(config: SecuritySettings): ResolvedSecurity {

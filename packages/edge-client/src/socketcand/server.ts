@@ -23,6 +23,10 @@ export interface SocketcandServerOptions {
   txQueueLimit: number
   txTimeoutMs: number
   log: SocketcandLog
+  /** error classes sent to raw-mode clients (socketcand's `-e`); default 0: none */
+  errorMask?: number
+  /** a line feed before each streamed message; default off, as socketcand */
+  lineFeeds?: boolean
   maxClients?: number
   maxQueuedBytes?: number
   statistics?: (interfaceName: string) => SocketcandStat | undefined
@@ -90,6 +94,8 @@ export class SocketcandServer {
       txQueueLimit: o.txQueueLimit,
       txTimeoutMs: o.txTimeoutMs,
       maxQueuedBytes: o.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
+      errorMask: o.errorMask ?? 0,
+      lineFeeds: o.lineFeeds ?? false,
       log: o.log,
       onClose: (closed) => this.#sessions.delete(closed),
     })

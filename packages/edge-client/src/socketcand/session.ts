@@ -52,6 +52,13 @@ export interface SessionOptions {
   txTimeoutMs: number
   /** output that may wait for a slow client before it is dropped */
   maxQueuedBytes: number
+  /**
+   * error classes (CAN_ERR_* bits) sent to raw-mode clients as `< error … >`, as socketcand's
+   * `-e`; 0: none unless the client asks with the extension's `errdata`
+   */
+  errorMask: number
+  /** a line feed before each streamed message (for python-can before 4.3.1) */
+  lineFeeds: boolean
   log: SocketcandLog
   /** called once the session has ended */
   onClose(session: SocketcandSession): void
@@ -66,13 +73,13 @@ export const MIN_STATISTICS_MS = 10
 const NO_FRAMES: CanFilter[] = [{ canId: 0x20000000, canMask: 0x20000000 }]
 
 /**
- * Frames, error frames and statistics, the messages that stream to the client, start with
- * a line feed (the protocol allows blanks between messages): python-can 4.1.0 throws away
- * the byte after the last message of each read, so without it every message that a 1024-byte
- * read cuts in two is lost. Replies (`< hi >`, `< ok >`, ...) are written exactly as
- * socketcand writes them: python-can compares the handshake's replies whole.
+ * With `lineFeeds`, each streamed message (frames, error frames, statistics) starts with a
+ * line feed (the protocol allows blanks between messages): python-can before 4.3.1 (Debian
+ * bookworm's 4.1.0) throws away the byte after the last message of each read, so without it
+ * every message that a 1024-byte read cuts in two is lost. Off by default, as socketcand
+ * sends none and newer python-can logs `Bad data` for a read that ends in one.
  */
-const STREAM_SEPARATOR = '\n'
+const LINE_FEED = '\n'
 
 /** Text of an `< error ... >` reply: printable ASCII, '<' and '>' (which would end it) as '[' and ']'. */
 function replyText(text: string): string {
@@ -115,6 +122,7 @@ export class SocketcandSession {
   readonly #features = new Set<SocketcandExtensionFeature>()
   readonly #counters = new SessionCounters()
   #formatOptions: SocketcandFrameFormatOptions = {}
+  readonly #separator: string
   #statisticsMs = 0
   #statisticsTimer: NodeJS.Timeout | undefined
   #closed = false
@@ -148,6 +156,7 @@ export class SocketcandSession {
   constructor(socket: Socket, options: SessionOptions) {
     this.#socket = socket
     this.#options = options
+    this.#separator = options.lineFeeds ? LINE_FEED : ''
     this.client = `${socket.remoteAddress}:${socket.remotePort}`
     // socketcand's complaint: ~40 ms of delayed ACKs without it
     socket.setNoDelay(true)
@@ -446,7 +455,7 @@ export class SocketcandSession {
   }
 
   #stream(text: string): void {
-    this.#pending += STREAM_SEPARATOR + text
+    this.#pending += this.#separator + text
     if (!this.#inBatch) this.#flush()
   }
 
@@ -487,6 +496,13 @@ export class SocketcandSession {
       this.framesWithheld++
       return
     }
+    // as socketcand's CAN_RAW_ERR_FILTER: only the classes asked for, by the edge or the client
+    if (
+      flags & FRAME_FLAG.ERR &&
+      (id & this.#options.errorMask) === 0 &&
+      !this.#features.has('errdata')
+    )
+      return
     const frame = this.#frame
     const n = flags & FRAME_FLAG.RTR ? 0 : len
     for (let k = 0; k < n; k++) this.#scratch[k] = data[offset + k]!

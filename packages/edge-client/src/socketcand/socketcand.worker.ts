@@ -38,6 +38,8 @@ const server = new SocketcandServer({
   txPolicy: new TxPolicy(settings.txPolicy, settings.channels.length, settings.txRefusals),
   txQueueLimit: settings.txQueueLimit,
   txTimeoutMs: settings.txTimeoutMs,
+  errorMask: settings.errorMask,
+  lineFeeds: settings.lineFeeds,
   log: workerLog,
 })
 let beacon: Beacon | undefined

@@ -19,6 +19,10 @@ export interface SocketcandWorkerData {
   txQueueLimit: number
   /** how long such a request may wait */
   txTimeoutMs: number
+  /** --socketcand-error-mask: error classes sent to raw-mode clients */
+  errorMask: number
+  /** --socketcand-line-feeds */
+  lineFeeds: boolean
 }
 
 export type SupervisorToSocketcand = { type: 'stop' }

@@ -96,6 +96,10 @@ export const FAILURE_MESSAGES = {
   tls: 'TLS with the server failed; retrying with backoff',
   auth: 'authentication with the server failed; retrying with backoff',
   refused: 'the server refused the connection; retrying with backoff',
+  closed: 'the server closed the connection before WELCOME; retrying with backoff',
+  silent: 'the server did not answer; retrying with backoff',
+  foreign: 'not a canbridge server; retrying with backoff',
+  protocol: 'the server broke the protocol; retrying with backoff',
   other: 'server unreachable; retrying with backoff',
 } as const
 

@@ -17,6 +17,29 @@ describe('socketcand settings', () => {
     expect(config.socketcandBeacon).toBe(true)
   })
 
+  it('send no error frames and no line feeds by default, as socketcand without -e', () => {
+    const config = loadConfig(base, {})
+    expect(config.socketcandErrorMask).toBe(0)
+    expect(config.socketcandLineFeeds).toBe(false)
+  })
+
+  it('take an error mask in hex as socketcand -e does, and refuse one beyond CAN_ERR_MASK', () => {
+    const mask = (value: unknown) =>
+      loadConfig({ ...base, socketcandErrorMask: value }, {}).socketcandErrorMask
+    expect(mask('0x1FFFFFFF')).toBe(0x1fffffff)
+    expect(mask('1fffffff')).toBe(0x1fffffff)
+    expect(mask('004')).toBe(4)
+    expect(mask('off')).toBe(0)
+    expect(mask(12)).toBe(12)
+    for (const bad of ['20000000', 'xyz', '0x', -1, 1.5]) {
+      expect(() => mask(bad)).toThrow(
+        /bad socketcand-error-mask .*expected a hexadecimal error mask from 0 to 1FFFFFFF/,
+      )
+    }
+    const flags = parseFlags(['--socketcand-error-mask', '1FFFFFFF', '--socketcand-line-feeds'])
+    expect(flags).toMatchObject({ socketcandErrorMask: '1FFFFFFF', socketcandLineFeeds: true })
+  })
+
   it('take every address form; a host alone gets port 29536, no host is loopback, * every address', () => {
     expect(socketcand(true)).toEqual({ host: '127.0.0.1', port: 29536 })
     expect(socketcand('on')).toEqual({ host: '127.0.0.1', port: 29536 })

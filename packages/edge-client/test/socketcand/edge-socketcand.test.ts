@@ -52,8 +52,8 @@ async function client(port: number): Promise<TextClient> {
   return c
 }
 
-/** `\n< frame ID SEC.USEC DATA >` of the virtual counter pattern: frame n has id 0x100 + n % 16, data n (LE). */
-const FRAME = /\n< frame ([0-9A-F]{3}) (\d+)\.(\d{6}) ([0-9A-F]{16}) >/g
+/** `< frame ID SEC.USEC DATA >` of the virtual counter pattern: frame n has id 0x100 + n % 16, data n (LE). */
+const FRAME = /< frame ([0-9A-F]{3}) (\d+)\.(\d{6}) ([0-9A-F]{16}) >/g
 
 function counterNumbers(text: string): number[] {
   return [...text.matchAll(FRAME)].map((m) => {
@@ -76,7 +76,7 @@ describe('canbridge-edge --socketcand (virtual channels, loopback)', () => {
     expect(Math.abs(seconds[0]! - Date.now() / 1000)).toBeLessThan(10)
     // loopback=1: what this client sends comes back as received traffic of its bus
     c.send('< send 123 2 aa bb >')
-    await c.until((r) => /\n< frame 123 \d+\.\d{6} AABB >/.test(r), 'its own frame back')
+    await c.until((r) => /< frame 123 \d+\.\d{6} AABB >/.test(r), 'its own frame back')
     const connected = await e.waitForMsg('socketcand client connected')
     expect(connected).toMatchObject({ worker: 'socketcand' })
     c.close()
@@ -88,8 +88,8 @@ describe('canbridge-edge --socketcand (virtual channels, loopback)', () => {
     const { port } = await edge('virtual:stats?rate=200')
     const c = await client(port)
     c.send('< open virtual:stats >< controlmode >< statistics 300 >')
-    await c.until((r) => /\n< stat \d+ \d+ 0 0 >\n< stat/.test(r), 'two stat messages')
-    const stats = [...c.received.matchAll(/\n< stat (\d+) (\d+) 0 0 >/g)]
+    await c.until((r) => /< stat \d+ \d+ 0 0 >< stat/.test(r), 'two stat messages')
+    const stats = [...c.received.matchAll(/< stat (\d+) (\d+) 0 0 >/g)]
     const [rxBytes, rxPackets] = [Number(stats[1]![1]), Number(stats[1]![2])]
     expect(rxPackets).toBeGreaterThan(0)
     expect(rxBytes).toBe(rxPackets * 8)
@@ -225,7 +225,8 @@ describe.skipIf(pythonCan() === undefined)(
     // Skipped where no python3 with python-can's socketcand interface is installed; the
     // kernel harness installs Debian's python3-can (test/kernel/socketcand.test.ts runs it there).
     it('receives the frames of a virtual bus, and sends one that comes back', async () => {
-      const { port } = await edge('virtual:py?rate=1000&loopback=1')
+      // python-can 4.1.0 loses a frame its 1024-byte reads cut in two unless each has a line feed
+      const { port } = await edge('virtual:py?rate=1000&loopback=1', ['--socketcand-line-feeds'])
       const result = await runPython(
         `
 import can, json, time

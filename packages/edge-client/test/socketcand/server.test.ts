@@ -174,37 +174,78 @@ describe('socketcand server: handshake', () => {
 })
 
 describe('socketcand server: raw mode', () => {
-  it('streams frames as socketcand writes them, one line feed before each, one write per batch', async () => {
+  /** The frames of the first test: classic, extended, empty, an error frame, RTR, FD, classic. */
+  const MIXED = [
+    { seconds: 1700000000, microseconds: 123456, id: 0x123, data: [0xde, 0xad, 0xbe, 0xef] },
+    {
+      seconds: 1700000000,
+      microseconds: 123457,
+      id: 0x18daf110,
+      flags: FRAME_FLAG.EXT,
+      data: [1, 2, 3, 4, 5, 6, 7, 8],
+    },
+    { seconds: 1700000000, microseconds: 1, id: 0x7ff },
+    // an error frame of class CAN_ERR_CRTL (0x004)
+    {
+      seconds: 1700000001,
+      microseconds: 0,
+      id: 0x004,
+      flags: FRAME_FLAG.ERR,
+      data: [0, 0x10, 0, 0, 0, 0, 0, 0],
+    },
+    // not sent to a client without the extension: counted as withheld
+    { seconds: 1700000001, microseconds: 1, id: 0x7df, flags: FRAME_FLAG.RTR, len: 3 },
+    {
+      seconds: 1700000001,
+      microseconds: 2,
+      id: 0x456,
+      flags: FRAME_FLAG.FD | FRAME_FLAG.BRS,
+      data: new Array(12).fill(0x5a),
+    },
+    { seconds: 5, microseconds: 7, id: 0x001, data: [0] },
+  ]
+
+  it('streams frames as socketcand writes them: nothing between messages, no error frames unless asked', async () => {
     const { c, sources } = await session({ bus: 'vcan0', mode: 'rawmode' })
     expect(sources[0]!.filters).toEqual([])
+    sources[0]!.emit(MIXED)
+    await c.expect('< frame 001 5.000007 00 >')
+    // byte for byte what socketcand (without -e) writes: no line feeds, no < error … >
+    expect(c.take()).toBe(
+      '< frame 123 1700000000.123456 DEADBEEF >' +
+        '< frame 18DAF110 1700000000.123457 0102030405060708 >' +
+        '< frame 7FF 1700000000.000001  >' +
+        '< frame 001 5.000007 00 >',
+    )
+  })
+
+  it('with an error mask (socketcand -e), error frames of those classes only', async () => {
+    // CAN_ERR_CRTL (0x004) is in 0x00C, CAN_ERR_PROT (0x008) is not asked for by 0x004
+    const { c, sources } = await session({
+      bus: 'vcan0',
+      mode: 'rawmode',
+      options: { errorMask: 0x004 },
+    })
     sources[0]!.emit([
-      { seconds: 1700000000, microseconds: 123456, id: 0x123, data: [0xde, 0xad, 0xbe, 0xef] },
-      {
-        seconds: 1700000000,
-        microseconds: 123457,
-        id: 0x18daf110,
-        flags: FRAME_FLAG.EXT,
-        data: [1, 2, 3, 4, 5, 6, 7, 8],
-      },
-      { seconds: 1700000000, microseconds: 1, id: 0x7ff },
-      {
-        seconds: 1700000001,
-        microseconds: 0,
-        id: 0x004,
-        flags: FRAME_FLAG.ERR,
-        data: [0, 0x10, 0, 0, 0, 0, 0, 0],
-      },
-      // not sent to a client without the extension: counted as withheld
-      { seconds: 1700000001, microseconds: 1, id: 0x7df, flags: FRAME_FLAG.RTR, len: 3 },
-      {
-        seconds: 1700000001,
-        microseconds: 2,
-        id: 0x456,
-        flags: FRAME_FLAG.FD | FRAME_FLAG.BRS,
-        data: new Array(12).fill(0x5a),
-      },
-      { seconds: 5, microseconds: 7, id: 0x001, data: [0] },
+      ...MIXED,
+      { seconds: 6, microseconds: 0, id: 0x008, flags: FRAME_FLAG.ERR, data: new Array(8).fill(0) },
+      { seconds: 6, microseconds: 1, id: 0x002, data: [] },
     ])
+    await c.expect('< frame 002 6.000001  >')
+    const wire = c.take()
+    expect(wire).toContain(
+      '< frame 7FF 1700000000.000001  >< error 004 1700000001.000000 >< frame 001',
+    )
+    expect(wire).not.toContain('< error 008')
+  })
+
+  it('with line feeds on (for python-can before 4.3.1), one before each streamed message', async () => {
+    const { c, sources } = await session({
+      bus: 'vcan0',
+      mode: 'rawmode',
+      options: { lineFeeds: true, errorMask: 0x1fffffff },
+    })
+    sources[0]!.emit(MIXED)
     await c.expect('< frame 001 5.000007 00 >')
     expect(c.take()).toBe(`
 < frame 123 1700000000.123456 DEADBEEF >
@@ -251,12 +292,13 @@ describe('socketcand server: raw mode', () => {
       },
     ])
     await c.expect('< error 004 2.000000 0010000000000000 >')
-    expect(c.take()).toBe(`
-< rtr 7DF 1.000000 3 >
-< rtr 1ABCDE00 1.000001 0 >
-< fdframe 456 01 1.000002 5A5A5A5A5A5A5A5A5A5A5A5A >
-< fdframe 1ABCDE00 00 1.000003 0102030405060708090A0B0C >
-< error 004 2.000000 0010000000000000 >`)
+    expect(c.take()).toBe(
+      '< rtr 7DF 1.000000 3 >' +
+        '< rtr 1ABCDE00 1.000001 0 >' +
+        '< fdframe 456 01 1.000002 5A5A5A5A5A5A5A5A5A5A5A5A >' +
+        '< fdframe 1ABCDE00 00 1.000003 0102030405060708090A0B0C >' +
+        '< error 004 2.000000 0010000000000000 >',
+    )
   })
 
   it('enables fd only on a CAN FD bus, and the extension only once a bus is open', async () => {
@@ -448,10 +490,11 @@ describe('socketcand server: BCM mode', () => {
       { seconds: 1, microseconds: 4, id: 0x123, flags: FRAME_FLAG.RTR, len: 2 },
     ])
     await c.expect('< frame 18DAF110 1.000003  >')
-    expect(c.take()).toBe(`
-< frame 123 1.000000 11 22  >
-< frame 123 1.000002 11 22  >
-< frame 18DAF110 1.000003  >`)
+    expect(c.take()).toBe(
+      '< frame 123 1.000000 11 22  >' +
+        '< frame 123 1.000002 11 22  >' +
+        '< frame 18DAF110 1.000003  >',
+    )
     c.send('< unsubscribe 123 >< unsubscribe 123 >')
     await c.expect('< error no subscription or filter for 123 >')
     expect(source.filters).toEqual([{ canId: 0x18daf110, canMask: 0x1fffffff, extended: true }])
@@ -474,12 +517,13 @@ describe('socketcand server: BCM mode', () => {
       { seconds: 3, microseconds: 2, id: 0x300, data: [3] },
     ])
     await sleep(40)
-    expect(c.take()).toBe(`
-< frame 200 2.000000 11 01  >
-< frame 200 2.000002 21 02  >
-< frame 300 3.000000 01  >`)
+    expect(c.take()).toBe(
+      '< frame 200 2.000000 11 01  >' +
+        '< frame 200 2.000002 21 02  >' +
+        '< frame 300 3.000000 01  >',
+    )
     await c.expect('< frame 300 3.000002 03  >')
-    expect(c.take()).toBe('\n< frame 300 3.000002 03  >')
+    expect(c.take()).toBe('< frame 300 3.000002 03  >')
   })
 
   it('refuses BCM commands outside BCM mode and the muxfilter it does not implement', async () => {
@@ -497,7 +541,7 @@ describe('socketcand server: control mode', () => {
   it('reports the interface counters every interval, u32 as socketcand does; 0 stops them', async () => {
     const { c } = await session({ bus: 'vcan0', mode: 'controlmode' })
     c.send('< send 123 0 >< statistics 20 >')
-    await c.expect('\n< stat 4000000001 2 3 4 >\n< stat 4000000001 2 3 4 >')
+    await c.expect('< stat 4000000001 2 3 4 >< stat 4000000001 2 3 4 >')
     expect(
       c.received.startsWith('< error send works in BCM and raw mode (bcmmode or rawmode first) >'),
     ).toBe(true)
@@ -536,6 +580,6 @@ describe('socketcand server: a client that cannot keep up', () => {
     )
     expect(server.clients).toBe(1)
     sources[1]!.emit([{ seconds: 9, microseconds: 9, id: 0x9, data: [] }])
-    await fast.expect('\n< frame 009 9.000009  >')
+    await fast.expect('< frame 009 9.000009  >')
   })
 })

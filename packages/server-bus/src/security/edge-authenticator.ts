@@ -20,14 +20,30 @@ import type { ServerSecurity } from './server-security.ts'
 export class TokenExchange {
   readonly challenge: AuthChallenge
   readonly #expected: Uint8Array
+  readonly #edgeId: string
+  /** whether the tokens hold this edge id (an unknown one is answered with a decoy) */
+  readonly #known: boolean
 
-  constructor(challenge: AuthChallenge, expected: Uint8Array) {
+  constructor(challenge: AuthChallenge, expected: Uint8Array, edgeId: string, known: boolean) {
     this.challenge = challenge
     this.#expected = expected
+    this.#edgeId = edgeId
+    this.#known = known
   }
 
   accepts(response: AuthResponse): boolean {
     return proofMatches(this.#expected, response.proof)
+  }
+
+  /**
+   * Why an edge hung up on the challenge: it checks this server's proof first and leaves
+   * when the token it holds is not the one proved with (the edge's own log says so).
+   */
+  leftReason(): string {
+    const id = JSON.stringify(this.#edgeId)
+    return this.#known
+      ? `wrong token: edge ${id} closed the connection at the token challenge, so the token it holds is not the one this bus has for ${id} (an old or another edge's token file; the edge logs "the server could not prove it holds this edge's token"): give the edge its current token, or the bus the edge's (canbridge keys add-edge)`
+      : `unknown edge: this bus has no token for edge ${id}, and the edge closed the connection at the token challenge: add it to the bus's tokens (canbridge keys add-edge ${this.#edgeId})`
   }
 }
 
@@ -60,7 +76,8 @@ export class EdgeAuthenticator {
       )
     }
     this.#decoyToken ??= Buffer.from(newAuthNonce()).toString('base64url')
-    const token = tokens.tokenFor(hello.edgeId) ?? this.#decoyToken
+    const known = tokens.tokenFor(hello.edgeId)
+    const token = known ?? this.#decoyToken
     const input = {
       edgeId: hello.edgeId,
       edgeNonce: hello.authNonce,
@@ -70,6 +87,8 @@ export class EdgeAuthenticator {
     return new TokenExchange(
       { nonce: input.serverNonce, proof: authProof(ROLE.SERVER, token, input) },
       authProof(ROLE.EDGE, token, input),
+      hello.edgeId,
+      known !== undefined,
     )
   }
 }

@@ -53,6 +53,31 @@ describe.each(BUS_MODES)('token authentication ($mode)', (mode) => {
     expect(bus!.edges.map((e) => e.edgeId)).toEqual(['pi-a'])
   })
 
+  it('an edge that hangs up at the challenge, as canbridge-edge does with another token, is logged as a wrong token', async () => {
+    await tokenBus()
+    for (const edgeId of ['pi-a', 'pi-z']) {
+      const edge = await connect({ edgeId, token: 'not-the-right-token-at-all' })
+      edge.sendPreamble()
+      edge.sendHello()
+      await edge.waitFor('AUTH_CHALLENGE')
+      // canbridge-edge checks the server's proof first and leaves without answering
+      await edge.close()
+    }
+    const refused = () =>
+      logger.at('warn').filter((e) => e.message.startsWith('refused connection from'))
+    const deadline = Date.now() + 5000
+    while (refused().length < 2 && Date.now() < deadline) await sleep(10)
+    const [wrong, unknown] = refused().map((e) => e.message)
+    expect(wrong).toMatch(
+      /: wrong token: edge "pi-a" closed the connection at the token challenge, so the token it holds is not the one this bus has for "pi-a" /,
+    )
+    expect(unknown).toMatch(
+      /: unknown edge: this bus has no token for edge "pi-z", and the edge closed the connection at the token challenge: add it to the bus's tokens \(canbridge keys add-edge pi-z\)$/,
+    )
+    expect(refused().some((e) => /the edge closed the connection$/.test(e.message))).toBe(false)
+    expect(bus!.stats().refused['AUTH_FAILED']).toBe(2)
+  })
+
   it('a wrong token: ERROR AUTH_FAILED, closed, no edge, no frame accepted', async () => {
     await tokenBus()
     const edge = await connect({ token: 'not-the-right-token-at-all' })
