@@ -38,6 +38,8 @@ describe('config', () => {
       statsIntervalMs: 60_000,
       metricsPort: null,
       shutdownTimeoutMs: 5000,
+      receiveBuffer: 'auto',
+      kernelEcho: true,
     })
     expect(config.edgeId.length).toBeGreaterThan(0)
   })
@@ -77,8 +79,12 @@ describe('config', () => {
       CANBRIDGE_METRICS_PORT: '9100',
       CANBRIDGE_SPOOL_DIR: '/var/lib/canbridge',
       CANBRIDGE_DROP_POLICY: 'drop-newest',
+      CANBRIDGE_RECEIVE_BUFFER: '8K',
+      CANBRIDGE_KERNEL_ECHO: 'off',
     }
     expect(loadConfig({}, env)).toMatchObject({
+      receiveBuffer: 8192,
+      kernelEcho: false,
       server: { kind: 'unix', path: '/run/canbridge.sock' },
       channels: ['can0', 'virtual:demo?rate=10'],
       listenOnly: true,
@@ -140,6 +146,17 @@ describe('config', () => {
       [{ ...base, txTimeoutMs: '0' }, {}, /bad tx-timeout "0"/],
       [{ ...base, txQueue: '0' }, {}, /bad tx-queue "0".*integer from 1/],
       [{ ...base, highWater: '2' }, {}, /bad high-water "2".*fraction/],
+      [
+        { ...base, receiveBuffer: '1K' },
+        {},
+        /^bad receive-buffer "1K" \(from --receive-buffer\): expected auto, or a byte size from 4K to 1G/,
+      ],
+      [
+        { ...base, receiveBuffer: 'big' },
+        {},
+        /bad receive-buffer "big" \(from --receive-buffer\): expected auto, or/,
+      ],
+      [{ ...base, kernelEcho: 'perhaps' }, {}, /bad kernel-echo "perhaps".*true or false/],
       [{ channels: ['can0'] }, {}, /^no server given: use --server host:port/],
       [{ server: 'h:1' }, {}, /^no channel given: use --channel can0/],
     ]

@@ -68,6 +68,10 @@ export interface EdgeConfig {
   socketcand: SocketcandListen | null
   /** send socketcand's UDP discovery beacon while serving it */
   socketcandBeacon: boolean
+  /** SO_RCVBUF of each CAN socket, or auto: one second at the interface's highest frame rate */
+  receiveBuffer: number | 'auto'
+  /** echoes of own frames from the kernel (CAN_RAW_RECV_OWN_MSGS), not made by the edge */
+  kernelEcho: boolean
   /** error classes (CAN_ERR_* bits) sent to socketcand raw-mode clients; 0: none */
   socketcandErrorMask: number
   /** a line feed before each streamed socketcand message (python-can before 4.3.1) */
@@ -339,6 +343,21 @@ const socketcandListen: Parse<SocketcandListen | null> = (raw) => {
     throw new Invalid(SOCKETCAND_EXPECTED)
   if (port > 65535) throw new Invalid(SOCKETCAND_EXPECTED)
   return { host, port }
+}
+
+/** Smallest and largest SO_RCVBUF the edge asks for (the kernel's own floor is ~2K). */
+export const MIN_RECEIVE_BUFFER = 4 * 1024
+export const MAX_RECEIVE_BUFFER = 1024 * 1024 * 1024
+
+/** `auto`, or a byte size. */
+const receiveBufferSize: Parse<number | 'auto'> = (raw) => {
+  if (typeof raw === 'string' && raw.trim().toLowerCase() === 'auto') return 'auto'
+  try {
+    return size(MIN_RECEIVE_BUFFER, MAX_RECEIVE_BUFFER)(raw)
+  } catch (error) {
+    if (!(error instanceof Invalid)) throw error
+    throw new Invalid(`expected auto, or ${error.message.replace(/^expected /, '')}`)
+  }
 }
 
 /** CAN_ERR_MASK of linux/can.h: every error class */
@@ -624,6 +643,23 @@ export const SETTINGS: readonly Setting[] = [
     parse: booleanish,
     default: () => true,
     help: "with --socketcand, broadcast socketcand's discovery beacon (UDP 42000, every 3 s; default: on)",
+  },
+  {
+    key: 'receiveBuffer',
+    flag: '--receive-buffer',
+    placeholder: '<bytes|auto>',
+    env: 'CANBRIDGE_RECEIVE_BUFFER',
+    parse: receiveBufferSize,
+    default: () => 'auto',
+    help: "queue the kernel holds for each CAN socket (SO_RCVBUF): a size like 4M, or auto (default): one second at the interface's highest frame rate, capped by net.core.rmem_max unless the edge has CAP_NET_ADMIN",
+  },
+  {
+    key: 'kernelEcho',
+    flag: '--kernel-echo',
+    env: 'CANBRIDGE_KERNEL_ECHO',
+    parse: booleanish,
+    default: () => true,
+    help: "own-messages echoes come from the kernel (CAN_RAW_RECV_OWN_MSGS: the kernel's timestamp, only frames really sent; default: on); off: the edge echoes a frame once the kernel took it",
   },
   {
     key: 'socketcandErrorMask',

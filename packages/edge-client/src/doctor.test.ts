@@ -41,9 +41,39 @@ function goodHost(extra: Record<string, string> = {}) {
   )
 }
 
-const opens: RawChannelBinding = { RawChannel: class {} }
+/** The shape of the patched addon (patches/socketcan@4.3.1.patch): what doctor looks for. */
+class PatchedRawChannel {
+  startBatch() {}
+  readDrops() {}
+  setRecvOwnMsgs() {}
+  setReceiveBuffer() {}
+}
+const opens: RawChannelBinding = Object.assign(
+  { RawChannel: PatchedRawChannel },
+  {
+    features: {
+      batch: true,
+      drops: true,
+      fdFlags: true,
+      recvOwnMsgs: true,
+      rcvbuf: true,
+      sendErrno: true,
+      timestampNs: true,
+      version: 1,
+    },
+    BATCH_RECORD_BYTES: 88,
+    BATCH_RECORD: {},
+  },
+)
+/** socketcan 4.3.1 as published: no `.features` */
+const unpatched: RawChannelBinding = { RawChannel: class {} }
 
-async function doctor(argv: string[], host = goodHost(), env: Record<string, string> = {}) {
+async function doctor(
+  argv: string[],
+  host = goodHost(),
+  env: Record<string, string> = {},
+  binding = opens,
+) {
   let out = ''
   let err = ''
   const code = await runDoctor(
@@ -57,7 +87,7 @@ async function doctor(argv: string[], host = goodHost(), env: Record<string, str
         err += s
       },
     },
-    { host, addon: { load: () => opens }, build: undefined },
+    { host, addon: { load: () => binding }, build: undefined },
   )
   return { code, out, err, lines: out.split('\n') }
 }
@@ -88,6 +118,7 @@ describe('canbridge-edge doctor', () => {
     const checks = r.lines.filter((l) => /^(OK|WARN|FAIL) /.test(l))
     expect(checks.map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual([
       'OK addon',
+      'OK binding',
       'OK kernel',
       'OK can',
       'OK vcan0',
@@ -97,7 +128,29 @@ describe('canbridge-edge doctor', () => {
     ])
     expect(r.out).toMatch(/^OK {4}can socket {2}opened a CAN_RAW socket on vcan0$/m)
     expect(r.out).toMatch(/^OK {4}vcan0 bus {3}virtual CAN \(vcan\): no bitrate, no controller$/m)
-    expect(r.lines.at(-2)).toBe('doctor: 0 FAIL, 0 WARN, 7 OK: the edge can run here')
+    expect(r.out).toMatch(
+      /^OK {4}binding {5}patched socketcan binding in use: \(features version 1\)/m,
+    )
+    expect(r.lines.at(-2)).toBe('doctor: 0 FAIL, 0 WARN, 8 OK: the edge can run here')
+  })
+
+  it('FAIL when the socketcan addon is not the patched one (no drop accounting), exit 1', async () => {
+    const port = await bus()
+    const r = await doctor(
+      ['--server', `127.0.0.1:${port}`, '--channel', 'vcan0'],
+      goodHost(),
+      {},
+      unpatched,
+    )
+    expect(r.code).toBe(1)
+    expect(r.out).toMatch(
+      /^FAIL {2}binding {5}the patched socketcan binding is NOT in use: socketcan addon WITHOUT the canbridge patch \(no \.features/m,
+    )
+    expect(r.out).toMatch(/frames the kernel drops are not counted/)
+    expect(r.out).toMatch(
+      /fix: from source: pnpm install applies patches\/socketcan@4\.3\.1\.patch/,
+    )
+    expect(r.lines.at(-2)).toBe('doctor: 1 FAIL, 0 WARN, 7 OK: fix the FAIL lines first')
   })
 
   it('without --channel checks every CAN interface here; FAIL lines say what to fix, exit 1', async () => {

@@ -14,7 +14,7 @@ import { BUILD_INFO, type BuildInfo } from './build-info.ts'
 import { VIRTUAL_PREFIX } from './can/virtual-source.ts'
 import { ConfigError, type EdgeConfig, type FlagValues, inspectConfig, SETTINGS } from './config.ts'
 import { describeAddress } from './connection.ts'
-import { type AddonOptions, checkAddon } from './doctor/addon.ts'
+import { type AddonOptions, checkAddon, checkBindingPatch } from './doctor/addon.ts'
 import { checkCanSocket } from './doctor/can-socket.ts'
 import { type Host, realHost } from './doctor/host.ts'
 import {
@@ -61,9 +61,10 @@ function buildCommand(io: DoctorIo): Command {
   const command = new Command('canbridge-edge doctor')
     .description(
       'Checks this host for canbridge-edge and says what to fix: the configuration, the socketcan\n' +
-        'addon, the can/can_raw kernel modules, a raw CAN socket, each interface (exists, up,\n' +
-        'bitrate, controller state), socket receive buffers (>= 4 MiB), the spool directory\n' +
-        '(takes writes, free space) and the server handshake.',
+        'addon (and whether it is the patched one that counts kernel drops), the can/can_raw\n' +
+        'kernel modules, a raw CAN socket, each interface (exists, up, bitrate, controller state),\n' +
+        'socket receive buffers (>= 4 MiB), the spool directory (takes writes, free space) and the\n' +
+        'server handshake.',
     )
     .helpOption('-h, --help', 'show this help')
     .option('-c, --config <path>', 'the JSON config file the daemon uses (also CANBRIDGE_CONFIG)')
@@ -258,6 +259,8 @@ export async function runDoctor(
   } else {
     const addon = guarded('addon', () => checkAddon(host, { build, ...deps.addon }), undefined)
     if (addon) report(addon.result)
+    if (addon?.binding)
+      guarded('binding', () => report(checkBindingPatch(addon.binding!)), undefined)
     guarded('kernel', () => report(checkKernelModules(host)), undefined)
     const present = interfaces.filter((name) => readSysfsLink(host, name).type === ARPHRD_CAN)
     guarded('can socket', () => report(checkCanSocket(host, addon?.binding, present)), undefined)

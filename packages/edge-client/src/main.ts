@@ -63,7 +63,11 @@ Examples:
       --tls-ca /etc/canbridge/ca.crt --token-file /etc/canbridge/pi-garage.token --socketcand '*:29536'
       also serves socketcand clients on every address, port 29536 (python-can:
       interface='socketcand', host=<this edge>, port=29536, channel='can0'), with the
-      discovery beacon; socketcand authenticates no one: trusted networks only`,
+      discovery beacon; socketcand authenticates no one: trusted networks only
+  canbridge-edge --server 192.168.1.10:29536 --channel can0 --receive-buffer 8M --no-kernel-echo
+      an 8 MiB socket queue per channel (the kernel caps it at net.core.rmem_max unless
+      the edge has CAP_NET_ADMIN: a warning then says what to set), and own-messages
+      echoes made by the edge instead of the kernel`,
   )
   return program
 }

@@ -11,6 +11,7 @@ import type {
   TransmitResult,
   TxFrame,
 } from '@canbridge/protocol'
+import type { SourceAccounting } from './can/can-source.ts'
 import type { ServerAddress } from './config.ts'
 import type { LinkSecurity } from './security/link-security.ts'
 import type { TxPolicySettings } from './tx-policy/tx-policy.ts'
@@ -24,7 +25,7 @@ export interface LogMessage {
   fields?: Record<string, unknown>
 }
 
-export interface ChannelInfo {
+export interface ChannelInfo extends SourceAccounting {
   name: string
   fd: boolean
 }
@@ -41,6 +42,10 @@ export interface PollWorkerData {
   txQueueLimit: number
   /** how long a transmit without ttlMs may wait for room in the TX queue */
   txTimeoutMs: number
+  /** SO_RCVBUF of each CAN socket: bytes, or auto (one second at the interface's frame rate) */
+  receiveBuffer: number | 'auto'
+  /** take echoes of own frames from the kernel (CAN_RAW_RECV_OWN_MSGS) where the binding can */
+  kernelEcho: boolean
 }
 
 export interface SpoolSettings {
@@ -129,5 +134,7 @@ export type WriteToPoll =
 
 export type PollToWrite =
   | { type: 'transmit-result'; result: TransmitResult }
+  /** frames the interface lost (controller, driver): reported without a range */
+  | { type: 'interface-loss'; channel: number; count: number }
   | { type: 'bus-state'; channel: number; state: BusStateName; timeMs: number }
   | { type: 'notice'; code: string; message: string }

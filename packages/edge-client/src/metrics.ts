@@ -83,6 +83,18 @@ export function createRegistry(source: SnapshotSource): Registry {
     'counter',
   )
   perChannel(
+    'canbridge_edge_drops_kernel_overflow_total',
+    'frames the kernel dropped from the full socket receive queue (kernel-overflow)',
+    (c) => c.dropsKernel,
+    'counter',
+  )
+  perChannel(
+    'canbridge_edge_drops_interface_total',
+    "frames the interface's controller or driver lost: rx_dropped, rx_over_errors, rx_fifo_errors (interface-loss)",
+    (c) => c.dropsInterface,
+    'counter',
+  )
+  perChannel(
     'canbridge_edge_ring_bytes',
     'bytes held in the memory ring',
     (c) => c.ringBytes,

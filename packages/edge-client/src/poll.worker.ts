@@ -7,6 +7,7 @@ import { FRAME_FLAG } from '@canbridge/protocol/frames'
 import { busStateOfError } from './can/bus-state.ts'
 import { CanOpenError, type CanSource, type LinkState } from './can/can-source.ts'
 import type { FrameBatch } from './can/frame-batch.ts'
+import { receiveBufferShortfall } from './can/receive-buffer.ts'
 import { SocketCanSource } from './can/socketcan-source.ts'
 import { VIRTUAL_PREFIX, VirtualSource } from './can/virtual-source.ts'
 import { compactHeap } from './heap.ts'
@@ -32,7 +33,12 @@ function post(message: PollToSupervisor): void {
 
 const producers = settings.rings.map((ring) => new RingProducer(ring, settings.doorbell))
 const sources: CanSource[] = settings.channels.map((spec) =>
-  spec.startsWith(VIRTUAL_PREFIX) ? new VirtualSource(spec) : new SocketCanSource(spec),
+  spec.startsWith(VIRTUAL_PREFIX)
+    ? new VirtualSource(spec)
+    : new SocketCanSource(spec, {
+        receiveBuffer: settings.receiveBuffer,
+        kernelEcho: settings.kernelEcho,
+      }),
 )
 const policy = new TxPolicy(settings.txPolicy, sources.length, settings.txRefusals)
 const refusalLog = new RefusalLog(({ channel, error, message, count }) =>
@@ -67,12 +73,23 @@ function setBusState(
 
 function onFrames(channel: number, batch: FrameBatch): void {
   const producer = producers[channel]!
-  const { seconds, nanoseconds, ids, flags, lens, data } = batch
+  const { seconds, nanoseconds, ids, flags, lens, data, offsets, lostBefore } = batch
   for (let i = 0; i < batch.count; i++) {
     const f = flags[i]!
-    producer.write(seconds[i]!, nanoseconds[i]!, ids[i]!, f, lens[i]!, data, i * 64)
+    // the kernel's drops take their numbers where they happened: just before this frame
+    if (lostBefore[i]! > 0) producer.dropKernel(lostBefore[i]!)
+    if (f & FRAME_FLAG.TX) {
+      // the kernel's echo of a frame this edge sent: kept only when the server asked
+      if (
+        ownMessages &&
+        producer.write(seconds[i]!, nanoseconds[i]!, ids[i]!, f, lens[i]!, data, offsets[i]!)
+      )
+        producer.counters[RING_COUNTER.FRAMES_ECHOED]!++
+      continue
+    }
+    producer.write(seconds[i]!, nanoseconds[i]!, ids[i]!, f, lens[i]!, data, offsets[i]!)
     if (f & FRAME_FLAG.ERR) {
-      const state = busStateOfError(ids[i]!, lens[i]! > 1 ? data[i * 64 + 1]! : 0)
+      const state = busStateOfError(ids[i]!, lens[i]! > 1 ? data[offsets[i]! + 1]! : 0)
       if (state !== undefined) {
         // the error frame's own receive time
         const timeMs = seconds[i]! * 1000 + Math.floor(nanoseconds[i]! / 1e6)
@@ -81,6 +98,23 @@ function onFrames(channel: number, batch: FrameBatch): void {
     }
   }
   producer.publish()
+}
+
+/** Drops after the last frame read: numbered now, before any later frame. */
+function onKernelDrops(channel: number, count: number): void {
+  const producer = producers[channel]!
+  producer.dropKernel(count)
+  producer.publish()
+}
+
+/** Frames the interface lost before any socket: counted, and reported without a range. */
+function onInterfaceLoss(channel: number, count: number): void {
+  producers[channel]!.counters[RING_COUNTER.DROPPED_INTERFACE]! += count
+  workerLog('warn', 'the interface lost frames (controller or driver)', {
+    channel: sources[channel]!.name,
+    count,
+  })
+  toWrite({ type: 'interface-loss', channel, count })
 }
 
 function onLinkState(channel: number, state: LinkState, reason: string): void {
@@ -135,9 +169,12 @@ function attempt(pending: PendingTransmit): boolean {
   return true
 }
 
-/** With own-messages on, a frame this edge sent goes into the ring with the TX flag. */
+/**
+ * With own-messages on, a frame this edge sent goes into the ring with the TX flag; made
+ * here only where the kernel does not echo it (unpatched binding, virtual channels).
+ */
 function echo(channel: number, frame: TxFrame): void {
-  if (!ownMessages) return
+  if (!ownMessages || sources[channel]!.accounting.kernelEcho) return
   const nowMs = performance.timeOrigin + performance.now()
   const seconds = Math.floor(nowMs / 1000)
   const nanoseconds = Math.min(999_999_999, Math.round((nowMs - seconds * 1000) * 1e6))
@@ -329,6 +366,36 @@ function onWriteMessage(message: WriteToPoll): void {
   }
 }
 
+/** What the channels could not do as configured, said once at start. */
+function warnAboutSetUp(): void {
+  const socketcan = sources.filter((s) => s instanceof SocketCanSource)
+  const unpatched = socketcan.find((s) => s.binding?.patched === false)
+  if (unpatched) {
+    workerLog(
+      'warn',
+      `${unpatched.binding!.description}; this edge does not claim drop accounting (HELLO without kernel-drops)`,
+      {
+        missing: unpatched.binding!.missing,
+        fix: 'reinstall so that pnpm applies patches/socketcan@4.3.1.patch (pnpm install), or use the single executable, which embeds the patched addon',
+      },
+    )
+  }
+  for (const source of socketcan) {
+    const buffer = source.receiveBuffer
+    if (buffer !== undefined) {
+      const shortfall = receiveBufferShortfall(source.name, buffer.plan, buffer.actual)
+      if (shortfall !== undefined) workerLog('warn', shortfall, { channel: source.name })
+      else
+        workerLog('info', 'socket receive buffer set', {
+          channel: source.name,
+          bytes: buffer.actual,
+          basis: buffer.plan.basis,
+        })
+    }
+    for (const problem of source.problems) workerLog('warn', problem, { channel: source.name })
+  }
+}
+
 function fatal(message: string): never {
   throw new Error(message)
 }
@@ -372,6 +439,8 @@ for (let i = 0; i < sources.length; i++) {
     source.open({
       onFrames: (batch) => onFrames(i, batch),
       onLinkState: (state, reason) => onLinkState(i, state, reason),
+      onKernelDrops: (count) => onKernelDrops(i, count),
+      onInterfaceLoss: (count) => onInterfaceLoss(i, count),
     })
   } catch (error) {
     if (!(error instanceof CanOpenError)) throw error
@@ -381,4 +450,8 @@ for (let i = 0; i < sources.length; i++) {
     process.exit(0)
   }
 }
-post({ type: 'ready', channels: sources.map((s) => ({ name: s.name, fd: s.fd })) })
+warnAboutSetUp()
+post({
+  type: 'ready',
+  channels: sources.map((s) => ({ name: s.name, fd: s.fd, ...s.accounting })),
+})

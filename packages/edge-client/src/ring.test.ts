@@ -30,13 +30,13 @@ interface Seen {
 /** Drains everything after the cursor through a BatchEncoder; returns frames and gaps. */
 function drain(consumer: RingConsumer, maxFrames = 4096, maxBytes = 1 << 20) {
   const frames: Seen[] = []
-  const gaps: { fromSeq: number; count: number }[] = []
+  const gaps: { fromSeq: number; count: number; reason: string }[] = []
   const encoder = new BatchEncoder()
   for (;;) {
     const kind = consumer.peek(maxFrames, maxBytes)
     if (kind === RUN_KIND.EMPTY) break
     if (kind === RUN_KIND.GAP) {
-      gaps.push({ fromSeq: consumer.cursorSeq, count: consumer.count })
+      gaps.push({ fromSeq: consumer.cursorSeq, count: consumer.count, reason: consumer.gapReason })
       consumer.advance()
       continue
     }
@@ -139,8 +139,58 @@ describe('ring', () => {
     expect(writeFrame(producer, 1_000_000)).toBe(true)
     producer.publish()
     ;({ frames, gaps } = drain(consumer))
-    expect(gaps).toEqual([{ fromSeq: 50 + kept, count: 10 }])
+    expect(gaps).toEqual([{ fromSeq: 50 + kept, count: 10, reason: 'ring-full' }])
     expect(frames).toEqual([{ seq: 50 + kept + 10, n: 1_000_000 }])
+  })
+
+  it('marks kernel drops at their place in the sequence, apart from ring-full gaps', () => {
+    const ring = createRing(MIN_RING_BYTES)
+    const producer = new RingProducer(ring, createDoorbell())
+    const consumer = new RingConsumer(ring, 10)
+    writeFrame(producer, 0)
+    producer.dropKernel(3) // lost before frame 1
+    writeFrame(producer, 1)
+    writeFrame(producer, 2)
+    producer.dropKernel(5) // after the last frame read (found when the socket went idle)
+    producer.publish()
+    const { frames, gaps } = drain(consumer)
+    expect(frames).toEqual([
+      { seq: 10, n: 0 },
+      { seq: 14, n: 1 },
+      { seq: 15, n: 2 },
+    ])
+    expect(gaps).toEqual([
+      { fromSeq: 11, count: 3, reason: 'kernel-overflow' },
+      { fromSeq: 16, count: 5, reason: 'kernel-overflow' },
+    ])
+    expect(consumer.counters[RING_COUNTER.DROPPED_KERNEL]).toBe(8)
+    expect(consumer.numberedSeq()).toBe(21)
+  })
+
+  it('puts a pending ring-full gap before a kernel drop, and folds a kernel drop into a full ring', () => {
+    const ring = createRing(MIN_RING_BYTES)
+    const producer = new RingProducer(ring, createDoorbell())
+    const consumer = new RingConsumer(ring, 0)
+    let n = 0
+    while (writeFrame(producer, n)) n++ // the last one was dropped: the ring is full
+    const kept = n
+    producer.dropKernel(4) // no room for a marker: joins the ring's pending gap
+    expect(writeFrame(producer, ++n)).toBe(false)
+    producer.publish()
+    expect(consumer.counters[RING_COUNTER.DROPPED_RING_FULL]).toBe(6)
+    expect(consumer.counters[RING_COUNTER.DROPPED_KERNEL]).toBe(0)
+    expect(drain(consumer).frames.length).toBe(kept)
+    expect(consumer.trailingGap()).toBe(6)
+    consumer.release(consumer.cursorSeq)
+    producer.dropKernel(2) // room again: the pending gap's marker first, then this one
+    expect(writeFrame(producer, 7777)).toBe(true)
+    producer.publish()
+    const { frames, gaps } = drain(consumer)
+    expect(gaps).toEqual([
+      { fromSeq: kept, count: 6, reason: 'ring-full' },
+      { fromSeq: kept + 6, count: 2, reason: 'kernel-overflow' },
+    ])
+    expect(frames).toEqual([{ seq: kept + 8, n: 7777 }])
   })
 
   it('never fills the ring completely: write = release always means empty', () => {

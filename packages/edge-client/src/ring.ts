@@ -6,7 +6,8 @@
 // Sequence numbers are not stored per record: every record and every dropped frame uses
 // one, so the consumer numbers records by counting from RELEASE_SEQ. A run of frames the
 // producer had to drop leaves a GAP marker in the data (written once room returns) so the
-// consumer skips their numbers and reports them.
+// consumer skips their numbers and reports them; frames the kernel dropped before the
+// producer read them leave a GAP marker of their own kind at the place they were lost.
 import {
   FRAME_FLAG,
   RECORD_HEADER_BYTES,
@@ -61,8 +62,12 @@ export const RING_COUNTER = {
    * FRAMES_READ, which counts every number the producer gave out, it is the next one
    */
   SEQ_BASE: 7,
+  /** producer: frames the kernel dropped from the socket queue, marked in the ring */
+  DROPPED_KERNEL: 8,
+  /** producer: frames the interface counted as lost (controller, driver); not numbered */
+  DROPPED_INTERFACE: 9,
 } as const
-const COUNTER_SLOTS = 8
+const COUNTER_SLOTS = 10
 
 const DATA_START = CONTROL_SLOTS * 4 + COUNTER_SLOTS * 8
 
@@ -70,8 +75,17 @@ const DATA_START = CONTROL_SLOTS * 4 + COUNTER_SLOTS * 8
 const MARK = FRAME_FLAG.RESERVED
 /** marker kind in the len byte: the rest of the data area is unused, continue at offset 0 */
 const MARK_PAD = 0
-/** marker kind: `count` frames (u64 in the timestamp field) were dropped here */
+/** marker kind: `count` frames (u64 in the timestamp field) were dropped here (ring full) */
 const MARK_GAP = 1
+/** marker kind: `count` frames were dropped here by the kernel (socket queue full) */
+const MARK_KERNEL_GAP = 2
+
+/** Why the frames of a gap were lost, by marker kind: the DROPS reason. */
+export const GAP_REASON = {
+  RING_FULL: 'ring-full',
+  KERNEL_OVERFLOW: 'kernel-overflow',
+} as const
+export type GapReason = (typeof GAP_REASON)[keyof typeof GAP_REASON]
 
 const FLAGS_AT = 12
 const LEN_AT = 13
@@ -183,7 +197,7 @@ export class RingProducer extends RingView {
     counters[RING_COUNTER.FRAMES_READ]!++
     const rollback = this.#writePos
     const gap = counters[RING_COUNTER.PENDING_GAP]!
-    if (gap > 0 && !this.#writeGap(gap)) return this.#drop()
+    if (gap > 0 && !this.#writeGap(gap, MARK_GAP)) return this.#drop()
     const at = this.#reserve(RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : len))
     if (at < 0) {
       // no room for marker and frame together: keep one growing gap, not many small ones
@@ -198,6 +212,28 @@ export class RingProducer extends RingView {
     return true
   }
 
+  /**
+   * Marks `count` frames the kernel dropped before the next frame (or, at the end of what
+   * was read, before any later one): they take the next `count` sequence numbers. Without
+   * room for the marker the ring is full and they join its pending gap (reported as
+   * ring-full: the ring could not have held them either).
+   */
+  dropKernel(count: number): void {
+    const counters = this.counters
+    counters[RING_COUNTER.FRAMES_READ]! += count
+    const rollback = this.#writePos
+    const gap = counters[RING_COUNTER.PENDING_GAP]!
+    if ((gap > 0 && !this.#writeGap(gap, MARK_GAP)) || !this.#writeGap(count, MARK_KERNEL_GAP)) {
+      this.#writePos = rollback
+      this.#drop(count)
+      return
+    }
+    counters[RING_COUNTER.DROPPED_KERNEL]! += count
+    counters[RING_COUNTER.PENDING_GAP] = 0
+    if (gap > 0) Atomics.store(this.control, RING_CONTROL.PENDING_GAP, 0)
+    this.#unpublished = true
+  }
+
   /** Makes everything written so far visible to the consumer and wakes it. */
   publish(): void {
     if (!this.#unpublished) return
@@ -209,18 +245,19 @@ export class RingProducer extends RingView {
     }
   }
 
-  #drop(): false {
+  #drop(count = 1): false {
     // everything written before the drop is published first, so that the pending gap
     // always starts right after the published records
     if (this.#unpublished) this.publish()
     const counters = this.counters
-    counters[RING_COUNTER.DROPPED_RING_FULL]!++
-    const pending = ++counters[RING_COUNTER.PENDING_GAP]!
+    counters[RING_COUNTER.DROPPED_RING_FULL]! += count
+    counters[RING_COUNTER.PENDING_GAP]! += count
+    const pending = counters[RING_COUNTER.PENDING_GAP]!
     Atomics.store(this.control, RING_CONTROL.PENDING_GAP, Math.min(pending, 0x7fff_ffff))
     return false
   }
 
-  #writeGap(count: number): boolean {
+  #writeGap(count: number, kind: number): boolean {
     const at = this.#reserve(RECORD_HEADER_BYTES)
     if (at < 0) return false
     writeU64(this.data, at, count)
@@ -229,7 +266,7 @@ export class RingProducer extends RingView {
     this.data[at + 10] = 0
     this.data[at + 11] = 0
     this.data[at + FLAGS_AT] = MARK
-    this.data[at + LEN_AT] = MARK_GAP
+    this.data[at + LEN_AT] = kind
     return true
   }
 
@@ -275,7 +312,7 @@ export const RUN_KIND = {
   EMPTY: 0,
   /** `count` contiguous records in data[start, end) */
   RECORDS: 1,
-  /** `count` frames were dropped here (ring full) */
+  /** `count` frames were dropped here (`gapReason` says why) */
   GAP: 2,
 } as const
 
@@ -294,6 +331,8 @@ export class RingConsumer extends RingView {
   start = 0
   end = 0
   count = 0
+  /** for a GAP: why its frames were lost */
+  gapReason: GapReason = GAP_REASON.RING_FULL
 
   constructor(buffer: SharedArrayBuffer, initialSeq: number) {
     super(buffer)
@@ -382,9 +421,7 @@ export class RingConsumer extends RingView {
   #runAt(pos: number, w: number, maxFrames: number, maxBytes: number): number {
     if (pos === w) return this.#result(RUN_KIND.EMPTY, pos, pos, 0)
     const data = this.data
-    if (data[pos + FLAGS_AT] === MARK) {
-      return this.#result(RUN_KIND.GAP, pos, pos + RECORD_HEADER_BYTES, readU64(data, pos))
-    }
+    if (data[pos + FLAGS_AT] === MARK) return this.#gapAt(pos)
     const start = pos
     const limit = w > start ? w : this.capacity
     let count = 0
@@ -484,11 +521,18 @@ export class RingConsumer extends RingView {
     const data = this.data
     const flags = data[at + FLAGS_AT]!
     if (flags === MARK) {
-      this.#result(RUN_KIND.GAP, at, at + RECORD_HEADER_BYTES, readU64(data, at))
+      this.#gapAt(at)
       return
     }
     const length = RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : data[at + LEN_AT]!)
     this.#result(RUN_KIND.RECORDS, at, at + length, 1)
+  }
+
+  #gapAt(at: number): number {
+    const data = this.data
+    this.gapReason =
+      data[at + LEN_AT] === MARK_KERNEL_GAP ? GAP_REASON.KERNEL_OVERFLOW : GAP_REASON.RING_FULL
+    return this.#result(RUN_KIND.GAP, at, at + RECORD_HEADER_BYTES, readU64(data, at))
   }
 
   /** Where the unit at `pos` really starts: 0 after the producer wrapped. */

@@ -31,6 +31,11 @@ export function settingOptions(setting: Setting, help: string): Option[] {
         new Option(setting.flag, help),
         new Option('--no-socketcand-beacon', 'with --socketcand, no discovery beacon'),
       ]
+    case 'kernelEcho':
+      return [
+        new Option(setting.flag, help),
+        new Option('--no-kernel-echo', 'the edge echoes its own frames once the kernel took them'),
+      ]
     default:
       return [new Option(`${setting.flag} ${setting.placeholder ?? '<value>'}`, help)]
   }

@@ -9,7 +9,9 @@ import {
   BatchEncoder,
   type BusStateName,
   type ControlMessage,
+  DROP_REASON,
   type Drops,
+  EDGE_CAPABILITY,
   HEADER_BYTES,
   MAX_BATCH_FRAMES,
   PROTOCOL_VERSION,
@@ -290,9 +292,10 @@ function connect(): void {
   reconnectTimer = undefined
   if (stopping && !flushState) return
   generation++
-  const capabilities = ['transmit', 'periodic', 'filters', 'own-messages']
+  const capabilities: string[] = ['transmit', 'periodic', 'filters', 'own-messages']
   if (channels.some((c) => c.fd)) capabilities.unshift('fd')
   if (settings.listenOnly) capabilities.push('listen-only')
+  capabilities.push(...accountingCapabilities())
   const hello = {
     edgeId: settings.edgeId,
     instanceId: settings.instanceId,
@@ -316,6 +319,18 @@ function connect(): void {
       security: settings.security,
     },
   )
+}
+
+/** What every channel can account for (an unpatched binding claims none of it). */
+function accountingCapabilities(): string[] {
+  const all = (key: 'kernelDrops' | 'interfaceDrops' | 'fdFlags' | 'kernelEcho') =>
+    settings.channels.every((c) => c[key])
+  const claimed: string[] = []
+  if (all('kernelDrops')) claimed.push(EDGE_CAPABILITY.KERNEL_DROPS)
+  if (all('interfaceDrops')) claimed.push(EDGE_CAPABILITY.INTERFACE_DROPS)
+  if (all('fdFlags')) claimed.push(EDGE_CAPABILITY.FD_FLAGS)
+  if (all('kernelEcho')) claimed.push(EDGE_CAPABILITY.KERNEL_ECHO)
+  return claimed
 }
 
 /** Log lines for a connection that failed before WELCOME, by what failed. */
@@ -612,7 +627,7 @@ function sendOne(c: Channel, l: ServerLink): boolean {
     if (kind === RUN_KIND.EMPTY) break
     if (kind === RUN_KIND.GAP) {
       if (open) break // a gap ends a batch: its sequence numbers are not sent
-      reportDrops(c, consumer.cursorSeq, consumer.count, 'ring-full')
+      reportDrops(c, consumer.cursorSeq, consumer.count, consumer.gapReason)
       consumer.advance()
       c.sendSeq = consumer.cursorSeq
       continue
@@ -715,8 +730,8 @@ function logDrops(c: Channel, fromSeq: number, count: number, reason: string): v
   )
 }
 
-function queueDrops(c: Channel, fromSeq: number, count: number, reason: string): void {
-  logDrops(c, fromSeq, count, reason)
+function queueDrops(c: Channel, fromSeq: number | null, count: number, reason: string): void {
+  if (fromSeq !== null) logDrops(c, fromSeq, count, reason) // interface loss: logged by the poll worker
   const last = pendingDrops[pendingDrops.length - 1]
   if (
     last &&
@@ -740,6 +755,8 @@ function flushDrops(): void {
   while (pendingDrops.length > 0) {
     const drops = pendingDrops.shift()!
     l.send('DROPS', drops)
+    // without a range the server cannot dedupe a resend: at most once (STATS has the total)
+    if (drops.fromSeq === null) continue
     sentDrops.add(drops)
     const c = channels[drops.channel]!
     if (c.unconfirmed.length >= MAX_PENDING_DROPS) c.unconfirmed.shift()
@@ -807,7 +824,7 @@ async function moveToSpool(c: Channel, target: number): Promise<void> {
       const firstSeq = consumer.releaseSeq
       const { end, count } = consumer
       if (kind === RUN_KIND.GAP) {
-        reportDrops(c, firstSeq, count, 'ring-full')
+        reportDrops(c, firstSeq, count, consumer.gapReason)
         consumer.releaseTo(end, firstSeq + count)
         continue
       }
@@ -855,7 +872,7 @@ function dropOldestFromRing(c: Channel): void {
     if (kind === RUN_KIND.EMPTY || consumer.count === 0) break
     const firstSeq = consumer.releaseSeq
     const { end, count } = consumer
-    if (kind === RUN_KIND.GAP) reportDrops(c, firstSeq, count, 'ring-full')
+    if (kind === RUN_KIND.GAP) reportDrops(c, firstSeq, count, consumer.gapReason)
     else {
       c.dropsRingOldest += count
       // drop-oldest without a spool: the ring was full all the same
@@ -958,6 +975,8 @@ function reportStats(): void {
             'drops.ring-full': r[RING_COUNTER.DROPPED_RING_FULL]!,
             'drops.spool-full': own.dropsSpoolFull,
             'drops.ring-oldest': own.dropsRingOldest,
+            'drops.kernel-overflow': r[RING_COUNTER.DROPPED_KERNEL]!,
+            'drops.interface-loss': r[RING_COUNTER.DROPPED_INTERFACE]!,
             ...txRefusals.statsCounters(c.index),
           },
         }
@@ -1059,6 +1078,11 @@ function onPollMessage(message: PollToWrite): void {
           timeMs: message.timeMs,
         })
       }
+      return
+    }
+    case 'interface-loss': {
+      const c = channels[message.channel]
+      if (c) queueDrops(c, null, message.count, DROP_REASON.INTERFACE_LOSS)
       return
     }
     case 'notice':

@@ -73,6 +73,10 @@ export interface ChannelSnapshot extends TxRefusalCounts {
   dropsRingFull: number
   dropsSpoolFull: number
   dropsRingOldest: number
+  /** frames the kernel dropped from the socket queue (numbered, reported as kernel-overflow) */
+  dropsKernel: number
+  /** frames the interface's controller or driver lost (reported as interface-loss) */
+  dropsInterface: number
   ringBytes: number
   ringCapacity: number
   spoolBytes: number
@@ -231,6 +235,8 @@ export class Supervisor {
           dropsRingFull: m.counter(RING_COUNTER.DROPPED_RING_FULL),
           dropsSpoolFull: w?.dropsSpoolFull ?? 0,
           dropsRingOldest: w?.dropsRingOldest ?? 0,
+          dropsKernel: m.counter(RING_COUNTER.DROPPED_KERNEL),
+          dropsInterface: m.counter(RING_COUNTER.DROPPED_INTERFACE),
           ringBytes: m.usedBytes(),
           ringCapacity: m.capacity,
           spoolBytes: w?.spoolBytes ?? 0,
@@ -363,6 +369,8 @@ export class Supervisor {
       txRefusals: this.#txRefusals.buffer,
       txQueueLimit: this.config.txQueue,
       txTimeoutMs: this.config.txTimeoutMs,
+      receiveBuffer: this.config.receiveBuffer,
+      kernelEcho: this.config.kernelEcho,
     }
     const worker = new Worker(POLL_WORKER_URL, {
       workerData: data,

@@ -34,7 +34,38 @@ export interface Ack {
   channel: number
   nextSeq: number
 }
-export type DropReason = 'ring-full' | 'spool-full' | 'ttl' | 'kernel-overflow'
+/** Why frames were lost at the edge (PROTOCOL.md §5.4); receivers accept any other string. */
+export const DROP_REASON = {
+  /** the edge's memory ring was full */
+  RING_FULL: 'ring-full',
+  /** the edge's disk spool was full */
+  SPOOL_FULL: 'spool-full',
+  TTL: 'ttl',
+  /** the kernel dropped them from the edge's full socket receive queue (SO_RXQ_OVFL) */
+  KERNEL_OVERFLOW: 'kernel-overflow',
+  /** the interface's controller or driver lost them (rx_dropped, rx_over_errors, rx_fifo_errors) */
+  INTERFACE_LOSS: 'interface-loss',
+} as const
+export type DropReason = (typeof DROP_REASON)[keyof typeof DROP_REASON]
+
+/** HELLO capabilities of an edge (PROTOCOL.md §5.1); receivers ignore names they do not know. */
+export const EDGE_CAPABILITY = {
+  FD: 'fd',
+  TRANSMIT: 'transmit',
+  PERIODIC: 'periodic',
+  FILTERS: 'filters',
+  LISTEN_ONLY: 'listen-only',
+  OWN_MESSAGES: 'own-messages',
+  /** every frame the kernel drops from the edge's socket queues is reported (`kernel-overflow`) */
+  KERNEL_DROPS: 'kernel-drops',
+  /** losses the interfaces count (controller, driver) are reported (`interface-loss`) */
+  INTERFACE_DROPS: 'interface-drops',
+  /** FD, BRS and ESI are exact on every received frame (also FD frames of 8 bytes or fewer) */
+  FD_FLAGS: 'fd-flags',
+  /** echoes of own frames come from the kernel: its timestamp, and only frames really sent */
+  KERNEL_ECHO: 'kernel-echo',
+} as const
+export type EdgeCapability = (typeof EDGE_CAPABILITY)[keyof typeof EDGE_CAPABILITY]
 export interface Drops {
   channel: number
   fromSeq: number | null

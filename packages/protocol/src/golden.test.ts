@@ -371,6 +371,26 @@ const CONTROL_VECTORS: ControlVector[] = [
     encode: 'exact',
   }),
   control({
+    name: 'HELLO with the loss-accounting capabilities',
+    type: 'HELLO',
+    code: 0x01,
+    senders: [EDGE],
+    body: `M5
+      a6 'edgeId'       a2 'pi'
+      aa 'instanceId'   a2 'i2'
+      a8 'software'     a0
+      a8 'channels'     91 M3 a4 'name' a4 'can0'  a2 'fd' c3  a7 'nextSeq' 00
+      ac 'capabilities' 94 ac 'kernel-drops' af 'interface-drops' a8 'fd-flags' ab 'kernel-echo'`,
+    value: {
+      edgeId: 'pi',
+      instanceId: 'i2',
+      software: '',
+      channels: [{ name: 'can0', fd: true, nextSeq: 0 }],
+      capabilities: ['kernel-drops', 'interface-drops', 'fd-flags', 'kernel-echo'],
+    },
+    encode: 'exact',
+  }),
+  control({
     name: 'HELLO with authNonce (token authentication)',
     type: 'HELLO',
     code: 0x01,
@@ -456,7 +476,26 @@ const CONTROL_VECTORS: ControlVector[] = [
     encode: 'exact',
   }),
   control({
-    name: 'DROPS (kernel overflow: fromSeq nil)',
+    name: 'DROPS (interface loss: fromSeq nil)',
+    type: 'DROPS',
+    code: 0x12,
+    senders: [EDGE],
+    body: `M4 a7 'channel' 00 a7 'fromSeq' c0 a5 'count' 03 a6 'reason' ae 'interface-loss'`,
+    value: { channel: 0, fromSeq: null, count: 3, reason: 'interface-loss' },
+    encode: 'exact',
+  }),
+  control({
+    name: 'DROPS (kernel overflow: the numbers reserved where the kernel lost them)',
+    type: 'DROPS',
+    code: 0x12,
+    senders: [EDGE],
+    body: `M4 a7 'channel' 00 a7 'fromSeq' cd 01 f4 a5 'count' 07 a6 'reason' af 'kernel-overflow'`,
+    value: { channel: 0, fromSeq: 500, count: 7, reason: 'kernel-overflow' },
+    encode: 'exact',
+  }),
+  control({
+    // an edge before issue 13 sent no fromSeq for kernel drops: still valid
+    name: 'DROPS (kernel overflow without a range)',
     type: 'DROPS',
     code: 0x12,
     senders: [EDGE],

@@ -47,6 +47,11 @@ export interface ChannelStats {
   sendQueued: number
   /** the edge's own counters from its last STATS message */
   edgeCounters: Record<string, number>
+  /**
+   * whether the edge counts the frames its kernel drops (HELLO capability `kernel-drops`):
+   * false means such loss shows neither as a gap nor as `edgeDrops`; null before any edge
+   */
+  kernelDropsCounted: boolean | null
 }
 
 /** Distinct DROPS ranges remembered per reason; beyond, the oldest are forgotten. */
@@ -91,6 +96,7 @@ export class ChannelTracker {
   /** per reason: the ranges already counted in edgeDrops */
   readonly #dropRanges = new Map<string, SequenceRanges>()
   edgeCounters: Record<string, number> = Object.create(null)
+  kernelDropsCounted: boolean | null = null
   /** frames lost, each once: `gaps` and `edgeDrops` minus what both counted */
   lost = 0
   /** every sequence counted in `lost` (gaps and reported ranges): the one owner of the rule */
@@ -194,6 +200,7 @@ export class ChannelTracker {
       receiveQueued: this.queued,
       sendQueued,
       edgeCounters: { ...this.edgeCounters },
+      kernelDropsCounted: this.kernelDropsCounted,
     }
   }
 }

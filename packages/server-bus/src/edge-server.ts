@@ -14,6 +14,7 @@ import {
   type BusStateName,
   type ControlMessage,
   type DataBatch,
+  EDGE_CAPABILITY,
   FRAME_FLAG,
   type Hello,
   RECORD_HEADER_BYTES,
@@ -551,6 +552,7 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
     const channels = hello.channels.map((offer) => {
       const tracker = this.#trackerFor(hello.edgeId, offer.name)
       tracker.fd = offer.fd
+      tracker.kernelDropsCounted = hello.capabilities.includes(EDGE_CAPABILITY.KERNEL_DROPS)
       return tracker
     })
     const capabilities = this.#sink.ownMessages ? ['own-messages'] : []
@@ -588,6 +590,12 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
       },
       `edge ${info.edgeId} connected`,
     )
+    if (!info.capabilities.includes(EDGE_CAPABILITY.KERNEL_DROPS)) {
+      this.#logger.warn(
+        { peer: session.peer, edgeId: info.edgeId, capabilities: info.capabilities },
+        `edge ${info.edgeId} cannot count the frames its kernel drops (no kernel-drops capability: an older edge, or one without the patched socketcan binding): such loss shows neither as a gap nor in a drop report`,
+      )
+    }
     if (this.#options.insecure && !this.#authenticator.authenticates) {
       this.#logger.warn(
         { peer: session.peer, edgeId: info.edgeId },

@@ -103,6 +103,29 @@ describe.each(BUS_MODES)('several edges ($mode)', (mode) => {
     expect(message?.channel).toBe('pi-b/can0')
     expect(bus.stats().channels['pi-a/can0']?.connected).toBe(false)
   })
+
+  it('says which edges count the frames their kernel drops (HELLO kernel-drops), and warns about the others', async () => {
+    let logger: ReturnType<typeof capturingLogger>
+    ;({ bus, logger } = await listen())
+    const counting = await ScriptedEdge.start(bus.address, {
+      edgeId: 'pi-new',
+      channels: [{ name: 'can0' }],
+      capabilities: ['transmit', 'kernel-drops'],
+    })
+    const older = await ScriptedEdge.start(bus.address, {
+      edgeId: 'pi-old',
+      channels: [{ name: 'can0' }],
+    })
+    edges.push(counting, older)
+    await waitUntil(() => bus!.edges.length === 2)
+    const { channels } = bus.stats()
+    expect(channels['pi-new/can0']?.kernelDropsCounted).toBe(true)
+    expect(channels['pi-old/can0']?.kernelDropsCounted).toBe(false)
+    const warnings = logger.at('warn').map((e) => e.message)
+    expect(warnings.filter((m) => /cannot count the frames its kernel drops/.test(m))).toEqual([
+      expect.stringMatching(/^edge pi-old cannot count/),
+    ])
+  })
 })
 
 describe.each(BUS_MODES)('waitForEdge ($mode)', (mode) => {

@@ -101,9 +101,10 @@ function buildProgram(): Command {
     )
     .option('--ts-tolerance <us>', 'timestamp difference still counted equal, µs', '0')
     .option(
-      '--strict-flags',
-      "count BRS/ESI and FD-for-8-bytes-or-less differences as corruption (default: the socketcan binding's documented limits, counted apart)",
+      '--binding-limits',
+      'for an edge without the patched socketcan binding (its HELLO has no fd-flags): BRS/ESI and FD-for-8-bytes-or-less differences are counted apart instead of as corruption (default: every flag must match)',
     )
+    .option('--strict-flags', 'every flag must match (the default; kept for old command lines)')
     .option(
       '--drain-timeout <seconds>',
       'after the traffic, how long to wait for the edge to hand everything over',
@@ -257,7 +258,7 @@ export function parseArgs(
     place: { ssh: o['ssh'] as string | undefined, sudo: o['sudo'] === true },
     linkDev: o['linkDev'] as string,
     timestampToleranceUs: number(o['tsTolerance'] as string, 'ts-tolerance', 0, 60_000_000),
-    flagPolicy: o['strictFlags'] === true ? 'exact' : 'socketcan-binding',
+    flagPolicy: o['bindingLimits'] === true ? 'socketcan-binding' : 'exact',
     drainTimeoutS: number(o['drainTimeout'] as string, 'drain-timeout', 1, 86_400),
     outDir,
     reportPath: resolve((o['report'] as string | undefined) ?? join(outDir, 'report.html')),

@@ -21,10 +21,10 @@ import { FRAME_FLAG } from '@canbridge/protocol'
 import type { FrameTable } from './frames.ts'
 
 /**
- * `exact`: every flag must match. `socketcan-binding`: the documented limits of the npm
- * `socketcan` binding the edge reads with are not corruption: BRS and ESI are never
- * reported, and an FD frame of 8 bytes or fewer reads as classic. Frames that differ only
- * that way are matched and counted in `flagLimitDiffs`.
+ * `exact` (the default): every flag must match. `socketcan-binding`: for an edge without
+ * the patched npm `socketcan` binding (its HELLO has no `fd-flags`), whose limits are not
+ * corruption: BRS and ESI are never reported, and an FD frame of 8 bytes or fewer reads as
+ * classic. Frames that differ only that way are matched and counted in `flagLimitDiffs`.
  */
 export type FlagPolicy = 'exact' | 'socketcan-binding'
 
@@ -116,7 +116,7 @@ export function compareFrames(
   options: CompareOptions = {},
 ): CompareResult {
   const tolerance = options.timestampToleranceUs ?? 0
-  const policy = options.flagPolicy ?? 'socketcan-binding'
+  const policy = options.flagPolicy ?? 'exact'
   const window = options.searchWindow ?? 4096
   const timeWindowUs = options.timeWindowUs ?? 2_000_000
   const maxExamples = options.maxExamples ?? 20

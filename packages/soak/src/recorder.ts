@@ -86,11 +86,26 @@ export class CandumpRecorder {
     if (!this.running) throw new Error(`candump exited at once: ${this.stderr.trim()}`)
   }
 
-  /** Stops candump (SIGINT, after `settleMs` for the last frames) and closes the log. */
-  async stop(settleMs = 300): Promise<void> {
+  /**
+   * Stops candump (SIGINT) once its log has not grown for `settleMs`, and closes the log.
+   * candump stops reading at SIGINT: frames still queued in its socket would never be
+   * logged, so it must have caught up first. Its output is block-buffered, so the log grows
+   * in blocks while it works through a backlog; the last block comes at its exit.
+   */
+  async stop(settleMs = 500, maxWaitMs = 30_000): Promise<void> {
     if (this.#stopping) return
     this.#stopping = true
-    await sleep(settleMs)
+    const deadline = performance.now() + maxWaitMs
+    let seen = -1
+    let quietSince = performance.now()
+    while (performance.now() < deadline) {
+      this.#tail()
+      if (this.count !== seen) {
+        seen = this.count
+        quietSince = performance.now()
+      } else if (performance.now() - quietSince >= settleMs) break
+      await sleep(50)
+    }
     await stopChild(this.#child, 'SIGINT', 3000)
     await exited(this.#child)
     clearInterval(this.#timer)

@@ -284,7 +284,7 @@ export function renderReport(result: SoakResult): string {
       `${n(result.timestampMismatches)} (tolerance ${result.timestampToleranceUs} µs, largest |diff| ${n(result.maxTimestampDiffUs)} µs)`,
     ),
     row(
-      'flag differences within the binding limits',
+      'flag differences forgiven (--binding-limits)',
       `${n(result.flagLimitDiffs)} (policy ${result.flagPolicy})`,
     ),
     row('candump drops', n(result.groundTruthDrops), result.groundTruthDrops > 0),

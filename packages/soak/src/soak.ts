@@ -4,6 +4,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync 
 import { join } from 'node:path'
 import { FRAME_FLAG } from '@canbridge/protocol'
 import { type CanMessage, silentLogger, TCPBus, type TCPBusOptions } from '@canbridge/server-bus'
+import { microsecondsOf } from '@canbridge/server-bus/internal'
 import { analyze, type SoakResult } from './analyze.ts'
 import type { BlindWindow, FlagPolicy } from './compare.ts'
 import { EdgeRunner } from './edge-runner.ts'
@@ -399,7 +400,9 @@ class Soak {
         (m.isFd ? FRAME_FLAG.FD : 0) |
         (m.bitrateSwitch ? FRAME_FLAG.BRS : 0) |
         (m.errorStateIndicator ? FRAME_FLAG.ESI : 0)
-      table.push(Math.round(m.timestamp * 1e6), m.arbitrationId, flags, m.dlc, m.data, at)
+      // whole µs truncated from the exact ns, as candump prints them (the float timestamp
+      // cannot hold nanoseconds: its last µs digit may be off by one)
+      table.push(microsecondsOf(m), m.arbitrationId, flags, m.dlc, m.data, at)
     }
     this.receivedCount += batch.length
   }

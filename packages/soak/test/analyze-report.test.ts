@@ -21,7 +21,8 @@ describe('analyze', () => {
       reordered: 0,
       corrupted: 0,
     })
-    expect(r.flagLimitDiffs).toBe(600) // FD+BRS received as FD
+    expect(r.flagLimitDiffs).toBe(0) // every flag exact: nothing forgiven
+    expect(r.flagPolicy).toBe('exact')
     expect(r.traffic).toMatchObject({ extended: 1000, standard: 2000, fd: 600, fdBrs: 600 })
     expect(r.p50LatencyMs).toBeGreaterThanOrEqual(2)
     expect(r.p50LatencyMs).toBeLessThanOrEqual(8)

@@ -14,7 +14,7 @@ describe('canbridge-soak arguments', () => {
       faults: [],
       port: 0,
       edge: 'spawn',
-      flagPolicy: 'socketcan-binding',
+      flagPolicy: 'exact',
       timestampToleranceUs: 0,
     })
     expect(json).toBe(false)

@@ -218,21 +218,24 @@ describe('compareFrames', () => {
     expect(r2.lost).toBe(1)
   })
 
-  it('binding limits: BRS, ESI and FD on ≤ 8 bytes differ without corruption; --strict-flags counts them', () => {
+  it('every flag must match by default; --binding-limits forgives BRS, ESI and FD on ≤ 8 bytes (an unpatched edge)', () => {
     const t: Frame[] = [
       { tsUs: 1, id: 0x10, flags: FD | BRS, len: 12, data: new Uint8Array(12).fill(1) },
       { tsUs: 2, id: 0x11, flags: FD | BRS | ESI, len: 8, data: new Uint8Array(8).fill(2) },
       { tsUs: 3, id: 0x12, flags: RTR, len: 3, data: new Uint8Array(0) },
     ]
     const got: Frame[] = [{ ...t[0]!, flags: FD }, { ...t[1]!, flags: 0 }, t[2]!]
-    const lenient = run(t, got)
+    const lenient = run(t, got, { flagPolicy: 'socketcan-binding' })
     expect(lenient.corrupted).toBe(0)
     expect(lenient.flagLimitDiffs).toBe(2)
-    const strict = run(t, got, { flagPolicy: 'exact' })
+    const strict = run(t, got)
     expect(strict.corrupted).toBe(2)
     expect(strict.corruptedFields.flags).toBe(2)
     // FD lost on a 12-byte frame is corruption under both policies
-    expect(run(t, [{ ...t[0]!, flags: 0 }, got[1]!, got[2]!]).corrupted).toBe(1)
+    expect(
+      run(t, [{ ...t[0]!, flags: 0 }, got[1]!, got[2]!], { flagPolicy: 'socketcan-binding' })
+        .corrupted,
+    ).toBe(1)
   })
 
   it('remote frames compare their length, not data', () => {

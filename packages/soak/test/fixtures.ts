@@ -20,7 +20,7 @@ export function syntheticInput(options: { lose?: boolean } = {}): AnalysisInput 
     if (options.lose && i === 2000) continue
     const inPartition = tsUs >= (START_MS + 10_000) * 1000 && tsUs < (START_MS + 15_000) * 1000
     const delayMs = inPartition ? START_MS + 15_200 - tsUs / 1000 : 2 + (i % 7)
-    received.push(tsUs, i & 0x7ff, flags & ~FRAME_FLAG.BRS, len, data, tsUs + delayMs * 1000)
+    received.push(tsUs, i & 0x7ff, flags, len, data, tsUs + delayMs * 1000)
   }
   return {
     startMs: START_MS,

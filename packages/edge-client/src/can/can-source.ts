@@ -23,6 +23,26 @@ export interface CanSourceEvents {
   onFrames(batch: FrameBatch): void
   /** The link changed state; `reason` says why, for the log. */
   onLinkState(state: LinkState, reason: string): void
+  /**
+   * The kernel dropped `count` frames from the socket queue after the last frame handed
+   * over (found when the socket went idle, or at close). Drops before a frame come with
+   * it, in `FrameBatch.lostBefore`.
+   */
+  onKernelDrops?(count: number): void
+  /** The interface's controller or driver lost `count` frames (its own counters). */
+  onInterfaceLoss?(count: number): void
+}
+
+/** What a source can account for; the edge's HELLO capabilities follow from them. */
+export interface SourceAccounting {
+  /** every frame the kernel drops from the socket queue is reported */
+  kernelDrops: boolean
+  /** the interface's loss counters are reported */
+  interfaceDrops: boolean
+  /** FD, BRS and ESI are exact on received frames */
+  fdFlags: boolean
+  /** echoes of own frames come from the kernel (TX flag on received frames) */
+  kernelEcho: boolean
 }
 
 export interface CanSource {
@@ -31,6 +51,8 @@ export interface CanSource {
   /** whether the channel carries CAN FD frames */
   readonly fd: boolean
   readonly linkState: LinkState
+  /** known once open */
+  readonly accounting: SourceAccounting
   /** Opens the channel; throws a CanOpenError that says what to fix. */
   open(events: CanSourceEvents): void
   /** Idempotent. */

@@ -1,18 +1,18 @@
-// SocketCAN through the `socketcan` binding (npm, N-API). What the binding gives and what
-// it lacks shapes this file:
-// - one callback per frame `{ id, ext?, rtr?, err?, data, ts_sec, ts_usec }` with SIOCGSTAMP
-//   microsecond timestamps (int32 seconds), up to 101 frames per wake-up: collected here
-//   into one FrameBatch handed over in setImmediate;
-// - no FD/BRS/ESI marker on received frames: on an MTU-72 interface a frame longer than
-//   8 bytes is FD, anything else is taken as classic (README: limits);
-// - send()/sendFD() return the byte count or -1 without errno: the interface flags tell
-//   interface-down from a full TX queue;
-// - no CAN_RAW_RECV_OWN_MSGS: the poll worker echoes frames it sent itself.
+// SocketCAN through the `socketcan` binding (npm, N-API), in one of two ways:
+// - patched (patches/socketcan@4.3.1.patch, detected by `.features`): batch reads, many
+//   frames per system call into fixed 88-byte records with nanosecond kernel timestamps,
+//   FD/BRS/ESI/own flags and the socket's kernel drop counter; the records are handed
+//   over as they are (no object per frame); SO_RCVBUF, CAN_RAW_RECV_OWN_MSGS, errno on send;
+// - unpatched (an older or hand-copied addon): one callback per frame `{ id, ext?, rtr?,
+//   err?, data, ts_sec, ts_usec }` (SIOCGSTAMP), no FD marker on frames of 8 bytes or
+//   fewer, no kernel drops, -1 on a failed send: the edge says so at start and in HELLO,
+//   and makes the echo of its own frames itself (README: the SocketCAN binding).
 import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { constants as osConstants } from 'node:os'
 import type { CanFilter, TxFrame } from '@canbridge/protocol'
 import { FRAME_FLAG, frameProblem } from '@canbridge/protocol/frames'
 import {
+  CAN_ID_FLAG,
   CAN_OPEN_ERROR,
   CanOpenError,
   type CanSource,
@@ -20,37 +20,37 @@ import {
   kernelFilters,
   type LinkState,
   type SendOutcome,
+  type SourceAccounting,
 } from './can-source.ts'
 import { FrameBatch } from './frame-batch.ts'
+import { InterfaceLossCounter } from './interface-loss.ts'
+import { KernelDropCounter } from './kernel-drop-counter.ts'
+import { autoReceiveBuffer, type ReceiveBufferPlan } from './receive-buffer.ts'
+import {
+  BATCH_RECORD_BYTES,
+  type BatchRecordLayout,
+  type BindingSupport,
+  bindingSupport,
+  loadSocketCanModule,
+  type NativeMessage,
+  type NativeModule,
+  type NativeRawChannel,
+} from './socketcan-binding.ts'
 
-interface NativeMessage {
-  id: number
-  ext?: boolean
-  rtr?: boolean
-  err?: boolean
-  data: Buffer
-  ts_sec?: number
-  ts_usec?: number
+export interface SocketCanOptions {
+  /**
+   * SO_RCVBUF: bytes of queue the kernel holds for this socket, `auto` (one second at the
+   * interface's highest frame rate), or undefined (the kernel's net.core.rmem_default)
+   */
+  receiveBuffer?: number | 'auto' | undefined
+  /** echo own frames from the kernel (CAN_RAW_RECV_OWN_MSGS) when the binding can */
+  kernelEcho?: boolean | undefined
 }
 
-interface NativeRawChannel {
-  addListener(event: 'onMessage', callback: (message: NativeMessage) => void): void
-  addListener(event: 'onStopped', callback: () => void): void
-  start(): void
-  stop(): void
-  send(message: { id: number; ext: boolean; rtr: boolean; data: Buffer }): number
-  sendFD(message: { id: number; ext: boolean; fd_brs: boolean; data: Buffer }): number
-  setRxFilters(filters: { id: number; mask: number; invert: boolean }[]): void
-  setErrorFilters(mask: number): void
-}
-
-interface NativeModule {
-  RawChannel: new (
-    name: string,
-    timestamps: boolean,
-    protocol: number,
-    nonBlockSend: boolean,
-  ) => NativeRawChannel
+/** The receive buffer as asked for and as the kernel set it (getsockopt: doubled). */
+export interface ReceiveBufferResult {
+  plan: ReceiveBufferPlan
+  actual: number
 }
 
 /** linux/can.h: every error class (receive every error frame) */
@@ -60,18 +60,19 @@ const ARPHRD_CAN = 280
 const IFF_UP = 0x1
 const CAN_RAW = 1
 const CANFD_MTU = 72
+/** linux/can.h: the 29 bits of an extended id */
+const CAN_EFF_MASK = 0x1fffffff
 const TWO_POW_32 = 4_294_967_296
 const LINK_POLL_MS = 1000
+/** how often an idle socket's drop counter is read (drops after the last frame) */
+const IDLE_CHECK_MS = 100
+/** records per wake-up in batch mode */
+const BATCH_FRAMES = 256
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]))
 
-let native: NativeModule | undefined
-
-/** Loads the native addon directly (the package's main also loads an XML parser we do not need). */
 function loadNative(channel: string): NativeModule {
-  if (native) return native
   try {
-    const require = createRequire(import.meta.url)
-    native = require('socketcan/build/Release/can.node') as NativeModule
-    return native
+    return loadSocketCanModule()
   } catch (error) {
     throw new CanOpenError(
       CAN_OPEN_ERROR.NO_SOCKETCAN,
@@ -101,26 +102,69 @@ export function interfaceState(name: string): LinkState {
 export class SocketCanSource implements CanSource {
   readonly name: string
   fd = false
+  readonly #options: SocketCanOptions
   #channel: NativeRawChannel | undefined
   #events: CanSourceEvents | undefined
   #state: LinkState = 'gone'
   #filters: readonly CanFilter[] = []
-  #batch = new FrameBatch(256)
+  /** unpatched binding: frames collected per wake-up */
+  #batch = new FrameBatch(BATCH_FRAMES)
   #flushScheduled = false
   #monitor: NodeJS.Timeout | undefined
   #closed = false
+  #support: BindingSupport | undefined
+  #kernelEcho = false
+  #receiveBuffer: ReceiveBufferResult | undefined
+  #problems: string[] = []
+  // batch mode (patched binding)
+  #records: Uint8Array | undefined
+  #view: DataView | undefined
+  #layout: BatchRecordLayout | undefined
+  readonly #drops = new KernelDropCounter()
+  #interfaceLoss: InterfaceLossCounter | undefined
+  #idleCheck: NodeJS.Timeout | undefined
+  /** a batch arrived since the last idle check */
+  #busy = false
+  /** the drop counter was read since the last batch */
+  #idleChecked = false
 
-  constructor(name: string) {
+  constructor(name: string, options: SocketCanOptions = {}) {
     if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(name)) {
       throw new RangeError(
         `CAN interface name ${JSON.stringify(name)} must be 1..15 of A-Z a-z 0-9 _ . : -`,
       )
     }
     this.name = name
+    this.#options = options
   }
 
   get linkState(): LinkState {
     return this.#state
+  }
+
+  /** The binding as loaded (undefined before open): patched or not, and what it lacks. */
+  get binding(): BindingSupport | undefined {
+    return this.#support
+  }
+
+  get accounting(): SourceAccounting {
+    const patched = this.#support?.patched === true
+    return {
+      kernelDrops: patched,
+      interfaceDrops: true,
+      fdFlags: patched,
+      kernelEcho: patched && this.#kernelEcho,
+    }
+  }
+
+  /** The receive buffer set at the last open (undefined when not asked for, or not possible). */
+  get receiveBuffer(): ReceiveBufferResult | undefined {
+    return this.#receiveBuffer
+  }
+
+  /** What could not be set up as configured (for the log; the channel runs without it). */
+  get problems(): readonly string[] {
+    return this.#problems
   }
 
   open(events: CanSourceEvents): void {
@@ -133,8 +177,13 @@ export class SocketCanSource implements CanSource {
         ? 'interface up'
         : `interface ${this.name} is down; bring it up with: ip link set ${this.name} up`,
     )
+    if (events.onInterfaceLoss) this.#interfaceLoss = new InterfaceLossCounter(this.name)
     this.#monitor = setInterval(() => this.#pollLink(), LINK_POLL_MS)
     this.#monitor.unref()
+    if (this.#support?.patched) {
+      this.#idleCheck = setInterval(() => this.#checkIdle(), IDLE_CHECK_MS)
+      this.#idleCheck.unref()
+    }
   }
 
   #openChannel(): void {
@@ -157,6 +206,7 @@ export class SocketCanSource implements CanSource {
     const mtu = Number(sysfs(name, 'mtu') ?? '16')
     this.fd = mtu >= CANFD_MTU
     const binding = loadNative(name)
+    this.#problems = []
     let channel: NativeRawChannel
     try {
       channel = new binding.RawChannel(name, true, CAN_RAW, true)
@@ -174,20 +224,72 @@ export class SocketCanSource implements CanSource {
     }
     channel.setErrorFilters(CAN_ERR_MASK)
     channel.setRxFilters(kernelFilters(this.#filters))
-    channel.addListener('onMessage', this.#onMessage)
     channel.addListener('onStopped', this.#onStopped)
-    channel.start()
+    const support = bindingSupport(binding)
+    this.#support = support
+    if (support.patched) {
+      this.#setUpSocket(channel)
+      this.#startBatch(channel, support.layout!)
+    } else {
+      if (this.#options.receiveBuffer !== undefined)
+        this.#problems.push('receive buffer not set: the socketcan binding is not patched')
+      channel.addListener('onMessage', this.#onMessage)
+      channel.start()
+    }
     this.#channel = channel
+  }
+
+  /** SO_RCVBUF and CAN_RAW_RECV_OWN_MSGS, as configured (patched binding). */
+  #setUpSocket(channel: NativeRawChannel): void {
+    const wanted = this.#options.receiveBuffer
+    if (wanted !== undefined) {
+      const plan: ReceiveBufferPlan =
+        wanted === 'auto'
+          ? autoReceiveBuffer(this.name)
+          : { bytes: wanted, basis: `--receive-buffer ${wanted}` }
+      // the kernel doubles what it is given (its overhead counts against the buffer)
+      const actual = channel.setReceiveBuffer!(Math.ceil(plan.bytes / 2), true)
+      this.#receiveBuffer = { plan, actual }
+    }
+    this.#kernelEcho = false
+    if (this.#options.kernelEcho) {
+      try {
+        channel.setRecvOwnMsgs!(true)
+        this.#kernelEcho = true
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === undefined) throw error
+        this.#problems.push(`CAN_RAW_RECV_OWN_MSGS refused (${code}): the edge echoes its frames`)
+      }
+    }
+  }
+
+  #startBatch(channel: NativeRawChannel, layout: BatchRecordLayout): void {
+    if (this.#records === undefined) {
+      const records = new Uint8Array(BATCH_FRAMES * BATCH_RECORD_BYTES)
+      this.#records = records
+      this.#view = new DataView(records.buffer)
+      this.#layout = layout
+      this.#batch = new FrameBatch(BATCH_FRAMES, records)
+    }
+    this.#drops.reset() // a new socket counts from 0
+    this.#idleChecked = false
+    channel.startBatch!(this.#records, this.#onBatch)
   }
 
   close(): void {
     if (this.#closed) return
     this.#closed = true
     if (this.#monitor) clearInterval(this.#monitor)
+    if (this.#idleCheck) clearInterval(this.#idleCheck)
     this.#flush()
     const channel = this.#channel
     this.#channel = undefined
-    if (channel) channel.stop()
+    if (channel) {
+      // drops after the last frame read are not lost from the count at shutdown either
+      if (this.#support?.patched) this.#readIdleDrops(channel)
+      channel.stop()
+    }
     this.#state = 'gone'
   }
 
@@ -219,6 +321,7 @@ export class SocketCanSource implements CanSource {
           id: frame.id,
           ext,
           fd_brs: (flags & FRAME_FLAG.BRS) !== 0,
+          fd_esi: (flags & FRAME_FLAG.ESI) !== 0, // an unpatched binding ignores it
           data: Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength),
         })
       } else {
@@ -233,6 +336,7 @@ export class SocketCanSource implements CanSource {
       return { ok: false, error: 'internal', message: (error as Error).message }
     }
     if (written > 0) return { ok: true }
+    if (this.#support?.patched) return this.#sendFailed(-written)
     // no errno from the binding: a down interface explains -1, else the queue was full
     const state = interfaceState(this.name)
     if (state !== 'up') {
@@ -240,6 +344,98 @@ export class SocketCanSource implements CanSource {
       return { ok: false, error: 'interface-down' }
     }
     return { ok: false, error: 'tx-queue-full' }
+  }
+
+  /** A failed send, by its errno (patched binding). */
+  #sendFailed(errno: number): SendOutcome {
+    const code = ERRNO_NAMES.get(errno) ?? `errno ${errno}`
+    switch (code) {
+      case 'ENOBUFS':
+      case 'EAGAIN':
+        return { ok: false, error: 'tx-queue-full' }
+      case 'ENETDOWN':
+      case 'ENXIO':
+      case 'ENODEV': {
+        const state = interfaceState(this.name)
+        this.#setState(state === 'up' ? 'down' : state, `send failed: ${code}`)
+        return { ok: false, error: 'interface-down', message: code }
+      }
+      case 'EINVAL':
+      case 'EMSGSIZE':
+        return { ok: false, error: 'invalid-frame', message: `the kernel refused it: ${code}` }
+      default:
+        return { ok: false, error: 'internal', message: `send failed: ${code}` }
+    }
+  }
+
+  /** Batch mode: `count` records from the binding, handed over as they are. */
+  #onBatch = (count: number): void => {
+    this.#busy = true
+    this.#idleChecked = false
+    const records = this.#records!
+    const view = this.#view!
+    const L = this.#layout!
+    const batch = this.#batch
+    batch.count = 0
+    let carried = 0
+    for (let i = 0; i < count; i++) {
+      const at = i * BATCH_RECORD_BYTES
+      const canId = view.getUint32(at + L.CAN_ID, true)
+      const recordFlags = records[at + L.FLAGS]!
+      let len = records[at + L.LENGTH]!
+      let flags = 0
+      let id: number
+      if (canId & CAN_ID_FLAG.ERR) {
+        flags = FRAME_FLAG.ERR
+        id = canId & CAN_ERR_MASK
+        if (len > 8) len = 8
+      } else {
+        if (canId & CAN_ID_FLAG.EFF) {
+          flags = FRAME_FLAG.EXT
+          id = canId & CAN_EFF_MASK
+        } else id = canId & 0x7ff
+        if (recordFlags & L.FLAG_FD) {
+          flags |= FRAME_FLAG.FD
+          if (recordFlags & L.FLAG_BRS) flags |= FRAME_FLAG.BRS
+          if (recordFlags & L.FLAG_ESI) flags |= FRAME_FLAG.ESI
+        } else if (canId & CAN_ID_FLAG.RTR) flags |= FRAME_FLAG.RTR
+      }
+      if (recordFlags & L.FLAG_OWN) flags |= FRAME_FLAG.TX
+      const lost = carried + this.#drops.advance(view.getUint32(at + L.DROPS, true))
+      if (frameProblem(id, flags, len) !== undefined) {
+        carried = lost // the drops still happened before the frames that follow
+        continue
+      }
+      carried = 0
+      const seconds =
+        view.getUint32(at + L.TS_SEC_LO, true) + view.getUint32(at + L.TS_SEC_HI, true) * TWO_POW_32
+      const j = batch.push(seconds, view.getUint32(at + L.TS_NSEC, true), id, flags, len)
+      batch.lostBefore[j] = lost
+      batch.offsets[j] = at + L.DATA
+    }
+    if (batch.count > 0) this.#events?.onFrames(batch)
+    batch.count = 0
+    if (carried > 0) this.#events?.onKernelDrops?.(carried)
+  }
+
+  /**
+   * Drops after the last frame queued show only in the socket's counter: read it once the
+   * socket has been quiet for an idle interval (a batch since the last check: not idle).
+   */
+  #checkIdle(): void {
+    if (this.#busy) {
+      this.#busy = false
+      return
+    }
+    const channel = this.#channel
+    if (this.#idleChecked || channel === undefined) return
+    this.#idleChecked = true
+    this.#readIdleDrops(channel)
+  }
+
+  #readIdleDrops(channel: NativeRawChannel): void {
+    const lost = this.#drops.advance(channel.readDrops!())
+    if (lost > 0) this.#events?.onKernelDrops?.(lost)
   }
 
   #onMessage = (message: NativeMessage): void => {
@@ -283,6 +479,8 @@ export class SocketCanSource implements CanSource {
   }
 
   #pollLink(): void {
+    const lost = this.#interfaceLoss?.sample() ?? 0
+    if (lost > 0) this.#events?.onInterfaceLoss?.(lost)
     const state = interfaceState(this.name)
     if (state === 'gone') {
       this.#setState('gone', `interface ${this.name} disappeared`)

@@ -133,6 +133,13 @@ export class VirtualSource implements CanSource {
   readonly name: string
   readonly fd: boolean
   readonly options: VirtualOptions
+  /** no kernel between the generator and the ring: nothing is lost unseen */
+  readonly accounting = {
+    kernelDrops: true,
+    interfaceDrops: true,
+    fdFlags: true,
+    kernelEcho: false,
+  }
   #events: CanSourceEvents | undefined
   #state: LinkState = 'down'
   #filters: readonly CanFilter[] = []

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { fakeHost, removeFakeHosts } from '../../test/helpers/fake-host.ts'
 import type { BuildInfo } from '../build-info.ts'
-import { checkAddon, findAddonPath, mountFor } from './addon.ts'
+import { checkAddon, checkBindingPatch, findAddonPath, mountFor } from './addon.ts'
 
 afterEach(removeFakeHosts)
 
@@ -119,5 +119,30 @@ describe('socketcan addon', () => {
     expect(typeof binding?.RawChannel).toBe('function')
     expect(result.status).toBe('OK')
     expect(result.summary).toMatch(/^socketcan loaded from \/.*\/can\.node$/)
+  })
+
+  it('binding: FAIL for an addon with an older patch, naming what it lacks', () => {
+    class OlderRawChannel {
+      startBatch() {}
+      readDrops() {}
+    }
+    const older = Object.assign(
+      { RawChannel: OlderRawChannel },
+      { features: { batch: true, drops: true, version: 0 }, BATCH_RECORD_BYTES: 80 },
+    )
+    const result = checkBindingPatch(older)
+    expect(result.status).toBe('FAIL')
+    expect(result.summary).toMatch(
+      /older or different canbridge patch \(features version 0; missing: /,
+    )
+    for (const lacking of [
+      'features.version 1',
+      'fdFlags',
+      'RawChannel.setRecvOwnMsgs()',
+      'RawChannel.setReceiveBuffer()',
+      'BATCH_RECORD_BYTES 88 (got 80)',
+      'BATCH_RECORD',
+    ])
+      expect(result.summary).toContain(lacking)
   })
 })

@@ -4,17 +4,33 @@
 // not writable keeps a new version from unpacking its addon, and a noexec mount keeps the
 // addon from loading at all. Where it came from is read back from /proc/self/maps.
 import { accessSync, constants, realpathSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import type { BuildInfo } from '../build-info.ts'
+import { bindingSupport, loadSocketCanModule, type NativeModule } from '../can/socketcan-binding.ts'
 import type { RawChannelBinding } from './can-socket.ts'
 import { type Host, readHostFile } from './host.ts'
 import { type CheckResult, fail, ok, warn } from './report.ts'
 
 /** Loads the addon the way the poll worker does (a specifier ending in can.node). */
 export function loadSocketCanAddon(): RawChannelBinding {
-  const require = createRequire(import.meta.url)
-  return require('socketcan/build/Release/can.node') as RawChannelBinding
+  return loadSocketCanModule()
+}
+
+/**
+ * Whether the loaded addon carries the canbridge patch (its `.features`): without it the
+ * edge cannot count the frames the kernel drops, and says so in its HELLO.
+ */
+export function checkBindingPatch(binding: RawChannelBinding): CheckResult {
+  const support = bindingSupport(binding as NativeModule)
+  if (support.patched)
+    return ok(
+      'binding',
+      `patched socketcan binding in use: ${support.description.replace(/^socketcan addon with the canbridge patch /, '')}`,
+    )
+  return fail('binding', `the patched socketcan binding is NOT in use: ${support.description}`, [
+    'from source: pnpm install applies patches/socketcan@4.3.1.patch and rebuilds the addon (a C++ toolchain is needed)',
+    'the single executable embeds the patched addon: do not replace it with a can.node of your own',
+  ])
 }
 
 /** Path of the loaded socketcan addon among the file mappings of /proc/self/maps. */

@@ -1,6 +1,7 @@
-// Socket receive buffers: the socketcan binding never sets SO_RCVBUF, so
-// net.core.rmem_default decides how many frames the kernel holds for the edge while it is
-// busy (99-canbridge.conf in the tarball sets both to 4 MiB).
+// Socket receive buffers: the edge asks for its own (--receive-buffer, SO_RCVBUF), which
+// net.core.rmem_max caps unless it has CAP_NET_ADMIN; an addon without the canbridge patch
+// cannot ask, and net.core.rmem_default decides (99-canbridge.conf in the tarball sets both
+// to 4 MiB).
 import { type Host, readHostFile } from './host.ts'
 import { type CheckResult, ok, warn } from './report.ts'
 
@@ -28,7 +29,7 @@ export function checkSocketBuffers(host: Host): CheckResult {
     const which = low.map((v) => `${v.key} ${v.value}`).join(' and ')
     return warn(
       'rmem',
-      `${which} below 4 MiB: a CAN_RAW socket holds a few hundred frames, and at full bus load the kernel drops frames the edge cannot count`,
+      `${which} below 4 MiB: a CAN_RAW socket holds a few hundred frames, and at full bus load the kernel drops frames (the patched binding counts them: kernel-overflow)`,
       fix,
     )
   }

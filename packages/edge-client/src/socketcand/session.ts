@@ -477,7 +477,7 @@ export class SocketcandSession {
       view.id = batch.ids[i]!
       view.flags = batch.flags[i]!
       view.len = batch.lens[i]!
-      view.offset = i * MAX_FD_LENGTH
+      view.offset = batch.offsets[i]!
       if (!(view.flags & FRAME_FLAG.ERR))
         this.#counters.received(view.flags & FRAME_FLAG.RTR ? 0 : view.len)
       if (this.#mode === 'raw') this.#emitFrame(view)

@@ -79,6 +79,10 @@ describe.skipIf(!inKernel)('CI soak (kernel harness)', () => {
       ['server-restart', undefined],
       ['partition', undefined],
     ])
+    // exact: every flag and every kernel timestamp, the first frame after each edge start too
+    expect(result.flagPolicy).toBe('exact')
+    expect(result.flagLimitDiffs).toBe(0)
+    expect(result.timestampMismatches).toBe(0)
     expect(result.problems).toEqual([])
     expect(code).toBe(0)
   }, 300_000)

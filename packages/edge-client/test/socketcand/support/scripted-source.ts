@@ -26,6 +26,12 @@ export class ScriptedSource implements CanSource {
   readonly fd: boolean
   linkState: LinkState = 'down'
   filters: readonly CanFilter[] = []
+  readonly accounting = {
+    kernelDrops: true,
+    interfaceDrops: true,
+    fdFlags: true,
+    kernelEcho: false,
+  }
   readonly sent: TxFrame[] = []
   /** each send first fails this many times with tx-queue-full */
   busy = 0
