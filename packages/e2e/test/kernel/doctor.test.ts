@@ -64,7 +64,8 @@ describe.skipIf(!inKernel)('doctor on vcan (kernel tests)', () => {
     )
     expect(out).toMatch(
       packaged
-        ? /^OK +addon +socketcan [\d.]+ \(N-API \d+, embedded\) unpacked in \/\S+ .*: writable, executables allowed$/m
+        ? // the executable embeds the addon built with our patch, and says which patch
+          /^OK +addon +socketcan [\d.]+ \+ patch sha256 [0-9a-f]{12} \(N-API \d+, embedded\) unpacked in \/\S+ .*: writable, executables allowed$/m
         : /^OK +addon +socketcan loaded from \/\S+\/can\.node$/m,
     )
     // the addon pnpm built (or the executable embeds) carries the patch: kernel drops counted
