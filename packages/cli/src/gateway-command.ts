@@ -1,7 +1,7 @@
 // `canbridge gateway`: edges into NATS JetStream. Accepts edges exactly as `canbridge dump`
 // listens for them (same options: TLS, tokens, allowed peers) and stores their traffic in a
 // stream, acknowledging to each edge only what JetStream stored (@canbridge/fleet).
-import { FleetError, Gateway } from '@canbridge/fleet'
+import { Gateway } from '@canbridge/fleet'
 import { stderrLogger } from '@canbridge/server-bus'
 import { Command } from 'commander'
 import { EXIT, integerOption, numberOption, UsageError } from './exit.ts'
@@ -117,7 +117,7 @@ export async function runGateway(settings: GatewaySettings, out: Output): Promis
     })
   } catch (error) {
     note((error as Error).message)
-    return error instanceof FleetError || error instanceof Error ? EXIT.ERROR : EXIT.FAILED
+    return EXIT.ERROR // NATS unreachable, the stream unfit, or the port taken
   }
   gateway.server.on('edgeConnected', (edge) =>
     note(`edge ${edge.edgeId} connected from ${edge.peer}: ${edge.channels.join(', ')}`),

@@ -5,7 +5,12 @@
 // writer on the same channel makes it fail (JetStream 10071) instead of interleaving, and
 // the publisher then re-reads the truth. A batch whose outcome is unknown (time-out, NATS
 // away) is retried with the same message id, which JetStream dedupes.
-import { BATCH_HEADER_BYTES, DataBatch, MAX_BATCH_FRAMES } from '@canbridge/protocol'
+import {
+  BATCH_HEADER_BYTES,
+  DataBatch,
+  MAX_BATCH_FRAMES,
+  writeBatchHeader,
+} from '@canbridge/protocol'
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import { headers as natsHeaders } from '@nats-io/transport-node'
 import { BATCH_HEADER, batchMessageId } from './batch-headers.ts'
@@ -53,9 +58,9 @@ function merge(batches: DataBatch[]): DataBatch {
     length += batch.body.length - BATCH_HEADER_BYTES
     count += batch.count
   }
+  const first = batches[0]!
   const body = new Uint8Array(length)
-  body.set(batches[0]!.body.subarray(0, BATCH_HEADER_BYTES))
-  new DataView(body.buffer).setUint16(2, count, true)
+  writeBatchHeader(body, first.channel, count, first.firstSeq)
   let offset = BATCH_HEADER_BYTES
   for (const batch of batches) {
     body.set(batch.body.subarray(BATCH_HEADER_BYTES), offset)

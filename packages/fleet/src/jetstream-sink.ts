@@ -2,7 +2,7 @@
 // ChannelPublisher, and the edge is acknowledged only when JetStream has stored it. Batches
 // waiting for JetStream are bounded per channel; past the bound the edge is paused (TCP
 // pushes back, the edge's ring and spool hold the frames) until JetStream catches up.
-import { BATCH_HEADER_BYTES, DataBatch } from '@canbridge/protocol'
+import { BATCH_HEADER_BYTES, DataBatch, writeBatchHeader } from '@canbridge/protocol'
 import type { ChannelTracker, ReceiveSink } from '@canbridge/server-bus/edge-server'
 import type { ChannelPublisher } from './channel-publisher.ts'
 
@@ -58,9 +58,8 @@ export class JetStreamSink implements ReceiveSink {
     const firstSeq = channel.nextSeq! - count
     const body = new Uint8Array(BATCH_HEADER_BYTES + (end - start))
     body.set(bytes.subarray(start, end), BATCH_HEADER_BYTES)
-    const view = new DataView(body.buffer)
-    view.setUint16(2, count, true)
-    view.setBigUint64(4, BigInt(firstSeq), true)
+    // channel index 0: in the stream the subject names the channel, not the edge's HELLO
+    writeBatchHeader(body, 0, count, firstSeq)
     const batch = DataBatch.parse(body)
     this.#size += count
     if (this.#size > this.#peak) this.#peak = this.#size

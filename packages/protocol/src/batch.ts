@@ -18,6 +18,23 @@ import {
   writeU64Number,
 } from './record.ts'
 
+/**
+ * Writes a batch header (§6.1: u16 channel index, u16 count, u64 first sequence) at the
+ * start of `body`: the one place that knows its layout.
+ */
+export function writeBatchHeader(
+  body: Uint8Array,
+  channel: number,
+  count: number,
+  firstSeq: number,
+): void {
+  body[0] = channel & 0xff
+  body[1] = channel >> 8
+  body[2] = count & 0xff
+  body[3] = count >> 8
+  writeU64Number(body, 4, firstSeq)
+}
+
 export class DataBatch {
   /** channel index in the edge's HELLO */
   readonly channel: number
@@ -158,11 +175,8 @@ export class DataBatch {
     for (let i = 0; i <= skip; i++) reader.next()
     const records = this.body.subarray(reader.offset)
     const body = new Uint8Array(BATCH_HEADER_BYTES + records.length)
-    body.set(this.body.subarray(0, 2), 0) // channel index
     const count = this.count - skip
-    body[2] = count & 0xff
-    body[3] = count >> 8
-    writeU64Number(body, 4, this.firstSeq + skip)
+    writeBatchHeader(body, this.channel, count, this.firstSeq + skip)
     body.set(records, BATCH_HEADER_BYTES)
     return new DataBatch(this.channel, count, this.firstSeq + skip, body)
   }

@@ -10,7 +10,7 @@ export {
   proofMatches,
   tokenProblem,
 } from './auth.ts'
-export { DataBatch, FrameReader } from './batch.ts'
+export { DataBatch, FrameReader, writeBatchHeader } from './batch.ts'
 export {
   AUTH_NONCE_BYTES,
   AUTH_PROOF_BYTES,
