@@ -10,7 +10,10 @@
 // producer read them leave a GAP marker of their own kind at the place they were lost.
 import {
   FRAME_FLAG,
+  RECORD_FIELD,
   RECORD_HEADER_BYTES,
+  recordLength,
+  recordLengthAt,
   writeRecordParts,
   writeTimestampParts,
 } from '@canbridge/protocol/frames'
@@ -87,8 +90,9 @@ export const GAP_REASON = {
 } as const
 export type GapReason = (typeof GAP_REASON)[keyof typeof GAP_REASON]
 
-const FLAGS_AT = 12
-const LEN_AT = 13
+/** a marker is a record header whose flags byte is MARK and whose len byte is its kind */
+const FLAGS_AT = RECORD_FIELD.FLAGS
+const LEN_AT = RECORD_FIELD.LEN
 const TWO_POW_32 = 4_294_967_296
 
 /** Smallest ring the daemon accepts: room for a few hundred of the largest records. */
@@ -198,7 +202,7 @@ export class RingProducer extends RingView {
     const rollback = this.#writePos
     const gap = counters[RING_COUNTER.PENDING_GAP]!
     if (gap > 0 && !this.#writeGap(gap, MARK_GAP)) return this.#drop()
-    const at = this.#reserve(RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : len))
+    const at = this.#reserve(recordLength(flags, len))
     if (at < 0) {
       // no room for marker and frame together: keep one growing gap, not many small ones
       this.#writePos = rollback
@@ -261,10 +265,7 @@ export class RingProducer extends RingView {
     const at = this.#reserve(RECORD_HEADER_BYTES)
     if (at < 0) return false
     writeU64(this.data, at, count)
-    this.data[at + 8] = 0
-    this.data[at + 9] = 0
-    this.data[at + 10] = 0
-    this.data[at + 11] = 0
+    this.data.fill(0, at + RECORD_FIELD.ID, at + RECORD_FIELD.ID + 4)
     this.data[at + FLAGS_AT] = MARK
     this.data[at + LEN_AT] = kind
     return true
@@ -427,9 +428,8 @@ export class RingConsumer extends RingView {
     let count = 0
     while (pos !== limit && count < maxFrames) {
       if (limit - pos < RECORD_HEADER_BYTES) break
-      const flags = data[pos + FLAGS_AT]!
-      if (flags === MARK) break
-      const length = RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : data[pos + LEN_AT]!)
+      if (data[pos + FLAGS_AT] === MARK) break
+      const length = recordLengthAt(data, pos)
       if (pos + length - start > maxBytes) break
       pos += length
       count++
@@ -519,12 +519,11 @@ export class RingConsumer extends RingView {
   /** Describes the unit (record or marker) at a normalized `at`: sets kind/start/end/count. */
   #unitAt(at: number): void {
     const data = this.data
-    const flags = data[at + FLAGS_AT]!
-    if (flags === MARK) {
+    if (data[at + FLAGS_AT] === MARK) {
       this.#gapAt(at)
       return
     }
-    const length = RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : data[at + LEN_AT]!)
+    const length = recordLengthAt(data, at)
     this.#result(RUN_KIND.RECORDS, at, at + length, 1)
   }
 

@@ -6,6 +6,7 @@ import {
   MAX_BATCH_FRAMES,
   MAX_SEQUENCE,
   MESSAGE_TYPE,
+  RECORD_FIELD,
   RECORD_HEADER_BYTES,
 } from './constants.ts'
 import { ProtocolError } from './errors.ts'
@@ -17,6 +18,9 @@ import {
   readU64Number,
   writeU64Number,
 } from './record.ts'
+
+/** the id's most significant byte (little-endian u32) */
+const ID_TOP = RECORD_FIELD.ID + 3
 
 /**
  * Writes a batch header (§6.1: u16 channel index, u16 count, u64 first sequence) at the
@@ -95,18 +99,20 @@ export class DataBatch {
           },
         )
       }
-      const flags = body[offset + 12]!
-      const len = body[offset + 13]!
+      const flags = body[offset + RECORD_FIELD.FLAGS]!
+      const len = body[offset + RECORD_FIELD.LEN]!
       // Fast path for the common classic data frame (standard or extended, maybe echoed):
       // the id's top bytes decide validity; anything else gets the full check.
       const plainClassic =
         (flags & ~(FRAME_FLAG.EXT | FRAME_FLAG.TX)) === 0 &&
         len <= 8 &&
         (flags & FRAME_FLAG.EXT
-          ? body[offset + 11]! <= 0x1f
-          : body[offset + 11] === 0 && body[offset + 10] === 0 && body[offset + 9]! <= 0x07)
+          ? body[offset + ID_TOP]! <= 0x1f
+          : body[offset + ID_TOP] === 0 &&
+            body[offset + ID_TOP - 1] === 0 &&
+            body[offset + ID_TOP - 2]! <= 0x07)
       if (!plainClassic) {
-        const problem = frameProblem(readU32(body, offset + 8), flags, len)
+        const problem = frameProblem(readU32(body, offset + RECORD_FIELD.ID), flags, len)
         if (problem !== undefined) {
           throw new ProtocolError('BAD_FRAME', `record ${i}: ${problem}`, {
             typeCode,
@@ -147,13 +153,13 @@ export class DataBatch {
     const body = this.body
     let offset = BATCH_HEADER_BYTES
     for (let i = 0; i < this.count; i++) {
-      const flags = body[offset + 12]!
-      const len = body[offset + 13]!
-      const dataStart = offset + RECORD_HEADER_BYTES
+      const flags = body[offset + RECORD_FIELD.FLAGS]!
+      const len = body[offset + RECORD_FIELD.LEN]!
+      const dataStart = offset + RECORD_FIELD.DATA
       const dataEnd = dataStart + (flags & FRAME_FLAG.RTR ? 0 : len)
       frames[i] = {
         timestampNs: readTimestampNs(body, offset),
-        id: readU32(body, offset + 8),
+        id: readU32(body, offset + RECORD_FIELD.ID),
         flags,
         len,
         data: body.subarray(dataStart, dataEnd),
@@ -213,14 +219,12 @@ export class FrameReader {
     const offset = this.#next
     this.offset = offset
     this.seq++
-    this.id =
-      (bytes[offset + 8]! | (bytes[offset + 9]! << 8) | (bytes[offset + 10]! << 16)) +
-      bytes[offset + 11]! * 0x1000000
-    const flags = bytes[offset + 12]!
-    const len = bytes[offset + 13]!
+    this.id = readU32(bytes, offset + RECORD_FIELD.ID)
+    const flags = bytes[offset + RECORD_FIELD.FLAGS]!
+    const len = bytes[offset + RECORD_FIELD.LEN]!
     this.flags = flags
     this.len = len
-    this.dataOffset = offset + RECORD_HEADER_BYTES
+    this.dataOffset = offset + RECORD_FIELD.DATA
     this.dataLength = flags & FRAME_FLAG.RTR ? 0 : len
     this.#next = this.dataOffset + this.dataLength
     return true

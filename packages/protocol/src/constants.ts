@@ -7,6 +7,17 @@ export const PREAMBLE_BYTES = 8
 export const HEADER_BYTES = 8
 export const BATCH_HEADER_BYTES = 12
 export const RECORD_HEADER_BYTES = 14
+/** Where each field of a frame record starts (PROTOCOL.md §6.2): the one owner of the layout. */
+export const RECORD_FIELD = {
+  /** u64 nanoseconds */
+  TIMESTAMP: 0,
+  /** u32 identifier */
+  ID: 8,
+  FLAGS: 12,
+  LEN: 13,
+  /** absent for a remote frame */
+  DATA: 14,
+} as const
 
 export const MAX_MESSAGE_BYTES = 1_048_576
 export const MAX_BATCH_FRAMES = 4096

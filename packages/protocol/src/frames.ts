@@ -16,6 +16,7 @@ export {
   readTimestampNs,
   readTimestampSeconds,
   recordLength,
+  recordLengthAt,
   writeRecordParts,
   writeTimestampNs,
   writeTimestampParts,

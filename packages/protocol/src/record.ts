@@ -1,6 +1,6 @@
 // Reading and writing single frame records (PROTOCOL.md §6.2) in a byte array, by hand:
 // this is the hot path of both ends, so nothing here allocates.
-import { FRAME_FLAG, RECORD_HEADER_BYTES } from './constants.ts'
+import { FRAME_FLAG, RECORD_FIELD, RECORD_HEADER_BYTES } from './constants.ts'
 import type { CanFrame } from './frame.ts'
 
 const TWO_POW_32 = 4_294_967_296
@@ -10,6 +10,12 @@ const NS_PER_SECOND = 1_000_000_000
 /** Size in bytes of a record with these flags and length. */
 export function recordLength(flags: number, len: number): number {
   return RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : len)
+}
+
+/** Size in bytes of the record at `offset`, read from its flags and len (header inside `bytes`). */
+export function recordLengthAt(bytes: Uint8Array, offset: number): number {
+  const flags = bytes[offset + RECORD_FIELD.FLAGS]!
+  return RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : bytes[offset + RECORD_FIELD.LEN]!)
 }
 
 export function writeU32(target: Uint8Array, offset: number, value: number): void {
@@ -96,10 +102,10 @@ export function writeRecordParts(
   data: Uint8Array,
   dataOffset: number,
 ): number {
-  writeU32(target, offset + 8, id)
-  target[offset + 12] = flags
-  target[offset + 13] = len
-  const start = offset + RECORD_HEADER_BYTES
+  writeU32(target, offset + RECORD_FIELD.ID, id)
+  target[offset + RECORD_FIELD.FLAGS] = flags
+  target[offset + RECORD_FIELD.LEN] = len
+  const start = offset + RECORD_FIELD.DATA
   if (flags & FRAME_FLAG.RTR) return start
   if (len > 8 && dataOffset === 0 && data.length === len) {
     target.set(data, start)

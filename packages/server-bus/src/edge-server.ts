@@ -15,9 +15,8 @@ import {
   type ControlMessage,
   type DataBatch,
   EDGE_CAPABILITY,
-  FRAME_FLAG,
   type Hello,
-  RECORD_HEADER_BYTES,
+  recordLengthAt,
   type TxFrame,
   type Welcome,
 } from '@canbridge/protocol'
@@ -624,8 +623,7 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
     const bytes = batch.body
     let offset = BATCH_HEADER_BYTES
     for (let i = 0; i < skip; i++) {
-      offset +=
-        RECORD_HEADER_BYTES + (bytes[offset + 12]! & FRAME_FLAG.RTR ? 0 : bytes[offset + 13]!)
+      offset += recordLengthAt(bytes, offset)
     }
     if (!this.#sink.push(bytes, offset, bytes.length, count, channel)) this.#pause(session)
   }

@@ -6,7 +6,7 @@ import {
   MAX_CLASSIC_LENGTH,
   MAX_EXTENDED_ID,
   MAX_STANDARD_ID,
-  RECORD_HEADER_BYTES,
+  RECORD_FIELD,
   type TxFrame,
 } from '@canbridge/protocol'
 
@@ -185,14 +185,12 @@ export class CanMessage {
 
   static {
     initFromRecord = (message, bytes, offset) => {
-      const flags = bytes[offset + 12]!
-      const len = bytes[offset + 13]!
+      const flags = bytes[offset + RECORD_FIELD.FLAGS]!
+      const len = bytes[offset + RECORD_FIELD.LEN]!
       const m = message as { arbitrationId: number; dlc: number }
+      const id = offset + RECORD_FIELD.ID
       m.arbitrationId =
-        bytes[offset + 8]! |
-        (bytes[offset + 9]! << 8) |
-        (bytes[offset + 10]! << 16) |
-        (bytes[offset + 11]! << 24)
+        bytes[id]! | (bytes[id + 1]! << 8) | (bytes[id + 2]! << 16) | (bytes[id + 3]! << 24)
       m.dlc = len
       message.#flags = flags
       message.#t0 = bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16)
@@ -201,7 +199,7 @@ export class CanMessage {
       if (flags & FRAME_FLAG.RTR || len === 0) {
         message.#data = EMPTY
       } else if (len <= MAX_CLASSIC_LENGTH) {
-        const start = offset + RECORD_HEADER_BYTES
+        const start = offset + RECORD_FIELD.DATA
         let d0 = 0
         let d1 = 0
         let d2 = 0
@@ -215,7 +213,7 @@ export class CanMessage {
         message.#d1 = d1
         message.#d2 = d2
       } else {
-        const start = offset + RECORD_HEADER_BYTES
+        const start = offset + RECORD_FIELD.DATA
         message.#data = bytes.slice(start, start + len)
       }
     }

@@ -2,7 +2,7 @@
 // frame records into pooled blocks (no object per frame while queued, and no socket buffer
 // outlives its read, so the garbage collector frees them young) and builds a CanMessage when
 // one is taken, applying the filters and the own-message rule at that moment.
-import { FRAME_FLAG, RECORD_HEADER_BYTES } from '@canbridge/protocol'
+import { FRAME_FLAG, RECORD_FIELD, recordLengthAt } from '@canbridge/protocol'
 import type { ChannelTracker } from './channel-tracker.ts'
 import { type CanFilter, matchesFilters } from './filters.ts'
 import { type CanMessage, messageFromRecord } from './message.ts'
@@ -124,9 +124,8 @@ export class ReceiveQueue {
       }
       const bytes = segment.block.bytes
       const offset = segment.offset
-      const flags = bytes[offset + 12]!
-      segment.offset =
-        offset + RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : bytes[offset + 13]!)
+      const flags = bytes[offset + RECORD_FIELD.FLAGS]!
+      segment.offset = offset + recordLengthAt(bytes, offset)
       segment.remaining--
       this.#size--
       const channel = segment.channel
@@ -245,11 +244,8 @@ export function recordPasses(
 ): boolean {
   if (flags & FRAME_FLAG.TX && !ownMessages) return false
   if (filters === null) return true
-  const id =
-    bytes[offset + 8]! |
-    (bytes[offset + 9]! << 8) |
-    (bytes[offset + 10]! << 16) |
-    (bytes[offset + 11]! << 24)
+  const at = offset + RECORD_FIELD.ID
+  const id = bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)
   return matchesFilters(filters, id, (flags & FRAME_FLAG.EXT) !== 0)
 }
 
@@ -277,9 +273,9 @@ export function takeRecords(
   let remaining = cursor.remaining
   let taken = 0
   while (remaining > 0 && out.length < limit) {
-    const flags = bytes[offset + 12]!
+    const flags = bytes[offset + RECORD_FIELD.FLAGS]!
     const record = offset
-    offset += RECORD_HEADER_BYTES + (flags & FRAME_FLAG.RTR ? 0 : bytes[offset + 13]!)
+    offset += recordLengthAt(bytes, offset)
     remaining--
     taken++
     if (recordPasses(bytes, record, flags, filters, ownMessages)) {

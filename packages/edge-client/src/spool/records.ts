@@ -1,10 +1,6 @@
 // Walking frame records (PROTOCOL.md §6.2) by their lengths only: the spool stores records
 // as opaque bytes but must count them and split runs of them at record boundaries.
-import { RECORD_HEADER_BYTES, recordLength } from '@canbridge/protocol'
-
-/** Byte 12 of a record is its flags, byte 13 its len. */
-const FLAGS_OFFSET = 12
-const LEN_OFFSET = 13
+import { RECORD_HEADER_BYTES, recordLengthAt } from '@canbridge/protocol'
 
 /**
  * Byte length of the first `count` records starting at `start`, or -1 when they run
@@ -19,7 +15,7 @@ export function recordsByteLength(
   let offset = start
   for (let i = 0; i < count; i++) {
     if (offset + RECORD_HEADER_BYTES > end) return -1
-    offset += recordLength(bytes[offset + FLAGS_OFFSET]!, bytes[offset + LEN_OFFSET]!)
+    offset += recordLengthAt(bytes, offset)
     if (offset > end) return -1
   }
   return offset - start
@@ -40,7 +36,7 @@ export function wholeRecords(bytes: Uint8Array, end: number, maxCount: number): 
   let offset = 0
   let count = 0
   while (count < maxCount && offset + RECORD_HEADER_BYTES <= end) {
-    const next = offset + recordLength(bytes[offset + FLAGS_OFFSET]!, bytes[offset + LEN_OFFSET]!)
+    const next = offset + recordLengthAt(bytes, offset)
     if (next > end) break
     offset = next
     count++
@@ -65,7 +61,7 @@ export async function skipRecords(
     let at = 0
     // a record's data may run past the window: only its header has to be inside
     while (skipped < skip && at + RECORD_HEADER_BYTES <= window.length) {
-      at += recordLength(window[at + FLAGS_OFFSET]!, window[at + LEN_OFFSET]!)
+      at += recordLengthAt(window, at)
       skipped++
     }
     offset += at
