@@ -1,4 +1,5 @@
 // Exit statuses of the canbridge command and the error that means "bad command line".
+import { CliError } from './errors.ts'
 
 export const EXIT = {
   /** done, nothing failed */
@@ -12,7 +13,7 @@ export const EXIT = {
 } as const
 
 /** A bad argument or option; the message names it and says what is expected. */
-export class UsageError extends Error {
+export class UsageError extends CliError {
   override readonly name = 'UsageError'
 }
 

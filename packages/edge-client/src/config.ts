@@ -1,10 +1,12 @@
 // Configuration: defaults ← config file (JSON) ← environment (CANBRIDGE_*) ← command-line
 // flags. Every value is checked where it enters; a bad one fails with a message naming the
 // setting, where it came from, the value, and what is expected.
+
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import { parseVirtualChannel, VIRTUAL_PREFIX } from './can/virtual-source.ts'
+import { EdgeError } from './errors.ts'
 import { MAX_RING_BYTES, MIN_RING_BYTES } from './ring.ts'
 import { parsePin } from './tls/pins.ts'
 import { type IdRange, parseAllowList } from './tx-policy/allow-list.ts'
@@ -78,7 +80,7 @@ export interface EdgeConfig {
   socketcandLineFeeds: boolean
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends EdgeError {
   override readonly name = 'ConfigError'
 }
 

@@ -11,7 +11,7 @@ import type {
   TransmitResult,
   TxFrame,
 } from '@canbridge/protocol'
-import type { SourceAccounting } from './can/can-source.ts'
+import type { CanOpenErrorCode, SourceAccounting } from './can/can-source.ts'
 import type { ServerAddress } from './config.ts'
 import type { LinkSecurity } from './security/link-security.ts'
 import type { TxPolicySettings } from './tx-policy/tx-policy.ts'
@@ -88,7 +88,7 @@ export type SupervisorToWrite =
 export type PollToSupervisor =
   | LogMessage
   | { type: 'ready'; channels: ChannelInfo[] }
-  | { type: 'open-failed'; channel: string; code: string; message: string }
+  | { type: 'open-failed'; channel: string; code: CanOpenErrorCode; message: string }
   | { type: 'stopped' }
 
 export interface ChannelCounters {

@@ -2,9 +2,12 @@
 // worker, a MessageChannel between them, and with --socketcand the socketcand worker;
 // restarts a crashed worker (logged, counted, and bounded), logs statistics, and shuts down
 // by flushing to the server within a deadline.
+
 import { randomUUID } from 'node:crypto'
 import { MessageChannel, Worker } from 'node:worker_threads'
+import type { CanOpenErrorCode } from './can/can-source.ts'
 import type { EdgeConfig } from './config.ts'
+import { EdgeError } from './errors.ts'
 import { compactHeap, enableHeapCompaction } from './heap.ts'
 import type { Logger } from './logger.ts'
 import type {
@@ -53,11 +56,22 @@ const SHUTDOWN_MARGIN_MS = 2000
 const TERMINATE_WAIT_MS = 1000
 const RESTART_WINDOW_MS = 60_000
 
-export class StartupError extends Error {
-  override readonly name = 'StartupError'
-  readonly code: string
+/** What failed the start: a worker, the spool, socketcand, or a CAN interface (CanOpenError's codes). */
+export const STARTUP_ERROR_CODE = {
+  WORKER: 'worker',
+  INTERNAL: 'internal',
+  SPOOL: 'spool',
+  SOCKETCAND: 'socketcand',
+} as const
+export type StartupErrorCode =
+  | (typeof STARTUP_ERROR_CODE)[keyof typeof STARTUP_ERROR_CODE]
+  | CanOpenErrorCode
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+export class StartupError extends EdgeError {
+  override readonly name = 'StartupError'
+  readonly code: StartupErrorCode
+
+  constructor(code: StartupErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.code = code
   }

@@ -1,6 +1,7 @@
 // Control messages (PROTOCOL.md §5): their shapes, and the checks that turn an untrusted
 // msgpack value into one of them. The same checks run before encoding.
 import { AUTH_NONCE_BYTES, AUTH_PROOF_BYTES, MAX_SEQUENCE } from './constants.ts'
+import { CodecError } from './errors.ts'
 import type { CanFilter } from './filters.ts'
 import { type CanFrame, frameProblem, payloadLength } from './frame.ts'
 
@@ -183,7 +184,7 @@ export interface ControlBodies {
 export type ControlTypeName = keyof ControlBodies
 
 /** Raised by the checks below; the codec wraps it into a ProtocolError. */
-export class ControlShapeError extends Error {
+export class ControlShapeError extends CodecError {
   override readonly name = 'ControlShapeError'
 }
 

@@ -1,4 +1,10 @@
-// The one error the codec raises: every malformed input becomes a ProtocolError.
+// The errors the codecs raise: every malformed canbridge input becomes a ProtocolError,
+// every malformed socketcand message a SocketcandError; both are CodecErrors.
+
+/** The root of the package's errors: `instanceof CodecError` catches both codecs'. */
+export class CodecError extends Error {
+  override readonly name: string = 'CodecError'
+}
 
 export const PROTOCOL_ERROR_CODE = {
   BAD_MAGIC: 'BAD_MAGIC',
@@ -27,7 +33,7 @@ export interface ProtocolErrorOptions {
   cause?: unknown
 }
 
-export class ProtocolError extends Error {
+export class ProtocolError extends CodecError {
   override readonly name = 'ProtocolError'
   readonly code: ProtocolErrorCode
   readonly typeCode: number | undefined

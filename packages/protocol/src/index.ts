@@ -86,6 +86,7 @@ export {
   writeHeader,
 } from './encoder.ts'
 export {
+  CodecError,
   PROTOCOL_ERROR_CODE,
   ProtocolError,
   type ProtocolErrorCode,

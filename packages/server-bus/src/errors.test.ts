@@ -26,3 +26,29 @@ describe('error hierarchy (python-can can/exceptions.py)', () => {
     expect(error.cause).toBeUndefined()
   })
 })
+
+describe('one root', () => {
+  it('every error class the package exports is a CanError', async () => {
+    const entries = [
+      await import('./index.ts'),
+      await import('./edge-server-api.ts'),
+      await import('./internal.ts'),
+    ]
+    const errorClasses = new Map<string, unknown>()
+    for (const exports of entries)
+      for (const [name, value] of Object.entries(exports))
+        if (typeof value === 'function' && value.prototype instanceof Error)
+          errorClasses.set(name, value)
+    // the log readers' and the socketcand link's errors are among them, not only errors.ts'
+    expect([...errorClasses.keys()]).toEqual(
+      expect.arrayContaining(['CanTimeoutError', 'LogParseError', 'LogFormatError']),
+    )
+    const outside = [...errorClasses]
+      .filter(
+        ([name, value]) =>
+          name !== 'CanError' && !((value as { prototype: unknown }).prototype instanceof CanError),
+      )
+      .map(([name]) => name)
+    expect(outside).toEqual([])
+  })
+})

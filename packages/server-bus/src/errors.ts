@@ -1,5 +1,7 @@
 // The one error hierarchy of the package, after python-can's can/exceptions.py:
-// CanError → CanInitializationError | CanOperationError | CanTimeoutError.
+// CanError → CanInitializationError | CanOperationError | CanTimeoutError. Errors with
+// fields of their own extend these: EdgeSessionError, SocketcandLinkError, and the log
+// readers' and writers' LogParseError, LogFormatError and FileWriteError.
 
 /** Base class of every CAN error this package raises. */
 export class CanError extends Error {

@@ -1,5 +1,6 @@
 // The one error of the key tool: something the user can fix (an input, a file, a directory),
 // with a code for programs and a message that says what to do.
+import { CliError } from '../errors.ts'
 
 export const KEYS_ERROR_CODES = [
   'BAD_EDGE_ID',
@@ -20,7 +21,7 @@ export const KEYS_ERROR_CODES = [
 
 export type KeysErrorCode = (typeof KEYS_ERROR_CODES)[number]
 
-export class KeysError extends Error {
+export class KeysError extends CliError {
   /** which of KEYS_ERROR_CODES: what kind of thing the user has to fix */
   readonly code: KeysErrorCode
   override readonly name: string = 'KeysError'

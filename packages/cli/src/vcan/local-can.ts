@@ -1,8 +1,10 @@
 // A raw CAN socket on a local interface of this workstation, through the patched `socketcan`
 // binding (batch reading with exact CAN FD flags and kernel timestamps, errno on send). The
 // binding is loaded only by `canbridge vcan`: the rest of the CLI runs where SocketCAN does not.
+
 import { createRequire } from 'node:module'
 import { CanMessage } from '@canbridge/server-bus'
+import { CliError } from '../errors.ts'
 
 const CAN_EFF_FLAG = 0x80000000
 const CAN_RTR_FLAG = 0x40000000
@@ -53,7 +55,7 @@ interface Binding {
 }
 
 /** Why a local socket could not be used, said so that the operator knows what to do. */
-export class LocalCanError extends Error {
+export class LocalCanError extends CliError {
   override readonly name = 'LocalCanError'
 }
 

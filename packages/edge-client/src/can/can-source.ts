@@ -1,7 +1,9 @@
 // What the poll worker needs from a CAN backend: open and close a channel, receive frames
 // in batches, send one frame without blocking, kernel-side filters, and the link state.
+
 import type { CanFilter, TransmitError, TxFrame } from '@canbridge/protocol'
 import { matchesFilters as matchesFiltersOfProtocol } from '@canbridge/protocol/frames'
+import { EdgeError } from '../errors.ts'
 import type { FrameBatch } from './frame-batch.ts'
 
 /** up: frames flow; down: the interface is administratively down; gone: it disappeared. */
@@ -72,7 +74,7 @@ export const CAN_OPEN_ERROR = {
 } as const
 export type CanOpenErrorCode = (typeof CAN_OPEN_ERROR)[keyof typeof CAN_OPEN_ERROR]
 
-export class CanOpenError extends Error {
+export class CanOpenError extends EdgeError {
   override readonly name = 'CanOpenError'
   readonly code: CanOpenErrorCode
   readonly channel: string

@@ -1,6 +1,8 @@
 // The errors a spool raises. Torn or corrupt data never throws (recovery cuts it and
 // reports it); these are for a full spool, a directory that is not ours, and I/O failures.
 
+import { EdgeError } from '../errors.ts'
+
 /** System error codes that say the file system takes no more data (a full disk or quota). */
 const NO_SPACE_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT'])
 /** ... that it takes no writes at all here (remounted read-only, a directory without write permission). */
@@ -21,7 +23,7 @@ export interface SpoolFullErrorOptions {
 }
 
 /** An append would push the spool past `maxBytes`; nothing was written. */
-export class SpoolFullError extends Error {
+export class SpoolFullError extends EdgeError {
   override readonly name = 'SpoolFullError'
   /** pass this to `dropOldest` to make room for the refused append */
   readonly bytesNeeded: number
@@ -39,7 +41,7 @@ export class SpoolFullError extends Error {
 }
 
 /** A state recovery must not repair: the directory is not a spool, or a newer format. */
-export class SpoolCorruptError extends Error {
+export class SpoolCorruptError extends EdgeError {
   override readonly name = 'SpoolCorruptError'
   readonly path: string
 
@@ -54,7 +56,7 @@ export class SpoolCorruptError extends Error {
  * path and the action; `code` is the system error code (`EACCES`, `ENOSPC`, …) so callers
  * can branch on it without unwrapping `cause`.
  */
-export class SpoolIoError extends Error {
+export class SpoolIoError extends EdgeError {
   override readonly name = 'SpoolIoError'
   readonly path: string
   readonly code: string | undefined

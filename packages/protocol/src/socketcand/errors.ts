@@ -1,5 +1,7 @@
 // The one error the socketcand text codec raises: every malformed input is a SocketcandError.
 
+import { CodecError } from '../errors.ts'
+
 export const SOCKETCAND_ERROR_CODE = {
   /** a message grew past the tokenizer's maxMessageLength before its closing `>` */
   MESSAGE_TOO_LONG: 'MESSAGE_TOO_LONG',
@@ -42,7 +44,7 @@ export interface SocketcandErrorOptions {
 
 const MAX_QUOTED = 120
 
-export class SocketcandError extends Error {
+export class SocketcandError extends CodecError {
   override readonly name = 'SocketcandError'
   /** what is wrong, for code to branch on (UNKNOWN_COMMAND: answer `< error unknown command >`) */
   readonly code: SocketcandErrorCode

@@ -1,11 +1,13 @@
 // A file the binary log writers (BLF, MCAP) write in large blocks, in order, and patch in
 // place at the end (BLF's header holds the statistics). Writes go through the thread pool;
 // the caller awaits the ones it needs to (backpressure), close() waits for all of them.
+
 import { close, write } from 'node:fs'
+import { CanError } from '../errors.ts'
 import { openLogFile } from './text-sink.ts'
 
 /** A write the operating system refused (a full disk, ...): its message names the file. */
-export class FileWriteError extends Error {
+export class FileWriteError extends CanError {
   override readonly name = 'FileWriteError'
 }
 

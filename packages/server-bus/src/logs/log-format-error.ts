@@ -1,7 +1,8 @@
 // The error of a binary log file (BLF, MCAP) that cannot be read on: where it breaks, and how
 // much was read before (those messages were already delivered).
+import { CanError } from '../errors.ts'
 
-export class LogFormatError extends Error {
+export class LogFormatError extends CanError {
   override readonly name = 'LogFormatError'
   /** the file path */
   readonly file: string

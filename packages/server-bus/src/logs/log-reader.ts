@@ -2,10 +2,12 @@
 // streamed from a file or any readable stream a chunk at a time, so a log of any size is
 // read in constant memory. A malformed frame line stops it with a LogParseError naming the
 // file, the line and what is wrong.
+
 import { createReadStream, ReadStream } from 'node:fs'
 import { extname } from 'node:path'
 import type { Readable } from 'node:stream'
 import { FRAME_FLAG } from '@canbridge/protocol'
+import { CanError } from '../errors.ts'
 import { CanMessage } from '../message.ts'
 import { BLFReader } from './blf-reader.ts'
 import { type CandumpFrameLine, parseCandumpLogLine } from './candump-line.ts'
@@ -19,7 +21,7 @@ export const LOG_READER_SUFFIXES: Readonly<Record<string, string>> = {
   '.mcap': 'MCAP',
 }
 
-export class LogParseError extends Error {
+export class LogParseError extends CanError {
   override readonly name = 'LogParseError'
   /** the file path, or the name given for a stream */
   readonly file: string

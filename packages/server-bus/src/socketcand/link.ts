@@ -1,6 +1,7 @@
 // One TCP connection to a socketcand server: the handshake (`< hi >`, `open`, the mode, the
 // canbridge extension), then frames and replies to the bus, keepalive echoes, and a close
 // that always says why. The bus owns reconnecting; a link lives for one connection.
+
 import { connect, type Socket } from 'node:net'
 import {
   type CanFrame,
@@ -12,6 +13,7 @@ import {
   type SocketcandServerMessage,
   SocketcandTokenizer,
 } from '@canbridge/protocol'
+import { CanInitializationError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 
 /** What the link does in which mode: raw receives every frame, BCM only subscribed ids. */
@@ -47,19 +49,23 @@ export interface SocketcandLinkHandlers {
 }
 
 /** Why a link could not be opened. */
-export type SocketcandLinkErrorCode =
+export const SOCKETCAND_LINK_ERROR_CODE = {
   /** TCP connect failed (refused, unreachable, timed out) */
-  | 'CONNECT_FAILED'
+  CONNECT_FAILED: 'CONNECT_FAILED',
   /** the server answered `< error ... >` to `open` or the mode switch */
-  | 'REFUSED'
+  REFUSED: 'REFUSED',
   /** the server did not finish the handshake in time */
-  | 'HANDSHAKE_TIMEOUT'
+  HANDSHAKE_TIMEOUT: 'HANDSHAKE_TIMEOUT',
   /** the server sent something the handshake does not allow */
-  | 'PROTOCOL'
+  PROTOCOL: 'PROTOCOL',
   /** the connection closed during the handshake */
-  | 'CLOSED'
+  CLOSED: 'CLOSED',
+} as const
+export type SocketcandLinkErrorCode =
+  (typeof SOCKETCAND_LINK_ERROR_CODE)[keyof typeof SOCKETCAND_LINK_ERROR_CODE]
 
-export class SocketcandLinkError extends Error {
+/** The socketcand server could not be reached or refused the session: the bus cannot start. */
+export class SocketcandLinkError extends CanInitializationError {
   override readonly name = 'SocketcandLinkError'
   readonly code: SocketcandLinkErrorCode
   constructor(code: SocketcandLinkErrorCode, message: string, options?: ErrorOptions) {
