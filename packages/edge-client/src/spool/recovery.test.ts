@@ -54,6 +54,8 @@ function expectChunk(chunk: SpoolChunk | null, firstSeq: number, count: number):
 
 const OPTIONS: SpoolOptions = { maxBytes: 1 << 20 }
 const SEG0 = '0000000000000000.seg'
+/** the loops below open a spool once per byte position: on a loaded machine that takes a while */
+const LOOP_TIMEOUT_MS = 180_000
 
 let root: string
 const opened: Spool[] = []
@@ -112,93 +114,103 @@ describe('a clean directory', () => {
 })
 
 describe('torn and corrupt segments', () => {
-  it('keeps everything before the last entry, whatever byte it was cut at', async () => {
-    const source = join(root, 'source')
-    await makeSpool(source, [
-      [0, 4],
-      [4, 3],
-      [7, 5],
-    ])
-    const size = (await stat(join(source, SEG0))).size
-    const lastStart = size - entryBytes(7, 5)
-    for (let cut = lastStart; cut < size; cut++) {
-      const dir = join(root, `cut-${cut}`)
-      await cp(source, dir, { recursive: true })
-      await truncate(join(dir, SEG0), cut)
-      const spool = await openSpool(dir)
-      const torn = cut - lastStart
-      expect(spool.recovery).toEqual({
-        segments: 1,
-        frames: 7,
-        truncatedBytes: torn,
-        discardedSegments: 0,
-        problems:
-          torn === 0
-            ? []
-            : [
-                `${SEG0}: torn entry ${torn < 24 ? `header (${torn} of 24 bytes)` : `(${torn - 24} of ${records(7, 5).length} record bytes)`} at byte ${lastStart}; cut ${torn} bytes`,
-              ],
-      })
-      expect((await stat(join(dir, SEG0))).size).toBe(lastStart)
-      expect([spool.firstSeq, spool.frames]).toEqual([0, 7])
-      expect(spool.nextSeq).toBe(12) // the state file written at close remembers 7..11
-      expectChunk(await spool.read(0, 1000, 1 << 20), 0, 7)
-
-      // appends go on after the cut, in the same segment, and survive a reopen
-      await spool.append(12, 2, records(12, 2))
-      await spool.close()
-      expect(await readdir(dir)).toEqual([SEG0, 'state.json'])
-      const reopened = await openSpool(dir)
-      expect(reopened.recovery.problems).toEqual([])
-      expectChunk(await reopened.read(0, 1000, 1 << 20), 0, 7)
-      expectChunk(await reopened.read(7, 1000, 1 << 20), 12, 2)
-      await reopened.close()
-      await rm(dir, { recursive: true })
-    }
-  })
-
-  it('cuts a segment at a middle entry with any byte flipped, and reads later segments', async () => {
-    const source = join(root, 'source')
-    // A 0..3, B 4..6, C 7..9 fill the first segment; D 10..14 starts the second
-    const segmentBytes = entryBytes(0, 4) + entryBytes(4, 3) + entryBytes(7, 3)
-    await makeSpool(
-      source,
-      [
+  it(
+    'keeps everything before the last entry, whatever byte it was cut at',
+    async () => {
+      const source = join(root, 'source')
+      await makeSpool(source, [
         [0, 4],
         [4, 3],
-        [7, 3],
-        [10, 5],
-      ],
-      { ...OPTIONS, segmentBytes },
-    )
-    expect((await readdir(source)).sort()).toEqual([SEG0, '0000000000000010.seg', 'state.json'])
-    const start = entryBytes(0, 4)
-    const cutBytes = entryBytes(4, 3) + entryBytes(7, 3)
-    for (let at = start; at < start + entryBytes(4, 3); at++) {
-      const dir = join(root, `flip-${at}`)
-      await cp(source, dir, { recursive: true })
-      const bytes = await readFile(join(dir, SEG0))
-      bytes[at] = bytes[at]! ^ 0xff
-      await writeFile(join(dir, SEG0), bytes)
-
-      const spool = await openSpool(dir)
-      expect(spool.recovery).toMatchObject({
-        segments: 2,
-        frames: 9,
-        truncatedBytes: cutBytes,
-        discardedSegments: 0,
-      })
-      expect(spool.recovery.problems).toEqual([
-        expect.stringMatching(new RegExp(`^${SEG0}: .+ at byte ${start}; cut ${cutBytes} bytes$`)),
+        [7, 5],
       ])
-      expect((await stat(join(dir, SEG0))).size).toBe(start)
-      expect([spool.firstSeq, spool.nextSeq, spool.frames]).toEqual([0, 15, 9])
-      expectChunk(await spool.read(0, 1000, 1 << 20), 0, 4)
-      expectChunk(await spool.read(4, 1000, 1 << 20), 10, 5)
-      await spool.close()
-      await rm(dir, { recursive: true })
-    }
-  })
+      const size = (await stat(join(source, SEG0))).size
+      const lastStart = size - entryBytes(7, 5)
+      for (let cut = lastStart; cut < size; cut++) {
+        const dir = join(root, `cut-${cut}`)
+        await cp(source, dir, { recursive: true })
+        await truncate(join(dir, SEG0), cut)
+        const spool = await openSpool(dir)
+        const torn = cut - lastStart
+        expect(spool.recovery).toEqual({
+          segments: 1,
+          frames: 7,
+          truncatedBytes: torn,
+          discardedSegments: 0,
+          problems:
+            torn === 0
+              ? []
+              : [
+                  `${SEG0}: torn entry ${torn < 24 ? `header (${torn} of 24 bytes)` : `(${torn - 24} of ${records(7, 5).length} record bytes)`} at byte ${lastStart}; cut ${torn} bytes`,
+                ],
+        })
+        expect((await stat(join(dir, SEG0))).size).toBe(lastStart)
+        expect([spool.firstSeq, spool.frames]).toEqual([0, 7])
+        expect(spool.nextSeq).toBe(12) // the state file written at close remembers 7..11
+        expectChunk(await spool.read(0, 1000, 1 << 20), 0, 7)
+
+        // appends go on after the cut, in the same segment, and survive a reopen
+        await spool.append(12, 2, records(12, 2))
+        await spool.close()
+        expect(await readdir(dir)).toEqual([SEG0, 'state.json'])
+        const reopened = await openSpool(dir)
+        expect(reopened.recovery.problems).toEqual([])
+        expectChunk(await reopened.read(0, 1000, 1 << 20), 0, 7)
+        expectChunk(await reopened.read(7, 1000, 1 << 20), 12, 2)
+        await reopened.close()
+        await rm(dir, { recursive: true })
+      }
+    },
+    LOOP_TIMEOUT_MS,
+  )
+
+  it(
+    'cuts a segment at a middle entry with any byte flipped, and reads later segments',
+    async () => {
+      const source = join(root, 'source')
+      // A 0..3, B 4..6, C 7..9 fill the first segment; D 10..14 starts the second
+      const segmentBytes = entryBytes(0, 4) + entryBytes(4, 3) + entryBytes(7, 3)
+      await makeSpool(
+        source,
+        [
+          [0, 4],
+          [4, 3],
+          [7, 3],
+          [10, 5],
+        ],
+        { ...OPTIONS, segmentBytes },
+      )
+      expect((await readdir(source)).sort()).toEqual([SEG0, '0000000000000010.seg', 'state.json'])
+      const start = entryBytes(0, 4)
+      const cutBytes = entryBytes(4, 3) + entryBytes(7, 3)
+      for (let at = start; at < start + entryBytes(4, 3); at++) {
+        const dir = join(root, `flip-${at}`)
+        await cp(source, dir, { recursive: true })
+        const bytes = await readFile(join(dir, SEG0))
+        bytes[at] = bytes[at]! ^ 0xff
+        await writeFile(join(dir, SEG0), bytes)
+
+        const spool = await openSpool(dir)
+        expect(spool.recovery).toMatchObject({
+          segments: 2,
+          frames: 9,
+          truncatedBytes: cutBytes,
+          discardedSegments: 0,
+        })
+        expect(spool.recovery.problems).toEqual([
+          expect.stringMatching(
+            new RegExp(`^${SEG0}: .+ at byte ${start}; cut ${cutBytes} bytes$`),
+          ),
+        ])
+        expect((await stat(join(dir, SEG0))).size).toBe(start)
+        expect([spool.firstSeq, spool.nextSeq, spool.frames]).toEqual([0, 15, 9])
+        expectChunk(await spool.read(0, 1000, 1 << 20), 0, 4)
+        expectChunk(await spool.read(4, 1000, 1 << 20), 10, 5)
+        await spool.close()
+        await rm(dir, { recursive: true })
+      }
+    },
+    LOOP_TIMEOUT_MS,
+  )
 
   it('names the reason: a CRC mismatch in the records', async () => {
     await makeSpool(root, [
