@@ -1,7 +1,9 @@
 // The reverse path on the virtual backend: TRANSMIT round trips, own-message echoes,
 // retries on a full TX queue, ttl expiry, listen-only, filters and periodic tasks.
+
 import { FRAME_FLAG, type TransmitResult } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
+import { settled } from '../src/testing/can-receivers.ts'
 import { type EdgeProcess, startEdge } from '../src/testing/edge-process.ts'
 import { ScriptedServer } from './helpers/scripted-server.ts'
 
@@ -157,13 +159,15 @@ describe('transmit over the virtual backend', () => {
     s.send('PERIODIC_STOP', { taskId: 1 })
     const frames = s.state.channel(0)
     expect(frames.slice(0, 6).map((f) => f.data[0])).toEqual([1, 2, 1, 2, 1, 2])
-    // drift-free: the 25th send is due 480 ms after the first, within a timer tick or two
+    // never early and never in a burst: the 25th send is due 480 ms after the first. How late
+    // it may be is the machine's speed, not behaviour; the schedule keeping to start + k ×
+    // period under late timers is proven with an injected clock in src/periodic.test.ts
     const spanMs = Number(frames[24]!.timestampNs - frames[0]!.timestampNs) / 1e6
     expect(spanMs).toBeGreaterThan(470)
-    expect(spanMs).toBeLessThan(520)
-    await new Promise((resolve) => setTimeout(resolve, 150))
+    // stopped: once the frames in flight have arrived (quiet for 15 periods), no more come
+    await settled(() => s.state.count(0), 300)
     const stoppedAt = s.state.count(0)
-    await new Promise((resolve) => setTimeout(resolve, 150))
+    await new Promise((resolve) => setTimeout(resolve, 300))
     expect(s.state.count(0)).toBe(stoppedAt)
   })
 })

@@ -321,9 +321,12 @@ describe.skipIf(!inKernel)('candump logs and can-utils on vcan (kernel tests)', 
     )
     const times = onBus.map((line) => Number(/^\((\d+\.\d+)\)/.exec(line)![1]))
     const gapsMs = times.slice(1).map((t, i) => Math.round((t - times[i]!) * 1000))
-    for (const gap of gapsMs) {
-      expect(gap, `gaps ${gapsMs.join(', ')} ms`).toBeGreaterThan(60)
-      expect(gap, `gaps ${gapsMs.join(', ')} ms`).toBeLessThan(140)
-    }
+    // the log's timing, not a burst: the typical (median) gap is the log's 100 ms. Not every
+    // gap: one frame held up by a loaded machine shortens the next (the schedule does not
+    // drift), which cli's test/replay.test.ts proves with an injected clock
+    const median = [...gapsMs].sort((a, b) => a - b)[Math.floor(gapsMs.length / 2)]!
+    expect(median, `gaps ${gapsMs.join(', ')} ms`).toBeGreaterThan(60)
+    expect(median, `gaps ${gapsMs.join(', ')} ms`).toBeLessThan(140)
+    expect(times.at(-1)! - times[0]!, `gaps ${gapsMs.join(', ')} ms`).toBeGreaterThan(0.5)
   }, 120_000)
 })
