@@ -10,7 +10,6 @@ import {
   type BusStateName,
   type ControlMessage,
   DROP_REASON,
-  type Drops,
   EDGE_CAPABILITY,
   HEADER_BYTES,
   MAX_BATCH_FRAMES,
@@ -33,6 +32,7 @@ import { DOORBELL, RING_COUNTER, RingConsumer, RUN_KIND } from './ring.ts'
 import { Spool, SpoolFullError, SpoolIoError } from './spool/index.ts'
 import { RefusalCounters } from './tx-policy/refusal-counters.ts'
 import { workerLog } from './worker-log.ts'
+import { DropReporter } from './write/drop-reporter.ts'
 
 const settings = workerData as WriteWorkerData
 const parent = parentPort!
@@ -43,8 +43,6 @@ const SPOOL_CHUNK_BYTES = 256 * 1024
 /** without a spool, drop-oldest frees the ring down to this fill once it passes DROP_MARK */
 const DROP_MARK = 0.9
 const DROP_TO = 0.75
-/** unsent DROPS reports kept while disconnected (older ones are merged into counters) */
-const MAX_PENDING_DROPS = 4096
 /**
  * Sequence numbers reserved in the spool ahead of the ring's numbering, renewed when half
  * are used (one state write per SEQ_LEASE / 2 frames): after a crash numbering resumes past
@@ -71,12 +69,8 @@ interface Channel {
   /** a spool read or move is in flight */
   reading: boolean
   moving: boolean
-  /** drops already reported (a resend passes a ring gap again) */
-  reported: SequenceRanges
   /** drop-newest: the spool refused the last move (full); no retry until it frees space */
   spoolRefused: boolean
-  /** DROPS sent and not yet confirmed by an ACK on the same connection */
-  unconfirmed: { drops: Drops; generation: number }[]
   /** highest acknowledgement seen (-1 before the first) */
   ackedSeq: number
   /** sequence after the newest frame ever handed to a connection */
@@ -131,12 +125,11 @@ function returnEncoder(encoder: BatchEncoder): void {
   schedulePump()
 }
 const channels: Channel[] = []
-const pendingDrops: Drops[] = []
-/**
- * reports already sent once: one queued again after a reconnect goes out unchanged (the
- * server dedupes by exact range), so a new drop is never merged into it
- */
-const sentDrops = new WeakSet<Drops>()
+/** DROPS reports: once per range, queued while disconnected, resent until confirmed */
+const drops = new DropReporter({
+  channels: settings.channels,
+  log: (fields) => workerLog('warn', 'frames dropped', fields),
+})
 let link: ServerLink | null = null
 /** increases with every connection, so that late async results of an old one are ignored */
 let generation = 0
@@ -192,10 +185,8 @@ async function openChannels(): Promise<void> {
       sendSeq: consumer.releaseSeq,
       reading: false,
       moving: false,
-      reported: new SequenceRanges(),
       sentUpTo: 0,
       ackedSeq: -1,
-      unconfirmed: [],
       spoolRefused: false,
       inflight: new Map(),
       busState: 'active',
@@ -348,6 +339,7 @@ const FAILED_BEFORE_WELCOME: Partial<Record<LinkProblemKind, string>> = {
 function onClose(which: number, reason: string, welcomed: boolean, kind: LinkProblemKind): void {
   if (which !== generation) return
   link = null
+  drops.disconnected()
   for (const encoder of [...busyEncoders]) returnEncoder(encoder)
   generation++
   toPoll({ type: 'link', connected: false, ownMessages: false })
@@ -395,7 +387,9 @@ function onWelcome(welcome: Welcome): void {
     capabilities: welcome.capabilities,
     resume: welcome.channels.map((c) => c.nextSeq),
   })
-  requeueUnconfirmed()
+  const welcomed = link
+  // a report handed to a link that closes meanwhile stays unconfirmed: sent again next time
+  if (welcomed) drops.connected({ send: (report) => welcomed.send('DROPS', report) })
   for (const c of channels) resume(c, welcome.channels[c.index]?.nextSeq ?? null)
   toPoll({ type: 'link', connected: true, ownMessages })
   for (const c of channels) {
@@ -403,7 +397,6 @@ function onWelcome(welcome: Welcome): void {
       link?.send('BUS_STATE', { channel: c.index, state: c.busState, timeMs: c.busStateTimeMs })
     }
   }
-  flushDrops()
   schedulePump()
 }
 
@@ -451,7 +444,7 @@ function release(c: Channel, seq: number): void {
   const consumer = c.consumer
   if (consumer.cursorSeq < seq) consumer.seek(seq)
   consumer.release(seq)
-  c.reported.forgetBelow(seq)
+  drops.forgetBelow(c.index, seq)
   for (const set of c.inflight.values()) set.forgetBelow(seq)
   if (seq > c.ackedSeq) {
     // sequence numbers acknowledged (a gap's numbers count too: the server moved past them)
@@ -459,7 +452,9 @@ function release(c: Channel, seq: number): void {
     c.ackedSeq = seq
   }
   const spool = c.spool
-  if (spool && spool.frames > 0) {
+  // while a move is in flight the spool may not count its frames yet, but the ACK may cover
+  // them (they were sent from the ring meanwhile): released after that append, in queue order
+  if (spool && (spool.frames > 0 || c.moving)) {
     const upTo = Math.min(seq, consumer.releaseSeq)
     if (upTo > spool.ackSeq) {
       spool.release(upTo).then(
@@ -483,7 +478,7 @@ function onServerMessage(message: Exclude<ControlMessage, { type: 'WELCOME' }>):
         return
       }
       release(c, message.body.nextSeq)
-      confirmDrops(c, message.body.nextSeq)
+      drops.acknowledged(c.index, message.body.nextSeq)
       if (stopping) checkFlushed()
       schedulePump()
       return
@@ -677,112 +672,7 @@ function discarded(c: Channel, fromSeq: number, count: number, reason: string): 
 }
 
 function reportDrops(c: Channel, from: number, total: number, reason: string): void {
-  for (const [fromSeq, end] of c.reported.addNew(from, from + total))
-    queueDrops(c, fromSeq, end - fromSeq, reason)
-}
-
-/** A sustained overload drops in many small runs: log the first at once, then sum them. */
-const DROP_LOG_INTERVAL_MS = 5000
-interface DropLog {
-  lastAt: number
-  timer: NodeJS.Timeout | undefined
-  runs: number
-  count: number
-  fromSeq: number
-  toSeq: number
-}
-const dropLogs = new Map<string, DropLog>()
-
-function logDrops(c: Channel, fromSeq: number, count: number, reason: string): void {
-  const key = `${c.index}:${reason}`
-  const now = performance.now()
-  const entry = dropLogs.get(key)
-  if (!entry || (entry.timer === undefined && now - entry.lastAt >= DROP_LOG_INTERVAL_MS)) {
-    workerLog('warn', 'frames dropped', { channel: c.name, fromSeq, count, reason })
-    dropLogs.set(key, { lastAt: now, timer: undefined, runs: 0, count: 0, fromSeq: 0, toSeq: 0 })
-    return
-  }
-  const e = entry
-  if (e.runs === 0) e.fromSeq = fromSeq
-  e.runs++
-  e.count += count
-  e.toSeq = fromSeq + count
-  e.timer ??= setTimeout(
-    () => {
-      workerLog('warn', 'frames dropped', {
-        channel: c.name,
-        fromSeq: e.fromSeq,
-        count: e.count,
-        reason,
-        runs: e.runs,
-        untilSeq: e.toSeq,
-      })
-      dropLogs.set(key, {
-        lastAt: performance.now(),
-        timer: undefined,
-        runs: 0,
-        count: 0,
-        fromSeq: 0,
-        toSeq: 0,
-      })
-    },
-    Math.max(0, DROP_LOG_INTERVAL_MS - (now - e.lastAt)),
-  )
-}
-
-function queueDrops(c: Channel, fromSeq: number | null, count: number, reason: string): void {
-  if (fromSeq !== null) logDrops(c, fromSeq, count, reason) // interface loss: logged by the poll worker
-  const last = pendingDrops[pendingDrops.length - 1]
-  if (
-    last &&
-    !sentDrops.has(last) &&
-    last.channel === c.index &&
-    last.reason === reason &&
-    last.fromSeq !== null &&
-    last.fromSeq + last.count === fromSeq
-  ) {
-    last.count += count
-  } else {
-    if (pendingDrops.length >= MAX_PENDING_DROPS) pendingDrops.shift()
-    pendingDrops.push({ channel: c.index, fromSeq, count, reason })
-  }
-  flushDrops()
-}
-
-function flushDrops(): void {
-  const l = link
-  if (!l?.welcomed || l.closed) return
-  while (pendingDrops.length > 0) {
-    const drops = pendingDrops.shift()!
-    l.send('DROPS', drops)
-    // without a range the server cannot dedupe a resend: at most once (STATS has the total)
-    if (drops.fromSeq === null) continue
-    sentDrops.add(drops)
-    const c = channels[drops.channel]!
-    if (c.unconfirmed.length >= MAX_PENDING_DROPS) c.unconfirmed.shift()
-    c.unconfirmed.push({ drops, generation })
-  }
-}
-
-/**
- * A DROPS report is confirmed by an ACK past its range on the connection that carried it
- * (the report went before any later frame). Unconfirmed ones go again on the next
- * connection: a connection that died may have lost them.
- */
-function confirmDrops(c: Channel, ackSeq: number): void {
-  if (c.unconfirmed.length === 0) return
-  c.unconfirmed = c.unconfirmed.filter(
-    (u) => u.generation !== generation || u.drops.fromSeq! + u.drops.count > ackSeq,
-  )
-}
-
-function requeueUnconfirmed(): void {
-  const again: Drops[] = []
-  for (const c of channels) {
-    for (const u of c.unconfirmed) again.push(u.drops)
-    c.unconfirmed = []
-  }
-  pendingDrops.unshift(...again)
+  drops.report(c.index, from, total, reason)
 }
 
 // --- ring level: spool or drop when the ring fills ---
@@ -1082,7 +972,7 @@ function onPollMessage(message: PollToWrite): void {
     }
     case 'interface-loss': {
       const c = channels[message.channel]
-      if (c) queueDrops(c, null, message.count, DROP_REASON.INTERFACE_LOSS)
+      if (c) drops.reportUnranged(c.index, message.count, DROP_REASON.INTERFACE_LOSS)
       return
     }
     case 'notice':
