@@ -31,7 +31,7 @@ const none = {
 
 function settings(overrides: Partial<SecuritySettings>): SecuritySettings {
   return {
-    server: { kind: 'tcp', host: '192.168.1.10', port: 29536 },
+    server: [{ kind: 'tcp', host: '192.168.1.10', port: 29536 }],
     edgeId: 'pi-test',
     ...none,
     ...overrides,
@@ -72,14 +72,14 @@ describe('link security settings', () => {
     expect(describeLinkSecurity(insecure.security)).toBe('no TLS, no token, INSECURE (--insecure)')
     // loopback and Unix sockets never leave the host
     const local = resolveLinkSecurity(
-      settings({ server: { kind: 'tcp', host: '127.0.0.1', port: 1 } }),
+      settings({ server: [{ kind: 'tcp', host: '127.0.0.1', port: 1 }] }),
     )
     expect(local).toEqual({ security: { tls: null, token: null, insecure: false }, warnings: [] })
-    const unix = resolveLinkSecurity(settings({ server: { kind: 'unix', path: '/run/c.sock' } }))
+    const unix = resolveLinkSecurity(settings({ server: [{ kind: 'unix', path: '/run/c.sock' }] }))
     expect(unix.security.insecure).toBe(false)
     expect(
       resolveLinkSecurity(
-        settings({ server: { kind: 'tcp', host: 'localhost', port: 1 }, insecure: true }),
+        settings({ server: [{ kind: 'tcp', host: 'localhost', port: 1 }], insecure: true }),
       ).warnings,
     ).toEqual(['--insecure has no effect: the link is protected or stays on this host'])
   })
@@ -119,7 +119,7 @@ describe('link security settings', () => {
   })
 
   it('refuses TLS settings that cannot work together', () => {
-    expect(refusal({ server: { kind: 'unix', path: '/run/c.sock' }, tlsCa: pki.ca.cert })).toBe(
+    expect(refusal({ server: [{ kind: 'unix', path: '/run/c.sock' }], tlsCa: pki.ca.cert })).toBe(
       "TLS does not apply to a Unix socket server (unix:/run/c.sock): remove --tls-ca; the socket file's owner and mode protect it (--token-file still works)",
     )
     expect(refusal({ tlsCert: pki.client.cert, tlsKey: pki.client.key })).toMatch(
