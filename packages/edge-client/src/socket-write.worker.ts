@@ -308,7 +308,8 @@ function connect(): void {
     capabilities,
   }
   const mine = generation
-  if (reconnector.failures > 0 || settings.servers.length > 1) {
+  // with one server the failure line already named it
+  if (settings.servers.length > 1) {
     workerLog(reconnector.failures <= 3 ? 'info' : 'debug', 'connecting to the server', {
       server: reconnector.describe(),
       of: `${reconnector.index + 1}/${settings.servers.length}`,
