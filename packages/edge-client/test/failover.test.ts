@@ -80,7 +80,7 @@ describe('failover between several servers', () => {
     const lost = await e.waitForMove(a.address, b.address)
     expect(lost.msg).toBe('server connection lost; moving to the next server')
     expect(typeof lost['reason']).toBe('string')
-    await e.waitForLog(connectedTo(b.address), 10_000, 'connected to B')
+    const atB = await e.waitForLog(connectedTo(b.address), 10_000, 'connected to B')
     // B's WELCOME said what A stored (the shared store), not what A acknowledged
     expect(store.hellos.length).toBe(hellosAtA + 1)
 
@@ -96,6 +96,11 @@ describe('failover between several servers', () => {
       'stats naming B',
     )
     expect(stats).toMatchObject({ failovers: 1, reconnects: 1 })
+    // a figure, not a budget: from the loss of A to B's WELCOME, by the edge's own log times
+    const failoverMs = Date.parse(atB['time'] as string) - Date.parse(lost['time'] as string)
+    console.log(
+      JSON.stringify({ failoverMs, storedByA, acknowledgedByA: acked, produced: PRODUCED }),
+    )
     expect(await e.stop()).toBe(0)
   }, 120_000)
 
