@@ -34,6 +34,13 @@ async function waitUntil(
   }
 }
 
+/** Gateways gw-a and gw-b writing one stream, killed at the end. */
+function twoGateways(stream: string, prefix: string) {
+  const gateways = ['gw-a', 'gw-b'].map((id) => startGateway(nats.url, stream, id, prefix))
+  for (const gateway of gateways) cleanups.push(() => gateway.kill())
+  return gateways as [CliProcess, CliProcess]
+}
+
 describe('fleet: edges → gateway → JetStream → readers', () => {
   it('stores every frame of several edges once, in order, and a reader gets them all', async () => {
     const gateway = startGateway(nats.url, 'BASIC', 'gw-basic')
@@ -85,12 +92,7 @@ describe('fleet: edges → gateway → JetStream → readers', () => {
     const COUNT = 1500
     const RATE = 100
     const stream = 'FAULTS'
-    const a = startGateway(nats.url, stream, 'gw-a', 'faults')
-    const b = startGateway(nats.url, stream, 'gw-b', 'faults')
-    cleanups.push(
-      () => a.kill(),
-      () => b.kill(),
-    )
+    const [a, b] = twoGateways(stream, 'faults')
     const relay = new Relay(await a.port())
     const bPort = await b.port()
     const relayPort = await relay.listen()
@@ -171,6 +173,59 @@ describe('fleet: edges → gateway → JetStream → readers', () => {
     })
     expect(b.stderr).toMatch(/edge veh-\d+ connected/)
   }, 600_000)
+
+  it("an edge given two gateways (--server a,b), gateway A killed mid-stream: every edge moves to B by itself (no relay), resumes where B's WELCOME says and the stream holds every frame once, in order", async () => {
+    const EDGES = 3
+    const COUNT = 3000
+    const RATE = 300
+    const stream = 'FAILOVER'
+    const [a, b] = twoGateways(stream, 'fo')
+    const [portA, portB] = [await a.port(), await b.port()]
+    const edges = Array.from({ length: EDGES }, (_, i) =>
+      startEdge([portA, portB], `fo-${i}`, RATE, COUNT, ['--stats-interval', '500ms']),
+    )
+    for (const edge of edges) cleanups.push(() => edge.stop())
+    for (const edge of edges) {
+      const connected = await edge.waitForMsg('connected to the server', 30_000)
+      expect(connected['server']).toBe(`127.0.0.1:${portA}`)
+    }
+
+    const reader = await FleetClient.connect({ servers: nats.url }, { stream, prefix: 'fo' })
+    cleanups.push(() => reader.close())
+    let consumed = 0
+    let killed = false
+    for await (const _frame of reader.frames({ from: 'all' })) {
+      consumed++
+      // a quarter in: A dies without a word, with frames of every edge in flight
+      if (!killed && consumed >= (EDGES * COUNT) / 4) {
+        killed = true
+        a.child.kill('SIGKILL')
+      }
+      if (consumed === EDGES * COUNT) break
+    }
+
+    for (const edge of edges) {
+      const lost = await edge.waitForMove(`127.0.0.1:${portA}`, `127.0.0.1:${portB}`)
+      expect(lost.msg).toBe('server connection lost; moving to the next server')
+      await edge.waitForLog(
+        (l) => l.msg === 'connected to the server' && l['server'] === `127.0.0.1:${portB}`,
+        10_000,
+        'connected to B',
+      )
+      const stats = await edge.waitForLog(
+        (l) => l.msg === 'stats' && l['server'] === `127.0.0.1:${portB}` && l['connected'] === true,
+        10_000,
+        'stats naming B',
+      )
+      expect(stats['failovers']).toBe(1)
+    }
+    const stored = await streamContents(nats.url, stream)
+    expect(stored.size).toBe(EDGES)
+    for (const frames of stored.values())
+      expect(audit(frames, COUNT)).toEqual({ missing: 0, duplicated: 0, reordered: 0 })
+    expect(consumed).toBe(EDGES * COUNT)
+    expect(b.stderr).toMatch(/edge fo-\d+ connected/)
+  }, 240_000)
 
   it('canbridge monitor shows a fleet: the per-id table of an edge stored through a gateway', async () => {
     const gateway = startGateway(nats.url, 'MONITOR', 'gw-monitor', 'mon')

@@ -32,7 +32,7 @@ describe('canbridge-edge command line', () => {
     const { out } = run('--help')
     expect(out).not.toContain('<value>')
     for (const usage of [
-      '--server <host:port>',
+      '--server <host:port[,host:port…]>',
       '--ring-bytes <bytes>',
       '--spool-dir <dir>',
       '--tls-ca <file>',
@@ -43,6 +43,7 @@ describe('canbridge-edge command line', () => {
       expect(out).toContain(usage)
     // an example split over lines can be pasted into a shell as it is
     expect(out).toContain('--edge-id pi-garage \\\n      --tls-ca /etc/canbridge/ca.crt')
+    expect(out).toContain('--server gw1.lab:29536,gw2.lab:29536 --channel can0')
   })
 
   it('--version prints the version, protocol, Node and N-API versions', () => {

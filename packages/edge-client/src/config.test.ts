@@ -27,7 +27,7 @@ describe('config', () => {
   it('has defaults for everything but server and channels', () => {
     const config = loadConfig(base, {})
     expect(config).toMatchObject({
-      server: { kind: 'tcp', host: 'localhost', port: 29536 },
+      server: [{ kind: 'tcp', host: 'localhost', port: 29536 }],
       channels: ['can0'],
       ringBytes: 8 * 1024 * 1024,
       spoolDir: null,
@@ -58,16 +58,14 @@ describe('config', () => {
       CANBRIDGE_CONFIG: path,
     }
     const config = loadConfig({ ringBytes: '4M' }, env)
-    expect(config.server).toEqual({ kind: 'tcp', host: 'env-host', port: 2 })
+    expect(config.server).toEqual([{ kind: 'tcp', host: 'env-host', port: 2 }])
     expect(config.channels).toEqual(['can1'])
     expect(config.ringBytes).toBe(4 * 1024 * 1024)
     expect(config.logLevel).toBe('warn')
     expect(config.edgeId).toBe('from-file')
-    expect(loadConfig({ config: path }, {}).server).toEqual({
-      kind: 'tcp',
-      host: 'file-host',
-      port: 1,
-    })
+    expect(loadConfig({ config: path }, {}).server).toEqual([
+      { kind: 'tcp', host: 'file-host', port: 1 },
+    ])
   })
 
   it('parses the value forms', () => {
@@ -85,7 +83,7 @@ describe('config', () => {
     expect(loadConfig({}, env)).toMatchObject({
       receiveBuffer: 8192,
       kernelEcho: false,
-      server: { kind: 'unix', path: '/run/canbridge.sock' },
+      server: [{ kind: 'unix', path: '/run/canbridge.sock' }],
       channels: ['can0', 'virtual:demo?rate=10'],
       listenOnly: true,
       statsIntervalMs: 10_000,
@@ -93,11 +91,9 @@ describe('config', () => {
       spoolDir: '/var/lib/canbridge',
       dropPolicy: 'drop-newest',
     })
-    expect(loadConfig({ ...base, server: '[::1]:80' }, {}).server).toEqual({
-      kind: 'tcp',
-      host: '::1',
-      port: 80,
-    })
+    expect(loadConfig({ ...base, server: '[::1]:80' }, {}).server).toEqual([
+      { kind: 'tcp', host: '::1', port: 80 },
+    ])
   })
 
   it('names the setting, the source, the value and what is expected for every bad value', () => {
@@ -163,6 +159,54 @@ describe('config', () => {
     for (const [flags, env, expected] of cases) {
       expect(message(() => loadConfig(flags, env))).toMatch(expected)
     }
+  })
+
+  it('takes several servers, in order: comma-separated on the command line, a list or a string in the file', () => {
+    const a = { kind: 'tcp', host: 'a.example', port: 29536 }
+    const b = { kind: 'tcp', host: '::1', port: 7 }
+    expect(loadConfig({ ...base, server: 'a.example:29536, [::1]:7' }, {}).server).toEqual([a, b])
+    expect(
+      loadConfig({ channels: ['can0'] }, { CANBRIDGE_SERVER: 'a.example:29536,[::1]:7' }).server,
+    ).toEqual([a, b])
+    const list = file({
+      channels: ['can0'],
+      server: ['a.example:29536', '[::1]:7', 'unix:/run/c.sock'],
+    })
+    expect(loadConfig({ config: list }, {}).server).toEqual([
+      a,
+      b,
+      { kind: 'unix', path: '/run/c.sock' },
+    ])
+    const text = file({ channels: ['can0'], server: 'a.example:29536,[::1]:7' })
+    expect(loadConfig({ config: text }, {}).server).toEqual([a, b])
+  })
+
+  it('refuses a server list with an empty item, a bad port or a server given twice, naming the item', () => {
+    const cases: [unknown, RegExp][] = [
+      [
+        'a:1,,b:2',
+        /^bad server "a:1,,b:2" \(from --server\): server 2 of 3 is empty: expected one server or several/,
+      ],
+      ['a:1,', /server 2 of 2 is empty/],
+      [' ', /the server is empty/],
+      ['a:1,b:0', /server 2 of 2 "b:0": expected host:port \(port 1\.\.65535\)/],
+      ['a:1,b:65536', /server 2 of 2 "b:65536": expected host:port/],
+      ['a:1,b', /server 2 of 2 "b": expected host:port/],
+      ['a:1,b:2,A:1', /server 3 of 3 "A:1" is server 1 again: give each server once/],
+      ['unix:/s,unix:/s', /server 2 of 2 "unix:\/s" is server 1 again/],
+      [[], /expected one server or several/],
+      [['a:1', 5], /expected one server or several/],
+      [Array.from({ length: 65 }, (_, i) => `h${i}:1`), /at most 64 servers, got 65/],
+    ]
+    for (const [server, expected] of cases) {
+      expect(message(() => loadConfig({ channels: ['can0'], server }, {}))).toMatch(expected)
+    }
+    const path = file({ channels: ['can0'], server: ['a:1', ''] })
+    expect(message(() => loadConfig({ config: path }, {}))).toMatch(
+      new RegExp(
+        `bad server \\["a:1",""\\] \\(from "server" in ${path}\\): server 2 of 2 is empty`,
+      ),
+    )
   })
 
   it('reports config file problems with the path and key', () => {

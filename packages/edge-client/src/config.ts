@@ -35,7 +35,8 @@ export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const
 export type LogFormat = (typeof LOG_FORMATS)[number]
 
 export interface EdgeConfig {
-  server: ServerAddress
+  /** the servers, in the order the edge tries them (reconnector.ts); at least one */
+  server: ServerAddress[]
   channels: string[]
   edgeId: string
   ringBytes: number
@@ -168,9 +169,9 @@ function text(raw: unknown, expected: string): string {
   return raw
 }
 
-const serverAddress: Parse<ServerAddress> = (raw) => {
-  const expected = 'expected host:port (port 1..65535), [ipv6]:port or unix:/path'
-  const value = text(raw, expected)
+const SERVER_EXPECTED = 'expected host:port (port 1..65535), [ipv6]:port or unix:/path'
+
+function serverAddress(value: string): ServerAddress {
   if (value.startsWith('unix:')) {
     const path = value.slice(5)
     if (path.length === 0 || path.length > 107) {
@@ -180,9 +181,47 @@ const serverAddress: Parse<ServerAddress> = (raw) => {
   }
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value.trim())
   const port = match ? Number(match[3]) : 0
-  if (!match || port < 1 || port > 65535) throw new Invalid(expected)
+  if (!match || port < 1 || port > 65535) throw new Invalid(SERVER_EXPECTED)
   return { kind: 'tcp', host: (match[1] ?? match[2])!, port }
 }
+
+/** The servers the edge fails over between, in order: comma-separated, or a list in the file. */
+const serverList: Parse<ServerAddress[]> = (raw) => {
+  const expected = `expected one server or several, in the order they are tried: a list in the config file, comma-separated elsewhere; each ${SERVER_EXPECTED.slice('expected '.length)}`
+  const items = listItems(raw, expected)
+  if (items.length === 0) throw new Invalid(expected)
+  if (items.length > MAX_SERVERS)
+    throw new Invalid(`at most ${MAX_SERVERS} servers, got ${items.length}`)
+  const seen = new Map<string, number>()
+  return items.map((item, i) => {
+    const which = items.length > 1 ? `server ${i + 1} of ${items.length}` : 'the server'
+    if (item.trim() === '') throw new Invalid(`${which} is empty: ${expected}`)
+    let address: ServerAddress
+    try {
+      address = serverAddress(item.trim())
+    } catch (error) {
+      if (!(error instanceof Invalid)) throw error
+      // one server: the message names the value already
+      if (items.length === 1) throw error
+      throw new Invalid(`${which} ${JSON.stringify(item.trim())}: ${error.message}`)
+    }
+    // host names are case-insensitive: A:1 and a:1 are the same server
+    const key =
+      address.kind === 'unix'
+        ? `unix:${address.path}`
+        : `${address.host.toLowerCase()}:${address.port}`
+    const first = seen.get(key)
+    if (first !== undefined)
+      throw new Invalid(
+        `${which} ${JSON.stringify(item.trim())} is server ${first + 1} again: give each server once`,
+      )
+    seen.set(key, i)
+    return address
+  })
+}
+
+/** more servers than any failover setup needs: a longer list is a mistake (a pasted file) */
+export const MAX_SERVERS = 64
 
 /** A list: comma-separated in a string (flags, environment), or an array in the config file. */
 function listItems(raw: unknown, expected: string): string[] {
@@ -400,11 +439,11 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'server',
     flag: '--server',
-    placeholder: '<host:port>',
+    placeholder: '<host:port[,host:port…]>',
     env: 'CANBRIDGE_SERVER',
-    parse: serverAddress,
+    parse: serverList,
     default: () => undefined,
-    help: 'server address: host:port, [ipv6]:port or unix:/path (required)',
+    help: 'server address: host:port, [ipv6]:port or unix:/path (required); several, comma-separated (a list in the config file): tried in order, a lost or failed connection moves to the next, the backoff grows after a whole round failed; the TLS and token settings apply to every server',
   },
   {
     key: 'channels',
@@ -504,7 +543,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'CANBRIDGE_TLS_CA',
     parse: filePath,
     default: () => null,
-    help: 'TLS: trust a server certificate signed by this CA (PEM file, e.g. ca.crt); the --server host (or --tls-servername) must be in it',
+    help: 'TLS: trust a server certificate signed by this CA (PEM file, e.g. ca.crt); the --server host (or --tls-servername) must be in it; with several servers each certificate must name its own host',
   },
   {
     key: 'tlsPins',
@@ -521,7 +560,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'CANBRIDGE_TLS_SERVERNAME',
     parse: hostName,
     default: () => null,
-    help: 'TLS: the name the server certificate must carry, when it is not the --server host',
+    help: 'TLS: the name the server certificate must carry (and SNI), when it is not the --server host; with several servers every one must carry it',
   },
   {
     key: 'tlsCert',
@@ -768,7 +807,7 @@ export function inspectConfig(
 
 const MISSING = {
   server:
-    'no server given: use --server host:port (or unix:/path), CANBRIDGE_SERVER, or "server" in the config file',
+    'no server given: use --server host:port (or unix:/path; several comma-separated), CANBRIDGE_SERVER, or "server" in the config file',
   channels:
     'no channel given: use --channel can0 (repeatable), CANBRIDGE_CHANNELS=can0,can1, or "channels" in the config file',
 } as const

@@ -107,6 +107,35 @@ async function closedPort(): Promise<number> {
 }
 
 describe('canbridge-edge doctor', () => {
+  it('several servers: one line each, in order; one that does not answer is a WARN while another does, a FAIL when none does', async () => {
+    const up = await bus()
+    const down = await closedPort()
+    const list = `127.0.0.1:${down},127.0.0.1:${up}`
+    const r = await doctor(['--server', list, '--channel', 'virtual:x'])
+    expect(r.lines[1]).toBe(
+      `channels: virtual:x; servers (failover in this order): 127.0.0.1:${down}, 127.0.0.1:${up}`,
+    )
+    expect(r.out).toMatch(
+      new RegExp(
+        `^WARN  server 1\\s+127\\.0\\.0\\.1:${down}: cannot connect: connect ECONNREFUSED`,
+        'm',
+      ),
+    )
+    expect(r.out).toMatch(/the edge fails over to the servers that answer meanwhile$/m)
+    expect(r.out).toMatch(new RegExp(`^OK\\s+server 2\\s+127\\.0\\.0\\.1:${up}: `, 'm'))
+    expect(r.code).toBe(0)
+
+    const other = await closedPort()
+    const none = await doctor([
+      '--server',
+      `127.0.0.1:${down},127.0.0.1:${other}`,
+      '--channel',
+      'virtual:x',
+    ])
+    expect(none.lines.filter((l) => /^FAIL\s+server [12] /.test(l))).toHaveLength(2)
+    expect(none.code).toBe(1)
+  })
+
   it('all OK on a good host with a TCPBus: one line per check, exit 0', async () => {
     const port = await bus()
     const r = await doctor(['--server', `127.0.0.1:${port}`, '--channel', 'vcan0'])

@@ -27,7 +27,7 @@ import {
 } from './doctor/interfaces.ts'
 import { checkKernelModules } from './doctor/kernel.ts'
 import { type CheckResult, exitCode, fail, formatResult, ok, tally } from './doctor/report.ts'
-import { checkServer } from './doctor/server.ts'
+import { checkServers } from './doctor/server.ts'
 import { checkSpool } from './doctor/spool.ts'
 import { checkSocketBuffers } from './doctor/sysctl.ts'
 import { type LinkSecurity, resolveLinkSecurity } from './security/link-security.ts'
@@ -233,7 +233,7 @@ export async function runDoctor(
   const kind = build ? `single executable ${build.target}, build ${build.commit}` : 'from source'
   io.out(
     `canbridge-edge doctor ${packageVersion()} on ${hostname()}: linux ${host.release} ${process.arch}, node ${process.version}, ${kind}\n` +
-      `channels: ${channels.join(', ')}${channelNote}; server: ${values.server ? describeAddress(values.server) : 'none given'}\n\n`,
+      `channels: ${channels.join(', ')}${channelNote}; ${values.server ? `server${values.server.length > 1 ? 's (failover in this order)' : ''}: ${values.server.map(describeAddress).join(', ')}` : 'server: none given'}\n\n`,
   )
 
   if (config.configPath !== undefined || config.problems.length > 0) {
@@ -290,20 +290,23 @@ export async function runDoctor(
     }
   }
 
-  report(
-    values.server !== undefined && security === undefined
-      ? fail(
-          'server',
-          'not checked: the TLS or token settings are not usable (see the config line)',
-          ['fix the config line first: the daemon could not connect with these settings either'],
-        )
-      : await checkServer(values.server, {
-          edgeId: values.edgeId ?? 'edge',
-          software: `canbridge-edge-doctor/${packageVersion()}`,
-          timeoutMs: parsed.timeoutMs,
-          security,
-        }),
-  )
+  if (values.server !== undefined && security === undefined) {
+    report(
+      fail(
+        'server',
+        'not checked: the TLS or token settings are not usable (see the config line)',
+        ['fix the config line first: the daemon could not connect with these settings either'],
+      ),
+    )
+  } else {
+    const checked = await checkServers(values.server, {
+      edgeId: values.edgeId ?? 'edge',
+      software: `canbridge-edge-doctor/${packageVersion()}`,
+      timeoutMs: parsed.timeoutMs,
+      security,
+    })
+    for (const result of checked) report(result)
+  }
 
   const counts = tally(results)
   const code = exitCode(results)

@@ -57,6 +57,11 @@ Commands:
 Examples:
   canbridge-edge --server 192.168.1.10:29536 --channel can0 --edge-id pi-garage \\
       --tls-ca /etc/canbridge/ca.crt --token-file /etc/canbridge/pi-garage.token
+  canbridge-edge --server gw1.lab:29536,gw2.lab:29536 --channel can0 --edge-id pi-garage \\
+      --tls-ca /etc/canbridge/ca.crt --token-file /etc/canbridge/pi-garage.token
+      two servers: gw1.lab first; a failed or lost connection moves to the next one, and the
+      backoff (100 ms, doubling up to 10 s) grows only after every server failed in a row;
+      the TLS and token settings apply to both, each certificate checked against its own host
   canbridge-edge --server unix:/run/canbridge.sock --channel can0 --channel can1 --spool-dir /var/lib/canbridge
   canbridge-edge --server localhost:29536 --channel 'virtual:demo?rate=1000&pattern=mixed'
   canbridge-edge --server 192.168.1.10:29536 --channel can0 --edge-id pi-garage \\
@@ -127,7 +132,8 @@ export async function main(
   }
   const log = await openLogger(config.logLevel, config.logFormat)
   for (const warning of link.warnings) log.warn({ warning }, 'server link security')
-  if (link.security.insecure) log.warn({ server: describeAddress(config.server) }, INSECURE_WARNING)
+  if (link.security.insecure)
+    log.warn({ server: config.server.map(describeAddress).join(',') }, INSECURE_WARNING)
   log.info({ security: describeLinkSecurity(link.security) }, 'server link')
   const supervisor = reserveRings(config, log, link)
   if (supervisor === undefined) return EXIT.FAILED

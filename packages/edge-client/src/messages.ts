@@ -54,7 +54,8 @@ export interface SpoolSettings {
 }
 
 export interface WriteWorkerData {
-  server: ServerAddress
+  /** tried in this order; a failed or lost connection moves to the next (reconnector.ts) */
+  servers: ServerAddress[]
   edgeId: string
   instanceId: string
   software: string
@@ -105,7 +106,11 @@ export interface ChannelCounters {
 
 export interface WriteStats {
   connected: boolean
+  /** the server connected to, or being tried when not connected (host:port) */
+  server: string
   reconnects: number
+  /** connections that moved on to another server of the list */
+  failovers: number
   channels: ChannelCounters[]
 }
 

@@ -157,6 +157,11 @@ export function createRegistry(source: SnapshotSource): Registry {
   )
   global('canbridge_edge_reconnects', 'connections re-established', (s) => s.reconnects)
   global(
+    'canbridge_edge_failovers',
+    'connections that moved on to the next server of --server',
+    (s) => s.failovers,
+  )
+  global(
     'canbridge_edge_worker_restarts',
     'worker threads restarted after a crash',
     (s) => s.workerRestarts,

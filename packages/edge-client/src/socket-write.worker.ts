@@ -1,7 +1,8 @@
 // The socket-write worker: owns the server connection and the spools. It drains each
 // channel's ring into DATA batches (spool first after an outage), frees ring and spool on
 // ACK, moves unacknowledged frames to the spool when the ring fills, reports drops, and
-// relays commands to the poll worker. Reconnects with backoff; resends from the last ACK.
+// relays commands to the poll worker. Reconnects with backoff, moving through the list of
+// servers (reconnector.ts); resumes where the WELCOME of the server it reached says.
 import { join } from 'node:path'
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import {
@@ -28,6 +29,7 @@ import type {
   WriteToSupervisor,
   WriteWorkerData,
 } from './messages.ts'
+import { Reconnector } from './reconnector.ts'
 import { DOORBELL, RING_COUNTER, RingConsumer, RUN_KIND } from './ring.ts'
 import { Spool, SpoolFullError, SpoolIoError } from './spool/index.ts'
 import { RefusalCounters } from './tx-policy/refusal-counters.ts'
@@ -133,9 +135,12 @@ const drops = new DropReporter({
 let link: ServerLink | null = null
 /** increases with every connection, so that late async results of an old one are ignored */
 let generation = 0
-let reconnects = 0
-let attempt = 0
-let reconnectTimer: NodeJS.Timeout | undefined
+/** which server next, and when: the list, the current one, the backoff */
+const reconnector = new Reconnector({
+  servers: settings.servers,
+  minMs: settings.reconnectMinMs,
+  maxMs: settings.reconnectMaxMs,
+})
 let ownMessages = false
 let pollPort: MessagePort | undefined
 let stopping = false
@@ -280,7 +285,6 @@ function oldestHeld(c: Channel): number {
 // --- connection ---
 
 function connect(): void {
-  reconnectTimer = undefined
   if (stopping && !flushState) return
   generation++
   const capabilities: string[] = ['transmit', 'periodic', 'filters', 'own-messages']
@@ -295,8 +299,16 @@ function connect(): void {
     capabilities,
   }
   const mine = generation
+  // with one server the failure line already named it
+  if (settings.servers.length > 1) {
+    workerLog(reconnector.failures <= 3 ? 'info' : 'debug', 'connecting to the server', {
+      server: reconnector.describe(),
+      of: `${reconnector.index + 1}/${settings.servers.length}`,
+      attempt: reconnector.failures + 1,
+    })
+  }
   link = new ServerLink(
-    settings.server,
+    reconnector.current,
     hello,
     {
       onWelcome: (welcome) => onWelcome(welcome),
@@ -326,14 +338,14 @@ function accountingCapabilities(): string[] {
 
 /** Log lines for a connection that failed before WELCOME, by what failed. */
 const FAILED_BEFORE_WELCOME: Partial<Record<LinkProblemKind, string>> = {
-  tls: 'TLS with the server failed; retrying with backoff',
-  auth: 'authentication with the server failed; retrying with backoff',
-  refused: 'the server refused the connection; retrying with backoff',
-  silent: 'the server did not answer; retrying with backoff',
-  foreign: 'not a canbridge server; retrying with backoff',
-  protocol: 'the server broke the protocol; retrying with backoff',
-  closed: 'the server closed the connection before WELCOME; retrying with backoff',
-  timeout: 'the server did not complete the handshake; retrying with backoff',
+  tls: 'TLS with the server failed',
+  auth: 'authentication with the server failed',
+  refused: 'the server refused the connection',
+  silent: 'the server did not answer',
+  foreign: 'not a canbridge server',
+  protocol: 'the server broke the protocol',
+  closed: 'the server closed the connection before WELCOME',
+  timeout: 'the server did not complete the handshake',
 }
 
 function onClose(which: number, reason: string, welcomed: boolean, kind: LinkProblemKind): void {
@@ -343,31 +355,38 @@ function onClose(which: number, reason: string, welcomed: boolean, kind: LinkPro
   for (const encoder of [...busyEncoders]) returnEncoder(encoder)
   generation++
   toPoll({ type: 'link', connected: false, ownMessages: false })
-  const where = describeAddress(settings.server)
   if (flushState) {
     flushState.linkLost = true
     void finishFlush(`connection lost: ${reason}`)
     return
   }
   if (stopping) return
-  const delay = backoff()
-  const fields = { server: where, reason, retryInMs: delay, attempt }
+  const next = reconnector.failed()
+  const moving = next.to !== next.from
+  const fields = {
+    server: describeAddress(next.from),
+    reason,
+    ...(moving ? { next: describeAddress(next.to) } : {}),
+    retryInMs: next.delayMs,
+    attempt: next.failures,
+    ...(moving ? { roundsFailed: next.rounds } : {}),
+  }
+  const then = moving
+    ? next.roundFailed
+      ? '; every server failed: backing off, then the next server'
+      : '; moving to the next server'
+    : '; retrying with backoff'
   const failed = FAILED_BEFORE_WELCOME[kind]
-  const loud = attempt <= 3 || attempt % 20 === 0
-  if (welcomed) workerLog('warn', 'server connection lost; reconnecting', fields)
-  else if (failed !== undefined) workerLog(loud ? 'error' : 'debug', failed, fields)
-  else workerLog(loud ? 'warn' : 'debug', 'server unreachable; retrying with backoff', fields)
-  reconnectTimer = setTimeout(connect, delay)
-}
-
-/** Exponential backoff with full jitter in the upper half: 100 ms → 10 s by default. */
-function backoff(): number {
-  attempt++
-  const ceiling = Math.min(
-    settings.reconnectMaxMs,
-    settings.reconnectMinMs * 2 ** Math.min(attempt - 1, 20),
-  )
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
+  const loud = next.failures <= 3 || next.failures % 20 === 0
+  if (welcomed)
+    workerLog(
+      'warn',
+      `server connection lost${moving ? '; moving to the next server' : '; reconnecting'}`,
+      fields,
+    )
+  else if (failed !== undefined) workerLog(loud ? 'error' : 'debug', `${failed}${then}`, fields)
+  else workerLog(loud ? 'warn' : 'debug', `server unreachable${then}`, fields)
+  reconnector.schedule(connect, next.delayMs)
 }
 
 function onWelcome(welcome: Welcome): void {
@@ -377,11 +396,13 @@ function onWelcome(welcome: Welcome): void {
       welcomed: welcome.channels.length,
     })
   }
-  if (attempt > 0 || reconnects > 0) reconnects++
-  attempt = 0
+  reconnector.connected()
   ownMessages = welcome.capabilities.includes('own-messages')
   workerLog('info', 'connected to the server', {
-    server: describeAddress(settings.server),
+    server: reconnector.describe(),
+    ...(settings.servers.length > 1
+      ? { of: `${reconnector.index + 1}/${settings.servers.length}` }
+      : {}),
     serverId: welcome.serverId,
     heartbeatMs: welcome.heartbeatMs,
     capabilities: welcome.capabilities,
@@ -842,13 +863,19 @@ function counters(c: Channel): ChannelCounters {
 const startedAt = performance.now()
 
 function reportStats(): void {
-  const stats = { connected: link?.welcomed === true, reconnects, channels: channels.map(counters) }
+  const stats = {
+    connected: link?.welcomed === true,
+    server: reconnector.describe(),
+    reconnects: reconnector.reconnects,
+    failovers: reconnector.failovers,
+    channels: channels.map(counters),
+  }
   post({ type: 'stats', stats })
   const l = link
   if (l?.welcomed && !l.closed) {
     l.send('STATS', {
       uptimeMs: Math.round(performance.now() - startedAt),
-      reconnects,
+      reconnects: reconnector.reconnects,
       channels: channels.map((c, i) => {
         const r = c.consumer.counters
         const own = stats.channels[i]!
@@ -899,7 +926,7 @@ function checkFlushed(): void {
 
 function startFlush(deadlineMs: number): void {
   stopping = true
-  clearTimeout(reconnectTimer)
+  reconnector.cancel()
   flushState = {
     deadline: setTimeout(() => void finishFlush(`deadline of ${deadlineMs} ms passed`), deadlineMs),
     linkLost: false,
@@ -1011,7 +1038,10 @@ await channelsOpen
 compactHeap()
 post({ type: 'ready' })
 workerLog('info', 'connecting', {
-  server: describeAddress(settings.server),
+  server: reconnector.describe(),
+  ...(settings.servers.length > 1
+    ? { servers: settings.servers.map(describeAddress), failover: 'in this order' }
+    : {}),
   protocol: PROTOCOL_VERSION,
 })
 setInterval(reportStats, settings.statsIntervalMs).unref()

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { MessageChannel, Worker } from 'node:worker_threads'
 import type { CanOpenErrorCode } from './can/can-source.ts'
 import type { EdgeConfig } from './config.ts'
+import { describeAddress } from './connection.ts'
 import { EdgeError } from './errors.ts'
 import { compactHeap, enableHeapCompaction } from './heap.ts'
 import type { Logger } from './logger.ts'
@@ -106,7 +107,11 @@ export interface Snapshot {
   cpuSystemMs: number
   rssBytes: number
   connected: boolean
+  /** the server connected to, or being tried when not connected */
+  server: string
   reconnects: number
+  /** connections that moved on to another server of --server's list */
+  failovers: number
   workerRestarts: number
   channels: ChannelSnapshot[]
 }
@@ -236,7 +241,9 @@ export class Supervisor {
       cpuSystemMs: Math.round(cpu.system / 1000),
       rssBytes: process.memoryUsage.rss(),
       connected: write?.connected ?? false,
+      server: write?.server ?? describeAddress(this.config.server[0]!),
       reconnects: write?.reconnects ?? 0,
+      failovers: write?.failovers ?? 0,
       workerRestarts: this.#workerRestarts,
       channels: this.#monitors.map((m, i) => {
         const w = write?.channels[i]
@@ -411,7 +418,7 @@ export class Supervisor {
   #startWrite(): Worker {
     const c = this.config
     const data: WriteWorkerData = {
-      server: c.server,
+      servers: c.server,
       edgeId: c.edgeId,
       instanceId: this.instanceId,
       software: this.software,
@@ -643,7 +650,9 @@ export class Supervisor {
         cpuSystemMs: s.cpuSystemMs,
         rssBytes: s.rssBytes,
         connected: s.connected,
+        server: s.server,
         reconnects: s.reconnects,
+        failovers: s.failovers,
         workerRestarts: s.workerRestarts,
         channels: s.channels,
       },

@@ -11,7 +11,8 @@ import { readdir, readFile, statfs, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type EdgeProcess, MAIN, startEdge } from '../src/testing/edge-process.ts'
-import { frameNumber, ScriptedServer, type ServerState } from './helpers/scripted-server.ts'
+import { everyFrameAccounted } from './helpers/frame-accounting.ts'
+import { ScriptedServer } from './helpers/scripted-server.ts'
 import { TINY_FS_SKIP, TinyFs } from './helpers/tiny-fs.ts'
 
 const cleanups: (() => Promise<unknown> | unknown)[] = []
@@ -50,65 +51,6 @@ async function edge(args: string[], readyMsg: string): Promise<EdgeProcess> {
   )
   cleanups.push(() => e.stop('SIGKILL'))
   return e
-}
-
-/** What the server holds of channel 0, by the frames' own counters and the DROPS ranges. */
-function account(state: ServerState) {
-  const delivered = new Set<number>()
-  let deliveredTwice = 0
-  let mislabelled = 0
-  for (const frame of state.channel(0)) {
-    const n = frameNumber(frame)
-    if (n !== frame.seq) mislabelled++
-    if (delivered.has(n)) deliveredTwice++
-    delivered.add(n)
-  }
-  const dropped = new Set<number>()
-  let droppedTwice = 0
-  let droppedButDelivered = 0
-  let reported = 0
-  for (const drops of state.drops) {
-    if (drops.channel !== 0 || drops.fromSeq === null) continue
-    reported += drops.count
-    for (let seq = drops.fromSeq; seq < drops.fromSeq + drops.count; seq++) {
-      if (dropped.has(seq)) droppedTwice++
-      if (delivered.has(seq)) droppedButDelivered++
-      dropped.add(seq)
-    }
-  }
-  return {
-    delivered: delivered.size,
-    reported,
-    deliveredTwice,
-    droppedTwice,
-    droppedButDelivered,
-    mislabelled,
-    duplicatesDiscarded: state.duplicates,
-  }
-}
-
-/**
- * Waits until the frames delivered and the frames reported dropped make up all `produced`,
- * then checks that no frame was counted twice, delivered and dropped, or mislabelled.
- */
-async function everyFrameAccounted(server: ScriptedServer, produced: number, timeoutMs: number) {
-  await server.waitFor(
-    () => {
-      const a = account(server.state)
-      return a.delivered + a.reported >= produced
-    },
-    timeoutMs,
-    'every frame delivered or reported dropped',
-  )
-  const a = account(server.state)
-  expect(a.delivered + a.reported).toBe(produced)
-  expect(a).toMatchObject({
-    deliveredTwice: 0,
-    droppedTwice: 0,
-    droppedButDelivered: 0,
-    mislabelled: 0,
-  })
-  return a
 }
 
 /** Waits until the spool holds no segment (everything acknowledged was freed). */

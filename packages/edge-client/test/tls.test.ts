@@ -157,4 +157,22 @@ describe('TLS link', () => {
     )
     expect(server.state.hellos).toEqual([])
   })
+
+  it('several servers: each is verified against its own host name (and SNI), a failed one moves the edge to the next', async () => {
+    // A's certificate names elsewhere.example, not the 127.0.0.1 dialled: refused
+    const a = await serve(tlsServer(f.pki.otherName))
+    // B's names localhost, the host dialled for it: accepted, with SNI localhost
+    const b = await serve(tlsServer(f.pki.server))
+    const bByName = `localhost:${b.address.split(':')[1]}`
+    const edge = edgeAt(`${a.address},${bByName}`, ['--tls-ca', f.pki.ca.cert])
+    expect(await edge.waitForMove(a.address, bByName)).toMatchObject({
+      msg: 'TLS with the server failed; moving to the next server',
+      reason: expect.stringMatching(/it is not made for 127\.0\.0\.1 \(hostname mismatch/),
+    })
+    const connected = await edge.waitForMsg('connected to the server')
+    expect(connected['server']).toBe(bByName)
+    await b.server.waitFor(() => b.server.state.count(0) >= 5, 10_000, 'frames over TLS at B')
+    expect(b.server.state.servernames[0]).toBe('localhost')
+    expect(a.server.state.hellos).toEqual([])
+  })
 })

@@ -8,7 +8,8 @@
 #   sudo ./install.sh --uninstall        remove binary, unit, sysctl and network files
 #                                        (keeps /etc/canbridge and /var/lib/canbridge)
 # Other options: --bitrate N (default 500K, for a new 80-can0.network), --server HOST:PORT
-# (for a new /etc/canbridge/edge.json), --force (skip the architecture check).
+# or HOST:PORT,HOST:PORT (several: failover in that order; for a new
+# /etc/canbridge/edge.json), --force (skip the architecture check).
 # Safe to run again: the binary and unit are replaced, edge.json and 80-can0.network are
 # kept when they exist.
 set -eu

@@ -30,12 +30,22 @@ export function startGateway(
   ])
 }
 
-/** An edge streaming `count` counter frames at `rate` frames/s on channel `virtual:v`. */
-export function startEdge(port: number, edgeId: string, rate: number, count: number): EdgeProcess {
+/**
+ * An edge streaming `count` counter frames at `rate` frames/s on channel `virtual:v`, to the
+ * gateway on `port`, or to several in that order (failing over between them).
+ */
+export function startEdge(
+  port: number | readonly number[],
+  edgeId: string,
+  rate: number,
+  count: number,
+  extra: readonly string[] = [],
+): EdgeProcess {
   return new EdgeProcess(
     [
+      ...extra,
       '--server',
-      `127.0.0.1:${port}`,
+      (typeof port === 'number' ? [port] : port).map((p) => `127.0.0.1:${p}`).join(','),
       '--channel',
       `virtual:v?rate=${rate}&pattern=counter&count=${count}`,
       '--edge-id',

@@ -26,7 +26,7 @@ async function serve(options: ScriptedServerOptions): Promise<ServerAddress> {
 
 function security(server: ServerAddress, tls: { ca?: string }, token = false): LinkSecurity {
   return resolveLinkSecurity({
-    server,
+    server: [server],
     edgeId: 'pi-test',
     tlsCa: tls.ca ?? null,
     tlsPins: [],

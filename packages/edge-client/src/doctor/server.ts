@@ -332,3 +332,29 @@ export async function checkServer(
       )
   }
 }
+
+/**
+ * Every server of --server's list, in order, one line each (`server 1`, `server 2`, …).
+ * The edge fails over between them, so while one answers, the others' failures are
+ * warnings; only when none answers is it a FAIL.
+ */
+export async function checkServers(
+  addresses: readonly ServerAddress[] | undefined,
+  options: ServerCheckOptions,
+): Promise<CheckResult[]> {
+  if (addresses === undefined || addresses.length <= 1)
+    return [await checkServer(addresses?.[0], options)]
+  const results: CheckResult[] = []
+  for (const [i, address] of addresses.entries())
+    results.push({ ...(await checkServer(address, options)), name: `server ${i + 1}` })
+  if (!results.some((r) => r.status === 'OK')) return results
+  return results.map((r) =>
+    r.status === 'FAIL'
+      ? {
+          ...r,
+          status: 'WARN',
+          fix: [...(r.fix ?? []), 'the edge fails over to the servers that answer meanwhile'],
+        }
+      : r,
+  )
+}

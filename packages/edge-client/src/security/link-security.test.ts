@@ -31,7 +31,7 @@ const none = {
 
 function settings(overrides: Partial<SecuritySettings>): SecuritySettings {
   return {
-    server: { kind: 'tcp', host: '192.168.1.10', port: 29536 },
+    server: [{ kind: 'tcp', host: '192.168.1.10', port: 29536 }],
     edgeId: 'pi-test',
     ...none,
     ...overrides,
@@ -72,16 +72,45 @@ describe('link security settings', () => {
     expect(describeLinkSecurity(insecure.security)).toBe('no TLS, no token, INSECURE (--insecure)')
     // loopback and Unix sockets never leave the host
     const local = resolveLinkSecurity(
-      settings({ server: { kind: 'tcp', host: '127.0.0.1', port: 1 } }),
+      settings({ server: [{ kind: 'tcp', host: '127.0.0.1', port: 1 }] }),
     )
     expect(local).toEqual({ security: { tls: null, token: null, insecure: false }, warnings: [] })
-    const unix = resolveLinkSecurity(settings({ server: { kind: 'unix', path: '/run/c.sock' } }))
+    const unix = resolveLinkSecurity(settings({ server: [{ kind: 'unix', path: '/run/c.sock' }] }))
     expect(unix.security.insecure).toBe(false)
     expect(
       resolveLinkSecurity(
-        settings({ server: { kind: 'tcp', host: 'localhost', port: 1 }, insecure: true }),
+        settings({ server: [{ kind: 'tcp', host: 'localhost', port: 1 }], insecure: true }),
       ).warnings,
     ).toEqual(['--insecure has no effect: the link is protected or stays on this host'])
+  })
+
+  it('several servers: one setting for all, each server checked against it', () => {
+    const loopback = { kind: 'tcp', host: '127.0.0.1', port: 1 } as const
+    const remote = { kind: 'tcp', host: '192.168.1.11', port: 1 } as const
+    const unix = { kind: 'unix', path: '/run/c.sock' } as const
+    // one remote server in the list is enough to need protection
+    expect(refusal({ server: [loopback, remote] })).toMatch(
+      /^plain TCP to 192\.168\.1\.11 without authentication/,
+    )
+    expect(refusal({ server: [{ kind: 'tcp', host: '192.168.1.10', port: 1 }, remote] })).toMatch(
+      /^plain TCP to 192\.168\.1\.10, 192\.168\.1\.11 without authentication/,
+    )
+    expect(resolveLinkSecurity(settings({ server: [loopback, unix] })).security.insecure).toBe(
+      false,
+    )
+    // TLS applies to every server: a Unix socket among them refuses it
+    expect(refusal({ server: [loopback, unix], tlsCa: pki.ca.cert })).toBe(
+      "TLS does not apply to a Unix socket server (unix:/run/c.sock): remove --tls-ca (the TLS settings apply to every --server); the socket file's owner and mode protect it (--token-file still works)",
+    )
+    const tls = resolveLinkSecurity(settings({ server: [loopback, remote], tlsCa: pki.ca.cert }))
+    expect(tls.warnings).toEqual([])
+    // one --tls-servername for servers of different hosts: each certificate must carry it
+    const named = resolveLinkSecurity(
+      settings({ server: [loopback, remote], tlsCa: pki.ca.cert, tlsServername: 'gw.lab' }),
+    )
+    expect(named.warnings).toEqual([
+      '--tls-servername gw.lab is checked at every server (127.0.0.1, 192.168.1.11): each server certificate must carry that name; without --tls-servername each server is checked by its own host name',
+    ])
   })
 
   it('reads a CA and a client certificate with its key; checks the pair and the edge id', () => {
@@ -119,7 +148,7 @@ describe('link security settings', () => {
   })
 
   it('refuses TLS settings that cannot work together', () => {
-    expect(refusal({ server: { kind: 'unix', path: '/run/c.sock' }, tlsCa: pki.ca.cert })).toBe(
+    expect(refusal({ server: [{ kind: 'unix', path: '/run/c.sock' }], tlsCa: pki.ca.cert })).toBe(
       "TLS does not apply to a Unix socket server (unix:/run/c.sock): remove --tls-ca; the socket file's owner and mode protect it (--token-file still works)",
     )
     expect(refusal({ tlsCert: pki.client.cert, tlsKey: pki.client.key })).toMatch(

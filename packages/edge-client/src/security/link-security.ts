@@ -172,7 +172,8 @@ export const INSECURE_WARNING =
 /** Checks the TLS and token settings together and reads their files; throws ConfigError. */
 export function resolveLinkSecurity(config: SecuritySettings): ResolvedSecurity {
   const warnings: string[] = []
-  const server: ServerAddress = config.server
+  // one setting for every server in the list: each is checked against it
+  const servers: readonly ServerAddress[] = config.server
   const tlsGiven = [
     config.tlsCa !== null && '--tls-ca',
     config.tlsPins.length > 0 && '--tls-pin',
@@ -180,31 +181,40 @@ export function resolveLinkSecurity(config: SecuritySettings): ResolvedSecurity 
     config.tlsCert !== null && '--tls-cert',
     config.tlsKey !== null && '--tls-key',
   ].filter((flag) => flag !== false)
-  if (server.kind === 'unix' && tlsGiven.length > 0) {
+  const unix = servers.find((server) => server.kind === 'unix')
+  if (unix !== undefined && tlsGiven.length > 0) {
     throw new ConfigError(
-      `TLS does not apply to a Unix socket server (unix:${server.path}): remove ${tlsGiven.join(', ')}; the socket file's owner and mode protect it (--token-file still works)`,
+      `TLS does not apply to a Unix socket server (unix:${unix.path}): remove ${tlsGiven.join(', ')}${servers.length > 1 ? ' (the TLS settings apply to every --server)' : ''}; the socket file's owner and mode protect it (--token-file still works)`,
+    )
+  }
+  if (config.tlsServername !== null && new Set(servers.map(hostOf)).size > 1) {
+    warnings.push(
+      `--tls-servername ${config.tlsServername} is checked at every server (${servers.map(hostOf).join(', ')}): each server certificate must carry that name; without --tls-servername each server is checked by its own host name`,
     )
   }
   const tls = tlsGiven.length > 0 ? resolveTls(config, warnings) : null
   const token = config.tokenFile === null ? null : readTokenFile(config.tokenFile)
-  const remote = server.kind === 'tcp' && !isLoopback(server.host)
-  if (remote && tls === null && token === null && !config.insecure) {
+  const remote = servers.filter((server) => server.kind === 'tcp' && !isLoopback(server.host))
+  const remoteHosts = remote.map(hostOf).join(', ')
+  if (remote.length > 0 && tls === null && token === null && !config.insecure) {
     throw new ConfigError(
-      `plain TCP to ${server.host} without authentication: anyone on that network could read the bus and put frames on it. Add TLS (--tls-ca FILE or --tls-pin sha256:…, with --tls-cert/--tls-key or --token-file), or a token (--token-file FILE), or, on a lab network only, --insecure`,
+      `plain TCP to ${remoteHosts} without authentication: anyone on that network could read the bus and put frames on it. Add TLS (--tls-ca FILE or --tls-pin sha256:…, with --tls-cert/--tls-key or --token-file), or a token (--token-file FILE), or, on a lab network only, --insecure`,
     )
   }
-  if (remote && tls === null && token !== null) {
+  if (remote.length > 0 && tls === null && token !== null) {
     warnings.push(
       'the token authenticates both ends, but without TLS the link is not encrypted and a man-in-the-middle can relay it: add --tls-ca or --tls-pin',
     )
   }
-  if (config.insecure && !(remote && tls === null && token === null)) {
+  const insecure = remote.length > 0 && tls === null && token === null
+  if (config.insecure && !insecure) {
     warnings.push('--insecure has no effect: the link is protected or stays on this host')
   }
-  return {
-    security: { tls, token, insecure: remote && tls === null && token === null },
-    warnings,
-  }
+  return { security: { tls, token, insecure }, warnings }
+}
+
+function hostOf(server: ServerAddress): string {
+  return server.kind === 'unix' ? `unix:${server.path}` : server.host
 }
 
 /** One line on how the link is protected, for the startup log and doctor. */

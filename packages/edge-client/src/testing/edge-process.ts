@@ -101,6 +101,15 @@ export class EdgeProcess {
     })
   }
 
+  /** The line that says the edge leaves server `from` for `to` (--server with several). */
+  waitForMove(from: string, to: string, timeoutMs = 10_000): Promise<LogLine> {
+    return this.waitForLog(
+      (line) => line['server'] === from && line['next'] === to,
+      timeoutMs,
+      `a move from ${from} to ${to}`,
+    )
+  }
+
   waitForMsg(msg: string, timeoutMs = 10_000): Promise<LogLine> {
     return this.waitForLog((line) => line.msg === msg, timeoutMs, `"${msg}"`)
   }

@@ -46,6 +46,8 @@ export class ServerState {
   tlsErrors: string[] = []
   /** the CN of each client certificate presented */
   clientNames: string[] = []
+  /** the SNI of each TLS connection accepted (null: none, as for an IP address) */
+  servernames: (string | null)[] = []
   /** connections that completed the token proofs */
   authenticated = 0
 
@@ -248,6 +250,8 @@ export class ScriptedServer {
     this.connections++
     socket.setNoDelay(true)
     if (socket instanceof TLSSocket) {
+      // on the server side: the SNI the client sent, or false
+      this.state.servernames.push(socket.servername || null)
       const cn = socket.getPeerCertificate().subject?.CN
       if (typeof cn === 'string') this.state.clientNames.push(cn)
     }
