@@ -1,8 +1,6 @@
 // The pieces of a fleet for the end-to-end tests, all real: a nats-server, `canbridge gateway`
 // processes, canbridge-edge processes streaming their virtual counter channel (frame n carries
-// n, little-endian, in its first bytes), and a TCP relay that stands for the address edges
-// dial (a DNS name or a virtual IP in production), switched to another gateway when one dies.
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
+// n, little-endian, in its first bytes) that fail over between the gateways they are given.
 import { CliProcess } from '@canbridge/cli/testing'
 import { DIST_MAIN, EdgeProcess } from '@canbridge/edge-client/testing'
 import { jetstreamManager } from '@nats-io/jetstream'
@@ -54,46 +52,6 @@ export function startEdge(
     {},
     DIST_MAIN,
   )
-}
-
-/** Forwards each new connection to the current target; `switchTo` moves new ones elsewhere. */
-export class Relay {
-  readonly #server: Server
-  readonly #sockets = new Set<Socket>()
-  target: number
-
-  constructor(target: number) {
-    this.target = target
-    this.#server = createServer((client) => {
-      const upstream = tcpConnect(this.target, '127.0.0.1')
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket)
-        socket.on('close', () => this.#sockets.delete(socket))
-        socket.on('error', () => {
-          client.destroy()
-          upstream.destroy()
-        })
-      }
-      client.pipe(upstream)
-      upstream.pipe(client)
-      client.on('close', () => upstream.destroy())
-      upstream.on('close', () => client.destroy())
-    })
-  }
-
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve))
-    return (this.#server.address() as { port: number }).port
-  }
-
-  switchTo(port: number): void {
-    this.target = port
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy()
-    await new Promise((resolve) => this.#server.close(resolve))
-  }
 }
 
 /**
