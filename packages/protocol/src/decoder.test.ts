@@ -3,10 +3,12 @@
 // says (a record's first byte for BAD_FRAME) and otherwise point at the offending field.
 import { describe, expect, it } from 'vitest'
 import {
+  type DataBatch,
   type DecodedMessage,
   Decoder,
   type DecoderOptions,
   decodeControlBody,
+  encodeControl,
   PROTOCOL_ERROR_CODE,
   ProtocolError,
   type ProtocolErrorCode,
@@ -937,4 +939,112 @@ it('offsets and buffering while a message is incomplete', () => {
   expect(messages.map((m) => m.type)).toEqual(['ACK', 'HEARTBEAT'])
   expect([decoder.offset, decoder.bufferedBytes]).toEqual([8 + ACK.length + HEARTBEAT.length, 0])
   expect(PROTOCOL_ERROR_CODE.BAD_MAGIC).toBe('BAD_MAGIC')
+})
+
+describe('reusedInput: chunks the caller overwrites once write() returns', () => {
+  const records = (n: number) =>
+    Array.from({ length: n }, (_, i) => recordBytes({ timestampNs: 1n, id: i, data: [i & 0xff] }))
+  const transmit = encodeControl('TRANSMIT', {
+    requestId: 7,
+    channel: 0,
+    frame: { id: 0x123, flags: 0, len: 3, data: Uint8Array.of(1, 2, 3) },
+  })
+
+  /** Writes `bytes` as `size`-byte chunks of one buffer that is scribbled over after each. */
+  function writeReused(decoder: Decoder, bytes: Uint8Array, size: number, seen: DecodedMessage[]) {
+    const buffer = new Uint8Array(size)
+    for (let at = 0; at < bytes.length; at += size) {
+      const chunk = bytes.subarray(at, at + size)
+      buffer.set(chunk)
+      decoder.write(buffer.subarray(0, chunk.length), (message) => seen.push(message))
+      buffer.fill(0xee)
+    }
+  }
+
+  it('a control message keeps its binary fields after the chunk is overwritten', () => {
+    for (const reusedInput of [true, false]) {
+      const seen: DecodedMessage[] = []
+      const stream = concat(preambleBytes(SERVER), transmit)
+      writeReused(new Decoder({ peerRole: SERVER, reusedInput }), stream, stream.length, seen)
+      const message = seen[0]
+      if (message?.type !== 'TRANSMIT') throw new Error('expected TRANSMIT')
+      // without the option the field views the caller's buffer, which it has overwritten
+      expect(Array.from(message.body.frame.data)).toEqual(
+        reusedInput ? [1, 2, 3] : [0xee, 0xee, 0xee],
+      )
+    }
+  })
+
+  it('batches that span chunks are put together in one reused buffer', () => {
+    const decoder = new Decoder({ peerRole: EDGE, reusedInput: true })
+    const buffers: ArrayBufferLike[] = []
+    const firstSeqs: number[] = []
+    const stream = concat(
+      preambleBytes(EDGE),
+      dataMessageBytes(0, 0, records(100)),
+      dataMessageBytes(0, 100, records(60)),
+      dataMessageBytes(0, 160, records(100)),
+    )
+    const buffer = new Uint8Array(333)
+    for (let at = 0; at < stream.length; at += buffer.length) {
+      const chunk = stream.subarray(at, at + buffer.length)
+      buffer.set(chunk)
+      decoder.write(buffer.subarray(0, chunk.length), (message) => {
+        if (message.type !== 'DATA') return
+        // read while the callback runs, as a receiver must
+        const frames = message.batch.frames()
+        expect(frames.map((frame) => frame.id)).toEqual(frames.map((_, i) => i))
+        if (message.batch.body.buffer !== buffer.buffer) buffers.push(message.batch.body.buffer)
+        firstSeqs.push(message.batch.firstSeq)
+      })
+      buffer.fill(0xee)
+    }
+    expect(firstSeqs).toEqual([0, 100, 160])
+    // all three spanned chunks: one buffer, grown once nothing smaller fit
+    expect(buffers.length).toBe(3)
+    expect(new Set(buffers).size).toBe(1)
+    expect(decoder.bufferedBytes).toBe(0)
+  })
+
+  it('without it, each spanning batch gets its own buffer and stays valid', () => {
+    const decoder = new Decoder({ peerRole: EDGE })
+    const stream = concat(
+      preambleBytes(EDGE),
+      dataMessageBytes(0, 0, records(100)),
+      dataMessageBytes(0, 100, records(100)),
+    )
+    const kept = feedKept(decoder, stream, 333)
+    expect(kept.map((batch) => batch.firstSeq)).toEqual([0, 100])
+    expect(kept[0]!.body.buffer).not.toBe(kept[1]!.body.buffer)
+    expect(kept[1]!.frames().map((frame) => frame.id)).toEqual(kept[1]!.frames().map((_, i) => i))
+  })
+
+  it('control messages that span chunks keep their binary fields', () => {
+    const decoder = new Decoder({ peerRole: SERVER, reusedInput: true })
+    const seen: DecodedMessage[] = []
+    const stream = concat(preambleBytes(SERVER), transmit, transmit)
+    writeReused(decoder, stream, 5, seen)
+    expect(seen.map((message) => message.type)).toEqual(['TRANSMIT', 'TRANSMIT'])
+    for (const message of seen) {
+      if (message.type !== 'TRANSMIT') throw new Error('expected TRANSMIT')
+      expect(Array.from(message.body.frame.data)).toEqual([1, 2, 3])
+    }
+  })
+
+  it('refuses a reusedInput that is not a boolean', () => {
+    expect(() => new Decoder({ peerRole: EDGE, reusedInput: 'yes' as unknown as boolean })).toThrow(
+      new TypeError('reusedInput must be a boolean, got yes'),
+    )
+  })
+
+  /** Feeds fresh chunks of `size` bytes and keeps every batch. */
+  function feedKept(decoder: Decoder, bytes: Uint8Array, size: number) {
+    const kept: DataBatch[] = []
+    for (let at = 0; at < bytes.length; at += size) {
+      decoder.write(bytes.slice(at, at + size), (message) => {
+        if (message.type === 'DATA') kept.push(message.batch)
+      })
+    }
+    return kept
+  }
 })

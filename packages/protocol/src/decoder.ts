@@ -42,34 +42,49 @@ export interface DecoderOptions {
   maxMessageBytes?: number
   /** most frames accepted in one batch (default and ceiling: MAX_BATCH_FRAMES) */
   maxBatchFrames?: number
+  /**
+   * The caller reuses each chunk once write() returns (a socket reading into one buffer), and
+   * copies what it keeps of a batch: control messages' binary fields are then copies, a
+   * message that spans chunks is put together in one buffer the decoder keeps and reuses (it
+   * grows to the largest such message, at most maxMessageBytes), and every batch is valid only
+   * until `onMessage` returns. Without it each spanning batch costs a buffer of its own,
+   * garbage a moment later. Default false: messages stay valid, chunks must not change.
+   */
+  reusedInput?: boolean
 }
 
 const TYPE_NAME = new Map<number, MessageTypeName>(
   Object.entries(MESSAGE_TYPE).map(([name, code]) => [code, name as MessageTypeName]),
 )
 
-const unpackr = new Unpackr({
+const UNPACK_OPTIONS = {
   useRecords: false,
   mapsAsObjects: true,
   int64AsType: 'number',
   moreTypes: false,
-})
+} as const
+const unpackr = new Unpackr(UNPACK_OPTIONS)
+/** binary fields as copies, not views of the input (for a decoder with reusedInput) */
+const copyingUnpackr = new Unpackr({ ...UNPACK_OPTIONS, copyBuffers: true })
 
 /**
  * Turns a byte stream from one peer into messages, whatever the chunking.
  *
  * Data batches and binary fields view the pushed chunks; do not modify a chunk after
- * pushing it.
+ * pushing it, unless the decoder was made with `reusedInput`.
  */
 export class Decoder {
   readonly peerRole: Role
   readonly maxBatchFrames: number
+  readonly reusedInput: boolean
   #maxMessageBytes: number
   /** the peer's preamble, once read */
   peer: PeerPreamble | undefined
   /** bytes of an incomplete preamble or message, carried to the next chunk */
   #held: Uint8Array | undefined
   #heldLength = 0
+  /** with reusedInput: the buffer the last spanning message was put together in */
+  #spare: Uint8Array | undefined
   /** stream offset of the first byte not yet consumed */
   #offset = 0
   #failure: ProtocolError | undefined
@@ -83,6 +98,11 @@ export class Decoder {
     this.peerRole = options.peerRole
     this.#maxMessageBytes = limit(options.maxMessageBytes, MAX_MESSAGE_BYTES, 'maxMessageBytes')
     this.maxBatchFrames = limit(options.maxBatchFrames, MAX_BATCH_FRAMES, 'maxBatchFrames')
+    const reused = options.reusedInput ?? false
+    if (typeof reused !== 'boolean') {
+      throw new TypeError(`reusedInput must be a boolean, got ${String(reused)}`)
+    }
+    this.reusedInput = reused
   }
 
   /** The largest body accepted; a server lowers it until a peer has authenticated. */
@@ -152,11 +172,13 @@ export class Decoder {
       if (this.#heldLength < need) return
       const total = this.#needed(this.#held, this.#heldLength)
       if (total > this.#heldLength) continue
-      const held = this.#held.subarray(0, total)
+      const buffer = this.#held
       this.#held = undefined
       this.#heldLength = 0
-      const message = this.#decodeComplete(held, 0)
+      const message = this.#decodeComplete(buffer.subarray(0, total), 0)
       if (message) onMessage(message)
+      // the batch was valid until now; a control message's binary fields are copies
+      if (this.reusedInput) this.#spare = buffer
     }
     // Then whole messages straight from the chunk, without copying.
     while (position < chunk.length) {
@@ -171,7 +193,7 @@ export class Decoder {
       const rest = chunk.subarray(position)
       // Checks a complete header now: an oversized length fails before its bytes arrive.
       const need = this.#needed(rest, rest.length)
-      this.#held = new Uint8Array(Math.max(need, rest.length))
+      this.#held = this.#buffer(Math.max(need, rest.length))
       this.#held.set(rest)
       this.#heldLength = rest.length
     }
@@ -197,6 +219,14 @@ export class Decoder {
     const grown = new Uint8Array(need)
     grown.set(held.subarray(0, this.#heldLength))
     return grown
+  }
+
+  /** A buffer for a unit that spans chunks: the spare one when it is large enough. */
+  #buffer(bytes: number): Uint8Array {
+    const spare = this.#spare
+    if (spare === undefined || spare.length < bytes) return new Uint8Array(bytes)
+    this.#spare = undefined
+    return spare
   }
 
   /** Checks the header at `position` and returns the body length. */
@@ -261,7 +291,12 @@ export class Decoder {
     } else {
       message = {
         type: name,
-        body: decodeControlBody(name, body, start + HEADER_BYTES),
+        body: decodeControl(
+          this.reusedInput ? copyingUnpackr : unpackr,
+          name,
+          body,
+          start + HEADER_BYTES,
+        ),
       } as ControlMessage
     }
     this.#offset += HEADER_BYTES + length
@@ -310,10 +345,19 @@ export function decodeControlBody<K extends ControlTypeName>(
   body: Uint8Array,
   offset = 0,
 ): ControlBodies[K] {
+  return decodeControl(unpackr, type, body, offset)
+}
+
+function decodeControl<K extends ControlTypeName>(
+  unpacker: Unpackr,
+  type: K,
+  body: Uint8Array,
+  offset: number,
+): ControlBodies[K] {
   const typeCode = MESSAGE_TYPE[type]
   let value: unknown
   try {
-    value = unpackr.unpack(body)
+    value = unpacker.unpack(body)
   } catch (error) {
     throw new ProtocolError(
       'BAD_CONTROL',

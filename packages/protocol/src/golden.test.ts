@@ -39,19 +39,33 @@ function preambleOf(role: Role): string {
  * each chunking yields exactly `expected` and consumes the whole stream.
  */
 function expectDecodes(peerRole: Role, stream: Uint8Array, expected: PlainMessage[]): void {
-  let feeds = 0
-  for (const { name, chunks } of chunkings(stream)) {
-    const decoder = new Decoder({ peerRole })
-    const { messages, error } = feed(decoder, chunks)
-    expect(error, name).toBeUndefined()
-    expect(messages, name).toEqual(expected)
-    expect(decoder.peer, name).toEqual({ version: 1, role: peerRole })
-    expect(decoder.offset, name).toBe(stream.length)
-    expect(decoder.bufferedBytes, name).toBe(0)
-    feeds++
+  // and with reusedInput: each chunk is overwritten once written, as a socket's read buffer is
+  for (const reusedInput of [false, true]) {
+    let feeds = 0
+    for (const { name, chunks } of chunkings(stream)) {
+      const decoder = new Decoder({ peerRole, reusedInput })
+      const { messages, error } = feed(decoder, reusedInput ? overwritten(chunks) : chunks)
+      const label = `${name}${reusedInput ? ', reusedInput' : ''}`
+      expect(error, label).toBeUndefined()
+      expect(messages, label).toEqual(expected)
+      expect(decoder.peer, label).toEqual({ version: 1, role: peerRole })
+      expect(decoder.offset, label).toBe(stream.length)
+      expect(decoder.bufferedBytes, label).toBe(0)
+      feeds++
+    }
+    // whole + byte by byte + (length - 1) splits
+    expect(feeds).toBe(stream.length + 1)
   }
-  // whole + byte by byte + (length - 1) splits
-  expect(feeds).toBe(stream.length + 1)
+}
+
+/** Each chunk in one reused buffer, filled with 0xee once the decoder is done with it. */
+function* overwritten(chunks: Uint8Array[]): Generator<Uint8Array> {
+  const buffer = new Uint8Array(Math.max(0, ...chunks.map((chunk) => chunk.length)))
+  for (const chunk of chunks) {
+    buffer.set(chunk)
+    yield buffer.subarray(0, chunk.length)
+    buffer.fill(0xee)
+  }
 }
 
 describe('golden preamble (§2)', () => {

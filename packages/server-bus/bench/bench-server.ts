@@ -8,13 +8,18 @@
 // would have spilled to its spool, and the server's silences; and recvBatch throughput across
 // the thread boundary of the worker mode. Prints its figures as one JSON line.
 // argv: <url of dist/index.js> <path of synthetic-edge.ts> <PKI dir from `canbridge keys`>
+// <inline | worker>: one process runs the phases of one mode; bus.bench.ts merges the two.
 import { type ChildProcess, fork } from 'node:child_process'
 import { createServer } from 'node:net'
 import { loadavg } from 'node:os'
 import type * as ServerBus from '../src/index.ts'
 import type { AckReport, EdgeCommand, EdgeReport } from './synthetic-edge.ts'
 
-const [distUrl, edgePath, pkiDir] = process.argv.slice(2) as [string, string, string]
+const [distUrl, edgePath, pkiDir, mode] = process.argv.slice(2) as [string, string, string, string]
+if (mode !== 'inline' && mode !== 'worker')
+  throw new Error(`mode must be inline or worker, got ${mode}`)
+/** the phases of the link on the application's thread, or those of `worker: true` */
+const MODE: 'inline' | 'worker' = mode
 // The compiled package, as an application runs it; types from src.
 const { TCPBus } = (await import(distUrl)) as typeof ServerBus
 
@@ -39,15 +44,20 @@ setTimeout(() => {
   process.exit(1)
 }, 180_000).unref()
 
+// RSS of this whole process, the application's thread and the worker's (the edge runs in a
+// process of its own). One process per mode: a `worker: true` application does not carry
+// what the other mode's phases (TLS among them) left in its heap and its allocator.
 let peakRss = process.memoryUsage.rss()
-const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage.rss())
-}, 10)
+const sampler = setInterval(sampleRss, 10)
+function sampleRss(): void {
+  const rss = process.memoryUsage.rss()
+  if (rss > peakRss) peakRss = rss
+}
 
 let finished = false
 /** edges told to exit (their exit is no failure) */
 const retired = new WeakSet<ChildProcess>()
-let { bus, child } = await connectEdge('plain')
+let { bus, child } = await connectEdge('plain', MODE === 'worker')
 
 /** A bus and its synthetic edge, on plain TCP or on TLS 1.3 with a token. */
 async function connectEdge(
@@ -218,74 +228,55 @@ const phaseRss: Record<string, number> = {}
 // What the RSS is made of after each phase: V8's heap (committed), buffers outside it.
 const phaseMemory: Record<string, { heapTotalMb: number; arrayBuffersMb: number }> = {}
 function endPhase(name: string): void {
+  sampleRss()
   const usage = process.memoryUsage()
-  peakRss = Math.max(peakRss, usage.rss)
   phaseRss[name] = mb(peakRss)
   phaseMemory[name] = { heapTotalMb: mb(usage.heapTotal), arrayBuffersMb: mb(usage.arrayBuffers) }
 }
 
-// Warm-up: let the JIT see every path before measuring.
-await viaBatches(500_000)
-await viaIterator(300_000)
-await viaRecv(300_000)
-endPhase('warmup')
-const batchFps = await viaBatches(BATCH_FRAMES)
-endPhase('batch')
-const iterFps = await viaIterator(ITER_FRAMES)
-endPhase('iter')
-const recvFps = await viaRecv(RECV_FRAMES)
-endPhase('recv')
-if (process.env['BENCH_VERBOSE'] === '1')
-  console.log(`--- latency phases start at ${Math.round(performance.now())} ms`)
-// One second at the rate first, not measured: the garbage collector finishes with what the
-// flat-out phases left, and the paced path is compiled, as in a process that runs at this rate.
-await latency(1000, 1000)
-const lat1k = await latency(1000)
-endPhase('lat1k')
-const lat10k = await latency(10_000)
-endPhase('lat10k')
-const floor1k = await floor(1000)
-const stats = bus.stats().channels['bench-edge/can0']!
+console.log(JSON.stringify(MODE === 'inline' ? await inlinePhases() : await workerPhases()))
 
-// The same edge over TLS 1.3 with a token: a fresh bus and edge, warmed up like the first.
-retired.add(child)
-command({ cmd: 'exit' })
-await bus.shutdown()
-;({ bus, child } = await connectEdge('tls'))
-await viaBatches(500_000)
-const tlsBatchFps = await viaBatches(BATCH_FRAMES)
-await latency(1000, 1000)
-const tlsLat1k = await latency(1000)
-const tlsStats = bus.stats().channels['bench-edge/can0']!
-endPhase('tls')
+/** Every phase with the link on this thread (the default): plain, TLS, a blocking application. */
+async function inlinePhases(): Promise<Record<string, unknown>> {
+  // Warm-up: let the JIT see every path before measuring.
+  await viaBatches(500_000)
+  await viaIterator(300_000)
+  await viaRecv(300_000)
+  endPhase('warmup')
+  const batchFps = await viaBatches(BATCH_FRAMES)
+  endPhase('batch')
+  const iterFps = await viaIterator(ITER_FRAMES)
+  endPhase('iter')
+  const recvFps = await viaRecv(RECV_FRAMES)
+  endPhase('recv')
+  if (process.env['BENCH_VERBOSE'] === '1')
+    console.log(`--- latency phases start at ${Math.round(performance.now())} ms`)
+  // One second at the rate first, not measured: the garbage collector finishes with what the
+  // flat-out phases left, and the paced path is compiled, as in a process that runs at this rate.
+  await latency(1000, 1000)
+  const lat1k = await latency(1000)
+  endPhase('lat1k')
+  const lat10k = await latency(10_000)
+  endPhase('lat10k')
+  const floor1k = await floor(1000)
+  const stats = bus.stats().channels['bench-edge/can0']!
 
-// A blocking application, with the link on its thread (today's default).
-retired.add(child)
-command({ cmd: 'exit' })
-await bus.shutdown()
-;({ bus, child } = await connectEdge('plain'))
-await viaBatches(100_000)
-const blockedInline = await blockedApplication()
-endPhase('blockedInline')
+  // The same edge over TLS 1.3 with a token: a fresh bus and edge, warmed up like the first.
+  await replaceEdge('tls')
+  await viaBatches(500_000)
+  const tlsBatchFps = await viaBatches(BATCH_FRAMES)
+  await latency(1000, 1000)
+  const tlsLat1k = await latency(1000)
+  const tlsStats = bus.stats().channels['bench-edge/can0']!
+  endPhase('tls')
 
-// The same with `worker: true`, and recvBatch across the thread boundary.
-retired.add(child)
-command({ cmd: 'exit' })
-await bus.shutdown()
-;({ bus, child } = await connectEdge('plain', true))
-await viaBatches(500_000)
-const workerBatchFps = await viaBatches(BATCH_FRAMES)
-endPhase('workerBatch')
-const blockedWorker = await blockedApplication()
-endPhase('blockedWorker')
-const workerStats = bus.stats().channels['bench-edge/can0']!
-finished = true
-command({ cmd: 'exit' })
-await bus.shutdown()
-clearInterval(sampler)
-
-console.log(
-  JSON.stringify({
+  // A blocking application, with the link on its thread.
+  await replaceEdge('plain')
+  await viaBatches(100_000)
+  const blockedInline = await blockedApplication()
+  endPhase('blockedInline')
+  await finish()
+  return {
     batchFps: Math.round(batchFps),
     iterFps: Math.round(iterFps),
     recvFps: Math.round(recvFps),
@@ -310,6 +301,25 @@ console.log(
     heartbeatTimeoutsBlocked:
       blockedInline.heartbeatTimeouts + blockedInline.serverHeartbeatTimeouts,
     maxServerSilenceMsBlocked: round(blockedInline.maxSilenceMs),
+    edgeRingFrames: EDGE_RING_FRAMES,
+    ...processFigures(),
+    framesIn: stats.framesIn,
+    gaps: stats.gaps + tlsStats.gaps,
+    duplicates: stats.duplicates + tlsStats.duplicates,
+  }
+}
+
+/** `worker: true`: recvBatch across the thread boundary, then the blocking application. */
+async function workerPhases(): Promise<Record<string, unknown>> {
+  await viaBatches(500_000)
+  endPhase('workerWarmup')
+  const workerBatchFps = await viaBatches(BATCH_FRAMES)
+  endPhase('workerBatch')
+  const blockedWorker = await blockedApplication()
+  endPhase('blockedWorker')
+  const workerStats = bus.stats().channels['bench-edge/can0']!
+  await finish()
+  return {
     ackP50MsBlockedWorker: round(blockedWorker.p50Ms),
     ackP99MsBlockedWorker: round(blockedWorker.p99Ms),
     ackMaxMsBlockedWorker: round(blockedWorker.maxMs),
@@ -318,20 +328,41 @@ console.log(
     heartbeatTimeoutsBlockedWorker:
       blockedWorker.heartbeatTimeouts + blockedWorker.serverHeartbeatTimeouts,
     maxServerSilenceMsBlockedWorker: round(blockedWorker.maxSilenceMs),
-    edgeRingFrames: EDGE_RING_FRAMES,
     workerBatchFps: Math.round(workerBatchFps),
-    rssMb: mb(peakRss),
+    ...processFigures(),
+    gaps: workerStats.gaps,
+    duplicates: workerStats.duplicates,
+  }
+}
+
+/** What both modes report of their process. */
+function processFigures(): Record<string, unknown> {
+  return {
+    peakRssMb: mb(peakRss),
     peakRssMbAfter: phaseRss,
     memoryAfter: phaseMemory,
     touchData: TOUCH_DATA,
     v8Flags: process.execArgv.join(' '),
     loadAvg1m: round(loadavg()[0]!),
-    framesIn: stats.framesIn,
-    gaps: stats.gaps + tlsStats.gaps + workerStats.gaps,
-    duplicates: stats.duplicates + tlsStats.duplicates + workerStats.duplicates,
     checksum: sink % 1000,
-  }),
-)
+  }
+}
+
+/** The current edge told to exit and its bus shut down; a new pair in their place. */
+async function replaceEdge(link: 'plain' | 'tls'): Promise<void> {
+  retired.add(child)
+  command({ cmd: 'exit' })
+  await bus.shutdown()
+  ;({ bus, child } = await connectEdge(link, MODE === 'worker'))
+}
+
+async function finish(): Promise<void> {
+  finished = true
+  command({ cmd: 'exit' })
+  await bus.shutdown()
+  sampleRss()
+  clearInterval(sampler)
+}
 
 function command(message: EdgeCommand): void {
   child.send(message)

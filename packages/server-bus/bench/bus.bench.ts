@@ -1,5 +1,7 @@
 // `pnpm bench`: runs bench-server.ts (a TCPBus) in its own process, fed over loopback TCP by
-// synthetic-edge.ts in another, and prints the figures. Last line: one JSON object.
+// synthetic-edge.ts in another, and prints the figures. Last line: one JSON object. Twice:
+// a process for the link on the application's thread, then one for `worker: true`, so that
+// each mode's peak RSS is that of an application using it alone.
 //
 // The measured process runs as plain JavaScript: its TypeScript is stripped here, with
 // Node's own module.stripTypeScriptTypes, so that it measures the library as a compiled
@@ -16,6 +18,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makePki } from '../test/security/openssl-pki.ts'
 
+type Figures = Record<string, unknown>
 const here = (name: string) => new URL(name, import.meta.url)
 const V8_FLAGS = process.env['BENCH_V8_DEFAULTS'] === '1' ? [] : ['--max-semi-space-size=4']
 // Extra node flags for the measured process, e.g. BENCH_NODE_FLAGS='--cpu-prof --trace-gc'.
@@ -31,26 +34,30 @@ writeFileSync(server, module.stripTypeScriptTypes(source))
 const pki = await makePki([])
 const pkiDir = dirname(pki.layout.caCert)
 try {
-  const run = spawnSync(
-    process.execPath,
-    [
-      ...V8_FLAGS,
-      ...EXTRA_FLAGS,
-      server,
-      here('../dist/index.js').href,
-      fileURLToPath(here('./synthetic-edge.ts')),
-      pkiDir,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
-  )
-  const lines = run.stdout.trim().split('\n')
-  if (EXTRA_FLAGS.length > 0) console.log(lines.slice(0, -1).join('\n'))
-  const last = lines.at(-1) ?? ''
-  if (run.status !== 0 || !last.startsWith('{')) {
-    console.error(run.stdout)
-    throw new Error(`bench server failed (exit ${run.status})`)
+  const inline = measure('inline')
+  const worker = measure('worker')
+  const num = (figures: Figures, key: string) => figures[key] as number
+  // one JSON object as before: the two processes' figures side by side
+  const merged: Figures = {
+    ...inline,
+    ...worker,
+    edgeRingFrames: inline['edgeRingFrames'],
+    rssMb: Math.max(num(inline, 'peakRssMb'), num(worker, 'peakRssMb')),
+    peakRssMb: inline['peakRssMb'],
+    peakRssMbWorker: worker['peakRssMb'],
+    peakRssMbAfter: {
+      ...(inline['peakRssMbAfter'] as object),
+      ...(worker['peakRssMbAfter'] as object),
+    },
+    memoryAfter: { ...(inline['memoryAfter'] as object), ...(worker['memoryAfter'] as object) },
+    loadAvg1m: Math.max(num(inline, 'loadAvg1m'), num(worker, 'loadAvg1m')),
+    framesIn: inline['framesIn'],
+    gaps: num(inline, 'gaps') + num(worker, 'gaps'),
+    duplicates: num(inline, 'duplicates') + num(worker, 'duplicates'),
+    checksum: (num(inline, 'checksum') + num(worker, 'checksum')) % 1000,
   }
-  const r = JSON.parse(last) as Record<string, number>
+  const r = merged as Record<string, number>
+  const last = JSON.stringify(merged)
   const n = (value: number | undefined) => (value ?? 0).toLocaleString('en-US')
   const pct = (ratio: number | undefined) => `${Math.round((ratio ?? 0) * 100)}%`
   console.log(`batches():        ${n(r['batchFps'])} frames/s   (target >= 1,500,000)`)
@@ -81,10 +88,35 @@ try {
     `worker recvBatch: ${n(r['workerBatchFps'])} frames/s across the thread boundary (target >= 3,000,000)`,
   )
   console.log(
-    `server peak RSS:  ${r['rssMb']} MB (target <= 120, every phase), 1-min load average ${r['loadAvg1m']}`,
+    `server peak RSS:  link on the app's thread ${r['peakRssMb']} MB, worker: true ${r['peakRssMbWorker']} MB (target <= 120, each a process of its own); 1-min load average ${r['loadAvg1m']}`,
   )
   console.log(last)
 } finally {
   rmSync(dir, { recursive: true, force: true })
   await pki.remove()
+}
+
+/** Runs the measured process for one mode; its figures (its last line, one JSON object). */
+function measure(mode: 'inline' | 'worker'): Figures {
+  const run = spawnSync(
+    process.execPath,
+    [
+      ...V8_FLAGS,
+      ...EXTRA_FLAGS,
+      server,
+      here('../dist/index.js').href,
+      fileURLToPath(here('./synthetic-edge.ts')),
+      pkiDir,
+      mode,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
+  )
+  const lines = run.stdout.trim().split('\n')
+  if (EXTRA_FLAGS.length > 0) console.log(lines.slice(0, -1).join('\n'))
+  const last = lines.at(-1) ?? ''
+  if (run.status !== 0 || !last.startsWith('{')) {
+    console.error(run.stdout)
+    throw new Error(`bench server (${mode}) failed (exit ${run.status})`)
+  }
+  return JSON.parse(last) as Figures
 }

@@ -32,6 +32,7 @@ import {
 import { CanInitializationError, CanOperationError } from './errors.ts'
 import { type CanFilter, toWireFilters } from './filters.ts'
 import type { Logger } from './logger.ts'
+import { READ_BUFFER_BYTES, readIntoBuffer } from './read-buffer-socket.ts'
 import { EdgeAuthenticator } from './security/edge-authenticator.ts'
 import { isLoopbackHost } from './security/exposure.ts'
 import { PeerAllowList } from './security/peer-allow-list.ts'
@@ -58,7 +59,8 @@ export interface ReceiveSink {
   readonly peak: number
   /**
    * Takes `count` records, `bytes[start, end)`; false when the sink is now full: the server
-   * pauses the edge until `EdgeServer.resumeEdges()`.
+   * pauses the edge until `EdgeServer.resumeEdges()`. The bytes are the decoder's and valid
+   * only during the call: copy what is kept.
    */
   push(
     bytes: Uint8Array,
@@ -109,6 +111,8 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
   readonly #logger: Logger
   readonly #serverId: string
   readonly #sink: ReceiveSink
+  /** every plain connection reads into it: each read is consumed before the next one */
+  readonly #readBuffer = Buffer.alloc(READ_BUFFER_BYTES)
   readonly #periodicTasks: () => Iterable<PeriodicSpec>
   readonly #filters: () => readonly CanFilter[] | null
   readonly #durable: DurableStore | undefined
@@ -327,7 +331,9 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
   #createServer(): Server {
     const tls = this.#security.tls
     if (tls === undefined) {
-      return createServer({ noDelay: true }, (socket) => {
+      // paused until the connection moves to a socket that reads into the shared buffer
+      return createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
+        const socket = readIntoBuffer(accepted, this.#readBuffer)
         if (this.#admitConnection(socket)) this.#startSession(socket)
       })
     }

@@ -58,6 +58,7 @@ export interface SessionHost {
   admit(session: EdgeSession, hello: Hello): Admission | Promise<Admission>
   /** WELCOME is written: push filters, periodic tasks, held sends. */
   ready(session: EdgeSession): void
+  /** An accepted batch; it views the decoder's buffer: valid only until this returns. */
   data(session: EdgeSession, channel: ChannelTracker, batch: DataBatch): void
   control(session: EdgeSession, message: ControlMessage): void
   closed(session: EdgeSession, reason: string, error: Error | undefined): void
@@ -117,6 +118,8 @@ export class EdgeSession {
     this.#decoder = new Decoder({
       peerRole: ROLE.EDGE,
       maxMessageBytes: Math.min(host.maxMessageBytes, HANDSHAKE_MAX_MESSAGE_BYTES),
+      // the receive sinks copy a batch before data() returns; a plain socket reuses its chunks
+      reusedInput: true,
     })
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
