@@ -1,8 +1,7 @@
 // Where the monitor's frames come from: edges connecting to a TCPBus (the default), a
 // socketcand server, a log file replayed with its timing, or a fleet in NATS JetStream.
 // Each gives batches of messages and says how its link is.
-import { type FleetClient, FleetFrame, type FrameSelection } from '@canbridge/fleet'
-import { FrameReader } from '@canbridge/protocol'
+import type { FleetClient, FrameSelection } from '@canbridge/fleet'
 import { type Bus, type CanMessage, LogReader, type TCPBus } from '@canbridge/server-bus'
 import type { Health } from './monitor-server.ts'
 
@@ -171,12 +170,9 @@ export class FleetSource implements MonitorSource {
   }
 
   async *batches(): AsyncGenerator<CanMessage[]> {
-    for await (const stored of this.#fleet.batches(this.#selection)) {
-      this.#edges.add(stored.edgeId)
-      const reader = new FrameReader(stored.batch)
-      const messages: CanMessage[] = []
-      while (reader.next()) messages.push(new FleetFrame(reader, stored.edgeId, stored.channel))
-      yield messages
+    for await (const frames of this.#fleet.frameBatches(this.#selection)) {
+      if (frames[0] !== undefined) this.#edges.add(frames[0].edgeId)
+      yield frames
     }
   }
 
