@@ -5,10 +5,10 @@
 // Time is read from the edge's own traffic (a counter channel at 200 frames/s), never a clock.
 
 import { startEdge } from '@canbridge/edge-client/testing'
-import { FleetClient, Gateway } from '@canbridge/fleet'
-import { NatsServer } from '@canbridge/fleet/testing'
+import { FleetClient } from '@canbridge/fleet'
 import { type Bus, CanMessage, CanOperationError, TCPBus } from '@canbridge/server-bus'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startFleet } from './support/fleet-rig.ts'
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} }
 // biome-ignore lint/suspicious/noExplicitAny: any bus, whatever its event map (the script uses none)
@@ -16,26 +16,16 @@ type AnyBus = Bus<any>
 const COUNTER_IDS = { canId: 0x100, canMask: 0x7f0, extended: false } // the edge's 0x100..0x10f
 const only = (id: number) => ({ canId: id, canMask: 0x7ff, extended: false })
 
-let nats: NatsServer
-let gateway: Gateway
+let rig: Awaited<ReturnType<typeof startFleet>>
 const cleanups: (() => unknown)[] = []
 
 beforeAll(async () => {
-  nats = await NatsServer.start()
-  gateway = await Gateway.start({
-    port: 0,
-    host: '127.0.0.1',
-    nats: { servers: nats.url },
-    stream: { name: 'BUS' },
-    gatewayId: 'gw-bus',
-    logger: quiet,
-  })
+  rig = await startFleet('BUS')
 })
 
 afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-  await gateway?.close()
-  await nats?.remove()
+  await rig?.stop()
 })
 
 /** A canbridge-edge process on a counter channel `virtual:a` (ids 0x100..0x10f, 200 frames/s). */
@@ -146,8 +136,8 @@ describe('fleet.bus: the Bus API over a fleet', () => {
     await tcp.waitForEdge({ edgeId: 'veh-1', timeoutMs: 15_000 })
     const overTcp = await script(tcp, 'veh-1/virtual:a')
 
-    await edgeAt((gateway.address as { port: number }).port, 'veh-1')
-    const fleet = await FleetClient.connect({ servers: nats.url }, { stream: 'BUS' })
+    await edgeAt(rig.port, 'veh-1')
+    const fleet = await FleetClient.connect({ servers: rig.nats.url }, { stream: 'BUS' })
     cleanups.push(() => fleet.close())
     const bus = await fleet.bus('veh-1', 'virtual:a', { receiveOwnMessages: true })
     const overFleet = await script(bus, 'veh-1/virtual:a')
@@ -170,7 +160,7 @@ describe('fleet.bus: the Bus API over a fleet', () => {
   }, 120_000)
 
   it('an edge no gateway holds: a CanOperationError that says so; names that cannot be one channel are refused', async () => {
-    const fleet = await FleetClient.connect({ servers: nats.url }, { stream: 'BUS' })
+    const fleet = await FleetClient.connect({ servers: rig.nats.url }, { stream: 'BUS' })
     cleanups.push(() => fleet.close())
     const bus = await fleet.bus('nobody', 'can0')
     const error = await bus
@@ -194,9 +184,9 @@ describe('fleet.bus: the Bus API over a fleet', () => {
   }, 60_000)
 
   it('a consumer that dies without stopping its periodic task: the gateway stops it when the lease runs out', async () => {
-    await edgeAt((gateway.address as { port: number }).port, 'veh-lease')
-    const dying = await FleetClient.connect({ servers: nats.url }, { stream: 'BUS' })
-    const watcher = await FleetClient.connect({ servers: nats.url }, { stream: 'BUS' })
+    await edgeAt(rig.port, 'veh-lease')
+    const dying = await FleetClient.connect({ servers: rig.nats.url }, { stream: 'BUS' })
+    const watcher = await FleetClient.connect({ servers: rig.nats.url }, { stream: 'BUS' })
     cleanups.push(() => watcher.close())
     const watch = await watcher.bus('veh-lease', 'virtual:a', {
       receiveOwnMessages: true,

@@ -134,6 +134,19 @@ export class FleetClient extends EventEmitter<FleetClientEvents> {
     return new FleetClient(nc, jetstream(nc), await jetstreamManager(nc), options)
   }
 
+  /** Throws NO_STREAM when the stream is missing, so a reader can say so before it waits. */
+  async checkStream(): Promise<void> {
+    await this.jsm.streams.info(this.stream).catch((error: unknown) => {
+      // 10059: stream not found
+      if ((error as { code?: number }).code !== 10059) throw error
+      throw new FleetError(
+        FLEET_ERROR.NO_STREAM,
+        `there is no stream ${this.stream} on this NATS server (a canbridge gateway makes it when it first starts; or name another stream)`,
+        { cause: error },
+      )
+    })
+  }
+
   /** Frames in stream order (each channel's in sequence, each once), until `close()`. */
   async *frames(selection: FrameSelection = {}): AsyncGenerator<FleetFrame> {
     for await (const stored of this.#batches(selection)) {
@@ -241,6 +254,7 @@ export class FleetClient extends EventEmitter<FleetClientEvents> {
   }
 
   async *#batches(selection: FrameSelection): AsyncGenerator<FleetBatch> {
+    if (this.#closed) return
     const { messages, filter } = await this.#subscribe(selection)
     yield* this.#ordered(messages, filter)
   }

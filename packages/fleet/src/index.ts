@@ -15,6 +15,7 @@ export {
 export { FleetFrame } from './fleet-frame.ts'
 export { Gateway, type GatewayOptions } from './gateway.ts'
 export { JetStreamSink, type JetStreamSinkEvents } from './jetstream-sink.ts'
+export { LossCounter } from './loss-counter.ts'
 export { DEFAULT_STREAM, ensureStream, type FleetStreamOptions, streamProblems } from './stream.ts'
 export {
   FleetSubjects,

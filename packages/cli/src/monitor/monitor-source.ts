@@ -1,7 +1,7 @@
 // Where the monitor's frames come from: edges connecting to a TCPBus (the default), a
 // socketcand server, a log file replayed with its timing, or a fleet in NATS JetStream.
 // Each gives batches of messages and says how its link is.
-import type { FleetClient, FrameSelection } from '@canbridge/fleet'
+import { type FleetClient, type FrameSelection, LossCounter } from '@canbridge/fleet'
 import { type Bus, type CanMessage, LogReader, type TCPBus } from '@canbridge/server-bus'
 import type { Health } from './monitor-server.ts'
 
@@ -150,7 +150,8 @@ export class FleetSource implements MonitorSource {
   readonly #selection: FrameSelection
   readonly #describe: string
   #gaps = 0
-  #lost = 0
+  /** a gap and the drop report for it are one loss, in either order */
+  readonly #losses = new LossCounter()
   readonly #drops: Record<string, number> = {}
   readonly #edges = new Set<string>()
 
@@ -160,12 +161,11 @@ export class FleetSource implements MonitorSource {
     this.#describe = describe
     fleet.on('gap', (gap) => {
       this.#gaps += gap.count
-      // a gap the edge reported is its drop, counted there: only the rest is lost here
-      this.#lost += gap.count - gap.reported
+      this.#losses.gap(gap)
     })
     fleet.on('drop', (drop) => {
       this.#drops[drop.reason] = (this.#drops[drop.reason] ?? 0) + drop.count
-      this.#lost += drop.count
+      this.#losses.drop(drop)
     })
   }
 
@@ -183,7 +183,7 @@ export class FleetSource implements MonitorSource {
       edges: [...this.#edges].map((edgeId) => ({ edgeId, peer: 'fleet', channels: [] })),
       gaps: this.#gaps,
       drops: { ...this.#drops },
-      lost: this.#lost,
+      lost: this.#losses.total,
     }
   }
 
