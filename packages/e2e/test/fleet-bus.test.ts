@@ -5,10 +5,10 @@
 // Time is read from the edge's own traffic (a counter channel at 200 frames/s), never a clock.
 
 import { startEdge } from '@canbridge/edge-client/testing'
-import { FleetClient } from '@canbridge/fleet'
+import { FleetClient, Gateway } from '@canbridge/fleet'
 import { type Bus, CanMessage, CanOperationError, TCPBus } from '@canbridge/server-bus'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startFleet } from './support/fleet-rig.ts'
+import { Relay, startFleet } from './support/fleet-rig.ts'
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} }
 // biome-ignore lint/suspicious/noExplicitAny: any bus, whatever its event map (the script uses none)
@@ -177,6 +177,13 @@ describe('fleet.bus: the Bus API over a fleet', () => {
       bus.send(new CanMessage({ arbitrationId: 0x10, channel: 'other/can0' })),
     ).rejects.toThrow('channel must be "nobody/<interface>" (this bus\'s edge), got "other/can0"')
     await bus.shutdown()
+    // a bus whose client closes under it says so instead of waiting for ever
+    const orphan = await fleet.bus('nobody', 'can1')
+    const closing = expect(orphan.recv()).rejects.toThrow(
+      'the fleet client was closed: fleet bus nobody/can1 receives no more',
+    )
+    await fleet.close()
+    await closing
     await expect(fleet.bus('veh-*', 'can0')).rejects.toThrow(
       'edgeId must be one exact name, got "veh-*"',
     )
@@ -209,5 +216,54 @@ describe('fleet.bus: the Bus API over a fleet', () => {
     }
     expect(after).toBeGreaterThan(0) // it ran on after the consumer died, until its lease ended
     await watch.shutdown()
+  }, 120_000)
+
+  it('a periodic task follows its edge to another gateway (the renewal starts it there)', async () => {
+    const start = (gatewayId: string) =>
+      Gateway.start({
+        port: 0,
+        host: '127.0.0.1',
+        nats: { servers: rig.nats.url },
+        stream: { name: 'BUS' },
+        gatewayId,
+        logger: quiet,
+      })
+    const a = await start('gw-a')
+    const b = await start('gw-b')
+    cleanups.push(
+      () => a.close(),
+      () => b.close(),
+    )
+    const relay = new Relay((a.address as { port: number }).port)
+    const relayPort = await relay.listen()
+    cleanups.push(() => relay.close())
+    await edgeAt(relayPort, 'veh-move')
+    const client = await FleetClient.connect({ servers: rig.nats.url }, { stream: 'BUS' })
+    cleanups.push(() => client.close())
+    const bus = await client.bus('veh-move', 'virtual:a', {
+      receiveOwnMessages: true,
+      periodicLeaseMs: 1500,
+      canFilters: [only(0x340), only(0x341)],
+    })
+    bus.sendPeriodic(new CanMessage({ arbitrationId: 0x340, isExtendedId: false, data: [1] }), 20)
+    while ((await recvOrFail(bus, 'periodic frame')).arbitrationId !== 0x340) {}
+
+    // gateway A goes away; the edge (which stops its tasks when its link drops) reaches B
+    relay.switchTo((b.address as { port: number }).port)
+    await a.close()
+    // a marker sent through B once B answers for the edge (its subscription reaches NATS a
+    // moment after the edge connected; until then no gateway answers and nothing is sent)
+    const marker = new CanMessage({ arbitrationId: 0x341, isExtendedId: false, data: [] })
+    for (;;) {
+      const error = await bus.send(marker).catch((e: unknown) => e)
+      if (error === undefined) break
+      if ((error as CanOperationError).reason !== 'not-connected') throw error
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    // a task frame after the marker's echo was started on the edge under B
+    while ((await recvOrFail(bus, 'marker')).arbitrationId !== 0x341) {}
+    const after = await recvOrFail(bus, 'periodic frame under gateway B')
+    expect(after.arbitrationId).toBe(0x340)
+    await bus.shutdown()
   }, 120_000)
 })

@@ -186,10 +186,16 @@ export class FleetBus extends QueueBackedBus {
   async #pump(): Promise<void> {
     try {
       await this.#fill()
+      if (this.isShutdown) return
+      // the stream ended under the bus: its FleetClient was closed
+      this.failure = new CanOperationError(
+        `the fleet client was closed: ${this.channelInfo} receives no more`,
+        { reason: 'shutdown', channel: this.#tracker.name },
+      )
     } catch (error) {
       this.failure = error as Error
-      this.#queue.close() // wakes the readers, who then throw the failure
     }
+    this.#queue.close() // wakes the readers, who then throw the failure
   }
 
   async #fill(): Promise<void> {
