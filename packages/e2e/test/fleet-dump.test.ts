@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CliProcess } from '@canbridge/cli/testing'
 import { startEdge } from '@canbridge/edge-client/testing'
+import { ScriptedEdge } from '@canbridge/server-bus/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFleet } from './support/fleet-rig.ts'
 import { tempDir } from './support/helpers.ts'
@@ -141,6 +142,51 @@ describe('canbridge dump --nats: candump of a fleet', () => {
     expect(after.stdout).toBe('')
     expect(after.stderr).toContain('canbridge dump: 0 frames, 0 lost\n')
   }, 120_000)
+
+  it('counts each lost frame once: a sequence gap and the drop report for it, -d prints DROPCOUNT', async () => {
+    // a scripted edge: frame 0, then frame 7 (1..6 never sent), reports of 8..10 and of 1..3
+    // (part of the gap: no more lost), then frame 11. Lost: 1..6 and 8..10, 9 frames (adding
+    // the gaps' unreported parts to every report would say 12)
+    const edge = await ScriptedEdge.start(
+      { port: rig.port, host: '127.0.0.1' },
+      { edgeId: 'pi-drops', channels: [{ name: 'can0', fd: true }] },
+    )
+    cleanups.push(() => edge.destroy())
+    const frame = (n: number) => ({ id: 0x100, data: [n], timestampNs: 1_700_000_000_000_000_000n })
+    edge.sendFrames(0, 0, [frame(0)])
+    edge.sendFrames(0, 7, [frame(7)])
+    edge.sendControl('DROPS', { channel: 0, fromSeq: 8, count: 3, reason: 'ring-full' })
+    edge.sendControl('DROPS', { channel: 0, fromSeq: 1, count: 3, reason: 'ring-full' })
+    edge.sendFrames(0, 11, [frame(11)])
+    await edge.waitFor('ACK', (ack) => ack.nextSeq === 12) // all stored
+    const p = cli([
+      'dump',
+      '--nats',
+      rig.nats.url,
+      '--stream',
+      'DUMP',
+      '--edge',
+      'pi-drops',
+      '--from',
+      'all',
+      '-L',
+      '-d',
+      '-T',
+      '1500',
+    ])
+    expect(await p.exited).toBe(0)
+    const lines = p.stdout.trimEnd().split('\n')
+    expect(lines.filter((line) => line.includes('can0 100#'))).toEqual([
+      '(1700000000.000000) can0 100#00',
+      '(1700000000.000000) can0 100#07',
+      '(1700000000.000000) can0 100#0B',
+    ])
+    const counted = lines
+      .filter((line) => line.startsWith('DROPCOUNT'))
+      .map((line) => Number(/dropped (\d+) CAN frame/.exec(line)![1]))
+    expect(counted.reduce((a, b) => a + b, 0)).toBe(9)
+    expect(p.stderr).toContain('canbridge dump: 3 frames, 9 lost (pi-drops/can0: 9)\n')
+  }, 60_000)
 
   it('says what is wrong: NATS unreachable, no such stream (exit 3); bad options (exit 2)', async () => {
     const unreachable = cli(['dump', '--nats', 'nats://127.0.0.1:1'])
