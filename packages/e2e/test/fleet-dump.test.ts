@@ -35,6 +35,10 @@ function cli(args: string[]): CliProcess {
   return p
 }
 
+/** `canbridge dump` reading this test's fleet. */
+const dumpFleet = (args: string[]) =>
+  cli(['dump', '--nats', rig.nats.url, '--stream', 'DUMP', ...args])
+
 async function edge(port: number, edgeId: string) {
   const process = await startEdge([
     '--server',
@@ -79,12 +83,7 @@ describe('canbridge dump --nats: candump of a fleet', () => {
 
     // the same traffic through a gateway into JetStream, read back by `canbridge dump --nats`
     await edge(rig.port, 'veh-1')
-    const fleet = cli([
-      'dump',
-      '--nats',
-      rig.nats.url,
-      '--stream',
-      'DUMP',
+    const fleet = dumpFleet([
       '--edge',
       'veh-*',
       '--channel',
@@ -130,7 +129,7 @@ describe('canbridge dump --nats: candump of a fleet', () => {
   it('--from a stream sequence or a time', async () => {
     // the stream holds the edge's COUNT frames from the first test
     const from = (where: string, extra: string[] = []) =>
-      cli(['dump', '--nats', rig.nats.url, '--stream', 'DUMP', '--from', where, '-L', ...extra])
+      dumpFleet(['--from', where, '-L', ...extra])
     const first = from('1', ['-n', String(COUNT)])
     const before = from('2000-01-01T00:00:00Z', ['-n', String(COUNT)])
     const after = from(new Date(Date.now() + 3_600_000).toISOString(), ['-T', '1500'])
@@ -159,21 +158,7 @@ describe('canbridge dump --nats: candump of a fleet', () => {
     edge.sendControl('DROPS', { channel: 0, fromSeq: 1, count: 3, reason: 'ring-full' })
     edge.sendFrames(0, 11, [frame(11)])
     await edge.waitFor('ACK', (ack) => ack.nextSeq === 12) // all stored
-    const p = cli([
-      'dump',
-      '--nats',
-      rig.nats.url,
-      '--stream',
-      'DUMP',
-      '--edge',
-      'pi-drops',
-      '--from',
-      'all',
-      '-L',
-      '-d',
-      '-T',
-      '1500',
-    ])
+    const p = dumpFleet(['--edge', 'pi-drops', '--from', 'all', '-L', '-d', '-T', '1500'])
     expect(await p.exited).toBe(0)
     const lines = p.stdout.trimEnd().split('\n')
     expect(lines.filter((line) => line.includes('can0 100#'))).toEqual([
