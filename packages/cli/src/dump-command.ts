@@ -1,5 +1,6 @@
-// `canbridge dump`: candump on the workstation. A TCPBus listens for edges and prints what they
-// stream in candump's formats, with candump's filters, optionally into a log file.
+// `canbridge dump`: candump on the workstation. A TCPBus listens for edges (or, with --nats, a
+// fleet's stream is read from NATS JetStream) and what they stream is printed in candump's
+// formats, with candump's filters, optionally into a log file.
 
 import { extname } from 'node:path'
 import {
@@ -23,21 +24,34 @@ import {
 } from './candump-filter.ts'
 import { CandumpPrinter, TIMESTAMP_MODES, type TimestampMode } from './candump-printer.ts'
 import { decodeErrorNote, loadDbcDecoder } from './dbc-signal-decoder.ts'
+import { type DumpInput, openDumpSource } from './dump-source.ts'
 import { EXIT, integerOption, UsageError } from './exit.ts'
-import {
-  addListenOptions,
-  type ListenSettings,
-  listenForEdges,
-  listenSettings,
-} from './listen-options.ts'
+import { fromOption, natsUrls, streamName } from './fleet-options.ts'
+import { addListenOptions, listenSettings } from './listen-options.ts'
 import { type Output, onStopSignal, say, writeOut } from './output.ts'
 
 /** candump -s: 0 print, 1 a spinner, 2 nothing on stdout */
 const SILENT = { OFF: 0, SPINNER: 1, ON: 2 } as const
 const SPINNER = ['|', '/', '-', '\\']
 
+/** Options that only make sense for edges connecting here, and those only for --nats. */
+const LISTEN_OPTIONS = [
+  'port',
+  'host',
+  'unix',
+  'pki',
+  'tlsCert',
+  'tlsKey',
+  'clientCa',
+  'tokensFile',
+  'allowPeer',
+  'insecure',
+] as const
+const FLEET_OPTIONS = ['stream', 'prefix', 'edge', 'channel', 'from'] as const
+const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+
 export interface DumpSettings {
-  listen: ListenSettings
+  input: DumpInput
   specs: InterfaceSpec[]
   timestamps: TimestampMode | undefined
   logFormat: boolean
@@ -58,7 +72,7 @@ export interface DumpSettings {
 export function createDumpCommand(): Command {
   const command = new Command('dump')
     .description(
-      "candump on this workstation: listen for canbridge edges and print the frames they stream, in candump's formats and with its filters; Ctrl-C stops and says how many frames arrived and were lost.",
+      "candump on this workstation: listen for canbridge edges (or read a fleet's stream from NATS JetStream with --nats) and print the frames, in candump's formats and with its filters; Ctrl-C stops and says how many frames arrived and were lost.",
     )
     .argument(
       '[interfaces...]',
@@ -97,6 +111,19 @@ export function createDumpCommand(): Command {
       'print CAN FD flags without the FDF bit (##0, ##1 as Linux < 6.0 and python-can); default ##4, ##5 as candump on Linux >= 6.0',
     )
   addListenOptions(command)
+  command
+    .option(
+      '--nats <urls>',
+      'read a fleet instead (canbridge gateway stores it): NATS servers, nats://host:port, comma-separated',
+    )
+    .option('--stream <name>', 'with --nats: the stream (default CANBRIDGE)')
+    .option('--prefix <subject>', 'with --nats: the subject prefix (default can)')
+    .option('--edge <id|glob>', "with --nats: only these edges ('veh-*'; default all)")
+    .option('--channel <name|glob>', 'with --nats: only these interfaces (can0; default all)')
+    .option(
+      '--from <where>',
+      'with --nats: now (default), all, a stream sequence, or an ISO date (2026-12-06T10:00:00Z)',
+    )
   command.addHelpText(
     'after',
     `
@@ -122,9 +149,17 @@ Examples:
   canbridge dump --mcap trip.mcap --dbc car.dbc  into MCAP with decoded signals (Foxglove)
   canbridge dump -f trip.blf                     into Vector BLF
 
+From a fleet (edges → canbridge gateway → NATS JetStream; nothing listens here):
+  canbridge dump --nats nats://127.0.0.1:4222 --edge 'veh-*' --channel can0
+  canbridge dump --nats nats://127.0.0.1:4222 --edge veh-7 --from 2026-12-06T08:00:00Z -L -T 2000
+      that morning's traffic of veh-7 as a candump log, until 2 s pass without a frame
+  canbridge dump --nats nats://n1:4222,nats://n2:4222 --from all -f fleet.blf -n 1000000
+Interfaces and filters work as for edges (can0 matches can0 of every edge). Lost frames
+are those missing from the stream's sequence or reported dropped by the edge.
+
 On the edge: canbridge-edge --server <this host>:29536 --channel can0
 Exit status: 0 stopped (Ctrl-C, -n or -T), 2 bad command line (or a log file suffix
-it cannot write), 3 could not listen or write the log file.`,
+it cannot write), 3 could not listen, reach NATS or its stream, or write the log file.`,
   )
   return command.action(async (interfaces: string[], options: Record<string, unknown>) => {
     process.exitCode = await runDump(dumpSettings(interfaces, options), {
@@ -174,7 +209,7 @@ export function dumpSettings(interfaces: string[], o: Record<string, unknown>): 
   const count = o['n'] as string | undefined
   const idle = o['T'] as string | undefined
   return {
-    listen: listenSettings(o),
+    input: dumpInput(o),
     specs,
     timestamps: o['t'] as TimestampMode | undefined,
     logFormat,
@@ -188,6 +223,37 @@ export function dumpSettings(interfaces: string[], o: Record<string, unknown>): 
     dropLines: o['d'] === true,
     naming: o['names'] as InterfaceNaming,
     fdFlagBase: o['fdf'] === false ? 0 : CANFD_FLAG.FDF,
+  }
+}
+
+/** Edges connecting here (the listen options), or a fleet in NATS (--nats and its options). */
+function dumpInput(o: Record<string, unknown>): DumpInput {
+  const nats = o['nats'] as string | undefined
+  if (nats === undefined) {
+    for (const key of FLEET_OPTIONS) {
+      if (o[key] !== undefined) throw new UsageError(`${flagOf(key)} goes with --nats`)
+    }
+    return { kind: 'edges', listen: listenSettings(o) }
+  }
+  for (const key of LISTEN_OPTIONS) {
+    if (o[key] !== undefined) {
+      throw new UsageError(
+        `${flagOf(key)} is for edges connecting here; with --nats nothing listens (the gateway does)`,
+      )
+    }
+  }
+  const edge = o['edge'] as string | undefined
+  const channel = o['channel'] as string | undefined
+  return {
+    kind: 'fleet',
+    nats: natsUrls(nats, '--nats'),
+    stream: streamName((o['stream'] as string | undefined) ?? 'CANBRIDGE'),
+    prefix: (o['prefix'] as string | undefined) ?? 'can',
+    selection: {
+      from: fromOption((o['from'] as string | undefined) ?? 'now'),
+      ...(edge === undefined ? {} : { edge }),
+      ...(channel === undefined ? {} : { channel }),
+    },
   }
 }
 
@@ -226,17 +292,6 @@ export async function runDump(settings: DumpSettings, out: Output): Promise<numb
     note(`logging into ${settings.logFile}`)
     if (settings.silent === SILENT.ON) note('standard output is off while logging (-s 0 keeps it)')
   }
-  const bus = await listenForEdges(
-    settings.listen,
-    { canFilters: busFiltersFor(settings.specs) },
-    note,
-  )
-  if (bus === null) {
-    await writer?.stop()
-    return EXIT.ERROR
-  }
-  note('waiting for edges (Ctrl-C stops)')
-
   const stop = new AbortController()
   const removeSignals = onStopSignal(() => stop.abort())
   const names = new InterfaceNames(settings.naming)
@@ -263,8 +318,12 @@ export async function runDump(settings: DumpSettings, out: Output): Promise<numb
       )
     }
   }
-  bus.on('drops', (drops) => onLoss(drops.channel, drops.newlyLost))
-  bus.on('gap', (gap) => onLoss(gap.channel, gap.newlyLost))
+  const source = await openDumpSource(settings.input, busFiltersFor(settings.specs), note, onLoss)
+  if (source === null) {
+    removeSignals()
+    await writer?.stop()
+    return EXIT.ERROR
+  }
   out.stdout.on('error', () => stop.abort()) // EPIPE: the reader went away (e.g. | head)
 
   let idleTimer: NodeJS.Timeout | undefined
@@ -280,7 +339,7 @@ export async function runDump(settings: DumpSettings, out: Output): Promise<numb
   let spin = 0
   let failure: Error | undefined
   try {
-    for await (const batch of bus.batches({ signal: stop.signal })) {
+    for await (const batch of source.batches(stop.signal)) {
       armIdle()
       received += batch.length
       let text = ''
@@ -308,7 +367,7 @@ export async function runDump(settings: DumpSettings, out: Output): Promise<numb
     clearTimeout(idleTimer)
     removeSignals()
   }
-  await bus.shutdown()
+  await source.close()
   try {
     await writer?.stop()
   } catch (error) {

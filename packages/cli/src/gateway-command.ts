@@ -4,7 +4,8 @@
 import { Gateway } from '@canbridge/fleet'
 import { stderrLogger } from '@canbridge/server-bus'
 import { Command } from 'commander'
-import { EXIT, integerOption, numberOption, UsageError } from './exit.ts'
+import { EXIT, integerOption, numberOption } from './exit.ts'
+import { natsUrls, streamName } from './fleet-options.ts'
 import {
   addListenOptions,
   describeAddress,
@@ -81,21 +82,10 @@ could not listen.`,
 
 /** Checks the command line; throws UsageError. */
 export function gatewaySettings(o: Record<string, unknown>): GatewaySettings {
-  const nats = (o['nats'] as string).split(',').map((url) => url.trim())
-  for (const url of nats) {
-    if (!/^(nats|tls):\/\/[^\s/]+:\d+$|^[^\s/:]+:\d+$/.test(url)) {
-      throw new UsageError(
-        `--nats ${JSON.stringify(url)}: expected nats://host:port (comma-separated for several)`,
-      )
-    }
-  }
-  const stream = o['stream'] as string
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(stream))
-    throw new UsageError(`--stream ${JSON.stringify(stream)}: letters, digits, _ and - only`)
   return {
     listen: listenSettings(o),
-    nats,
-    stream,
+    nats: natsUrls(o['nats'] as string, '--nats'),
+    stream: streamName(o['stream'] as string),
     prefix: o['prefix'] as string,
     replicas: integerOption(o['replicas'] as string, '--replicas', 1, 5),
     maxAgeMs: numberOption(o['maxAge'] as string, '--max-age', true, 87_600) * 3_600_000,

@@ -3,6 +3,8 @@
 export const FLEET_ERROR = {
   /** no NATS server answered at the given address(es) */
   NATS_UNREACHABLE: 'NATS_UNREACHABLE',
+  /** the stream a reader names does not exist (a gateway makes it on its first start) */
+  NO_STREAM: 'NO_STREAM',
   /** the stream exists with settings canbridge cannot keep its promise with */
   STREAM_CONFIG: 'STREAM_CONFIG',
   /** an edge id or channel that cannot be a subject token (empty, too long) */

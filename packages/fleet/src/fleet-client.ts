@@ -1,8 +1,9 @@
 // The consumer side of a fleet: frames of any edges and channels out of JetStream, in order
 // per channel and each once, from now, from a stream sequence or from a time; durable,
-// acknowledged batch consumption that several processes share; gaps and drops as events.
+// acknowledged batch consumption that several processes share; gaps and drops as events; and
+// one edge channel as python-can's Bus (`bus()`).
 import { EventEmitter } from 'node:events'
-import { DataBatch, FrameReader } from '@canbridge/protocol'
+import { type BusStateName, DataBatch, FrameReader } from '@canbridge/protocol'
 import {
   AckPolicy,
   type ConsumerMessages,
@@ -17,6 +18,7 @@ import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-
 import { BATCH_HEADER } from './batch-headers.ts'
 import { ChannelOrder, type DropReport, type Gap } from './channel-order.ts'
 import { FLEET_ERROR, FleetError } from './errors.ts'
+import { FleetBus, type FleetBusOptions } from './fleet-bus.ts'
 import { FleetFrame } from './fleet-frame.ts'
 import { DEFAULT_STREAM } from './stream.ts'
 import { FleetSubjects, SUBJECT_KIND, subjectToken } from './subjects.ts'
@@ -72,6 +74,12 @@ interface Filter {
 type Decoded =
   | { kind: 'batch'; edgeId: string; channel: string; stored: FleetBatch }
   | { kind: 'drop'; edgeId: string; channel: string; drop: DropReport }
+  | { kind: 'state'; edgeId: string; channel: string; state: BusStateName }
+
+/** The gateway's record of a bus state change (`<prefix>.state.<edge>.<channel>`). */
+interface StoredState {
+  state: BusStateName
+}
 
 /** Glob to a test: `*` any run, `?` one character, everything else literal. */
 function globTest(glob: string | undefined): ((name: string) => boolean) | undefined {
@@ -126,6 +134,19 @@ export class FleetClient extends EventEmitter<FleetClientEvents> {
     return new FleetClient(nc, jetstream(nc), await jetstreamManager(nc), options)
   }
 
+  /** Throws NO_STREAM when the stream is missing, so a reader can say so before it waits. */
+  async checkStream(): Promise<void> {
+    await this.jsm.streams.info(this.stream).catch((error: unknown) => {
+      // 10059: stream not found
+      if ((error as { code?: number }).code !== 10059) throw error
+      throw new FleetError(
+        FLEET_ERROR.NO_STREAM,
+        `there is no stream ${this.stream} on this NATS server (a canbridge gateway makes it when it first starts; or name another stream)`,
+        { cause: error },
+      )
+    })
+  }
+
   /** Frames in stream order (each channel's in sequence, each once), until `close()`. */
   async *frames(selection: FrameSelection = {}): AsyncGenerator<FleetFrame> {
     for await (const stored of this.#batches(selection)) {
@@ -137,6 +158,48 @@ export class FleetClient extends EventEmitter<FleetClientEvents> {
   /** Stored batches, in order and each frame once (a repeated range is trimmed). */
   batches(selection: FrameSelection = {}): AsyncGenerator<FleetBatch> {
     return this.#batches(selection)
+  }
+
+  /** The frames of each stored batch as one array, for readers that print or log in bulk. */
+  async *frameBatches(selection: FrameSelection = {}): AsyncGenerator<FleetFrame[]> {
+    for await (const stored of this.#batches(selection)) {
+      const reader = new FrameReader(stored.batch)
+      const frames: FleetFrame[] = []
+      while (reader.next()) frames.push(new FleetFrame(reader, stored.edgeId, stored.channel))
+      yield frames
+    }
+  }
+
+  /**
+   * One edge channel as python-can's Bus (TCPBus' API): `recv`, `for await`, `send`,
+   * `setFilters`, `sendPeriodic`, `shutdown`. It receives the channel's frames stored from
+   * now on; sends and periodic tasks go to the gateway that holds the edge. Names are exact
+   * (no globs). Resolves once the bus reads the stream.
+   */
+  async bus(edgeId: string, channel: string, options: FleetBusOptions = {}): Promise<FleetBus> {
+    for (const [what, name] of [
+      ['edgeId', edgeId],
+      ['channel', channel],
+    ] as const) {
+      if (typeof name !== 'string' || /[*?]/.test(name)) {
+        throw new RangeError(`${what} must be one exact name, got ${JSON.stringify(name)}`)
+      }
+      subjectToken(name) // throws BAD_NAME for a name that cannot be a subject token
+    }
+    if (this.#closed) throw new FleetError(FLEET_ERROR.CLOSED, 'the fleet client is closed')
+    let state = await this.#storedState(edgeId, channel)
+    const { messages, filter } = await this.#subscribe({ edge: edgeId, channel, from: 'now' })
+    const batches = this.#ordered(messages, filter, (changed) => {
+      state = changed
+    })
+    return new FleetBus(
+      this.nc,
+      this.subjects,
+      edgeId,
+      channel,
+      { batches, state: () => state, stop: () => messages.stop() },
+      options,
+    )
   }
 
   /**
@@ -191,6 +254,15 @@ export class FleetClient extends EventEmitter<FleetClientEvents> {
   }
 
   async *#batches(selection: FrameSelection): AsyncGenerator<FleetBatch> {
+    if (this.#closed) return
+    const { messages, filter } = await this.#subscribe(selection)
+    yield* this.#ordered(messages, filter)
+  }
+
+  /** An ordered consumer of the selection, made on the server before this resolves. */
+  async #subscribe(
+    selection: FrameSelection,
+  ): Promise<{ messages: ConsumerMessages; filter: Filter }> {
     const filter = this.#filter(selection)
     const start = await this.#start(selection.from)
     const consumer = await this.js.consumers.get(this.stream, {
@@ -199,12 +271,25 @@ export class FleetClient extends EventEmitter<FleetClientEvents> {
     })
     const messages = await consumer.consume()
     this.#open.add(messages)
+    return { messages, filter }
+  }
+
+  /** The consumer's batches in order per channel, each frame once; gaps and drops as events. */
+  async *#ordered(
+    messages: ConsumerMessages,
+    filter: Filter,
+    onState?: (state: BusStateName) => void,
+  ): AsyncGenerator<FleetBatch> {
     const orders = new Map<string, ChannelOrder>()
     try {
       for await (const message of messages) {
         const decoded = this.#decode(message, filter)
         if (decoded === undefined) continue
         const { edgeId, channel } = decoded
+        if (decoded.kind === 'state') {
+          onState?.(decoded.state)
+          continue
+        }
         const key = `${edgeId}\u0000${channel}`
         let order = orders.get(key)
         if (order === undefined) {
@@ -264,6 +349,14 @@ export class FleetClient extends EventEmitter<FleetClientEvents> {
     return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }
   }
 
+  /** The channel's last stored bus state, 'active' when none is stored. */
+  async #storedState(edgeId: string, channel: string): Promise<BusStateName> {
+    const last = await this.jsm.streams.getMessage(this.stream, {
+      last_by_subj: this.subjects.of('state', edgeId, channel),
+    })
+    return last === null ? 'active' : last.json<StoredState>().state
+  }
+
   #decode(message: JsMsg, filter: Filter): Decoded | undefined {
     const parsed = this.subjects.parse(message.subject)
     if (parsed === undefined) return undefined
@@ -272,6 +365,9 @@ export class FleetClient extends EventEmitter<FleetClientEvents> {
     const { edgeId, channel } = parsed
     if (parsed.kind === SUBJECT_KIND.DROPS) {
       return { kind: 'drop', edgeId, channel, drop: message.json<DropReport>() }
+    }
+    if (parsed.kind === SUBJECT_KIND.STATE) {
+      return { kind: 'state', edgeId, channel, state: message.json<StoredState>().state }
     }
     if (parsed.kind !== SUBJECT_KIND.RAW) return undefined
     let batch: DataBatch

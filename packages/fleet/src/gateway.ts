@@ -3,11 +3,11 @@
 // application. Each channel's batches go through its ChannelPublisher; an edge is
 // acknowledged only for what JetStream stored, and on HELLO learns from the stream where each
 // channel resumes, so gateways can restart or edges move between them without loss or
-// duplicates. Drop reports and bus states go to their own subjects; sends from consumers
-// arrive as NATS requests on `<prefix>.tx.<edge>` and are answered as TCPBus.send would.
+// duplicates. Drop reports and bus states go to their own subjects; sends and periodic tasks
+// from consumers (FleetBus) arrive as NATS requests on `<prefix>.tx.<edge>` and are answered
+// as TCPBus.send would.
 import { hostname } from 'node:os'
-import type { TxFrame } from '@canbridge/protocol'
-import { type Logger, silentLogger } from '@canbridge/server-bus'
+import { CanOperationError, type Logger, silentLogger } from '@canbridge/server-bus'
 import {
   type ChannelTracker,
   EdgeServer,
@@ -30,8 +30,10 @@ import {
 import { ChannelPublisher } from './channel-publisher.ts'
 import { FLEET_ERROR, FleetError } from './errors.ts'
 import { JetStreamSink } from './jetstream-sink.ts'
+import { PeriodicLeases } from './periodic-leases.ts'
 import { ensureStream, type FleetStreamOptions } from './stream.ts'
 import { FleetSubjects } from './subjects.ts'
+import { frameOfJson, type TxReply, type TxRequest } from './tx-requests.ts'
 
 export interface GatewayOptions extends TCPBusOptions {
   nats: NodeConnectionOptions
@@ -45,18 +47,6 @@ export interface GatewayOptions extends TCPBusOptions {
   logger?: Logger
 }
 
-/** A send request from a consumer (`FleetBus.send`), as JSON. */
-export interface TxRequest {
-  channel: string
-  frame: { id: number; flags: number; len?: number; data: number[] }
-  timeoutMs?: number
-}
-
-export interface TxReply {
-  ok: boolean
-  error?: string
-}
-
 export class Gateway {
   readonly nc: NatsConnection
   readonly server: EdgeServer
@@ -65,6 +55,7 @@ export class Gateway {
   readonly #publishers = new Map<string, ChannelPublisher>()
   readonly #instances = new Map<string, string>()
   readonly #txSubscriptions = new Map<string, Subscription>()
+  readonly #leases: PeriodicLeases
   readonly #logger: Logger
   #closed = false
 
@@ -73,12 +64,14 @@ export class Gateway {
     server: EdgeServer,
     subjects: FleetSubjects,
     stream: string,
+    leases: PeriodicLeases,
     logger: Logger,
   ) {
     this.nc = nc
     this.server = server
     this.subjects = subjects
     this.stream = stream
+    this.#leases = leases
     this.#logger = logger
   }
 
@@ -106,6 +99,7 @@ export class Gateway {
       const gatewayId = options.gatewayId ?? hostname()
       // set once the server exists; the sink and the store only run after that
       let gateway: Gateway | undefined
+      const leases = new PeriodicLeases(() => gateway!.server)
       const sink = new JetStreamSink(
         options.pendingFrames ?? 65_536,
         (channel) => gateway!.#publisher(channel, js, jsm, gatewayId),
@@ -120,7 +114,8 @@ export class Gateway {
         options: resolveTCPBusOptions(options),
         logger,
         sink,
-        periodicTasks: () => [],
+        // consumers' tasks, started again when their edge reconnects here
+        periodicTasks: () => leases.all(),
         filters: () => null,
         durable: {
           resume: (edgeId, channels) =>
@@ -132,7 +127,7 @@ export class Gateway {
             ),
         },
       })
-      gateway = new Gateway(nc, server, subjects, stream, logger)
+      gateway = new Gateway(nc, server, subjects, stream, leases, logger)
       gateway.#wire(js)
       return gateway
     } catch (error) {
@@ -150,6 +145,7 @@ export class Gateway {
     if (this.#closed) return
     this.#closed = true
     for (const publisher of this.#publishers.values()) publisher.close()
+    this.#leases.close()
     await this.server.shutdown()
     await this.nc.drain().catch(() => this.nc.close())
   }
@@ -215,16 +211,30 @@ export class Gateway {
     let reply: TxReply
     try {
       const request = message.json<TxRequest>()
-      const frame: TxFrame = {
-        id: request.frame.id,
-        flags: request.frame.flags,
-        len: request.frame.len ?? request.frame.data.length,
-        data: Uint8Array.from(request.frame.data),
+      switch (request.op) {
+        case undefined:
+        case 'send':
+          await this.server.send(
+            `${edgeId}/${request.channel}`,
+            frameOfJson(request.frame),
+            request.timeoutMs ?? 1000,
+          )
+          break
+        case 'periodic':
+          this.#leases.renew(edgeId, request)
+          break
+        case 'periodic-stop':
+          this.#leases.stop(edgeId, request.task)
+          break
+        default:
+          throw new RangeError(
+            `unknown request op ${JSON.stringify((request as { op: unknown }).op)}`,
+          )
       }
-      await this.server.send(`${edgeId}/${request.channel}`, frame, request.timeoutMs ?? 1000)
       reply = { ok: true }
     } catch (error) {
-      reply = { ok: false, error: (error as Error).message }
+      const reason = error instanceof CanOperationError ? error.reason : 'invalid-frame'
+      reply = { ok: false, error: (error as Error).message, ...(reason ? { reason } : {}) }
     }
     message.respond(JSON.stringify(reply))
   }

@@ -22,15 +22,21 @@ export interface FrameSource {
 export abstract class QueueBackedBus<
   Events extends Record<keyof Events, unknown[]> = Record<never, never>,
 > extends Bus<Events> {
+  /** why the transport failed for good: what was received is delivered, then this is thrown */
+  protected failure: Error | undefined
+
   /** the queue the transport fills */
   protected abstract get receiveQueue(): FrameSource
 
   protected override pollInternal(): CanMessage | null {
-    return this.receiveQueue.shift()
+    const message = this.receiveQueue.shift()
+    if (message === null && this.failure !== undefined) throw this.failure
+    return message
   }
 
   protected override pollBatchInternal(out: CanMessage[], max: number): void {
     this.receiveQueue.shiftInto(out, max - out.length)
+    if (out.length === 0 && this.failure !== undefined) throw this.failure
   }
 
   protected override waitInternal(

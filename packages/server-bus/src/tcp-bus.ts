@@ -49,8 +49,6 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
   readonly #logger: Logger
   readonly #edgeWaiters = new Set<() => void>()
   #link: TCPBusLink | undefined
-  /** why the link failed for good (its worker died): recv and send report it */
-  #failure: Error | undefined
 
   /** Starts listening; rejects with CanInitializationError when that fails. */
   static async listen(options: TCPBusOptions = {}): Promise<TCPBus> {
@@ -124,7 +122,7 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
     const link = this.#linked()
     const found = link.findEdge(options.edgeId)
     if (found !== undefined) return Promise.resolve(found)
-    if (this.#failure !== undefined) return Promise.reject(this.#failure)
+    if (this.failure !== undefined) return Promise.reject(this.failure)
     if (this.isShutdown) {
       return Promise.reject(new CanOperationError('the bus is shut down', { reason: 'shutdown' }))
     }
@@ -137,8 +135,8 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
         else resolve(edge!)
       }
       const check = () => {
-        if (this.#failure !== undefined) {
-          finish(this.#failure)
+        if (this.failure !== undefined) {
+          finish(this.failure)
           return
         }
         if (this.isShutdown) {
@@ -176,18 +174,6 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
 
   protected override get receiveQueue(): FrameSource {
     return this.#linked().queue
-  }
-
-  /** After a failure of the link, what was received is delivered, then the failure thrown. */
-  protected override pollInternal(): CanMessage | null {
-    const message = super.pollInternal()
-    if (message === null && this.#failure !== undefined) throw this.#failure
-    return message
-  }
-
-  protected override pollBatchInternal(out: CanMessage[], max: number): void {
-    super.pollBatchInternal(out, max)
-    if (out.length === 0 && this.#failure !== undefined) throw this.#failure
   }
 
   protected override applyFilters(filters: readonly CanFilter[] | null): void {
@@ -253,8 +239,8 @@ export class TCPBus extends QueueBackedBus<TCPBusEvents> {
       periodicTasks: () => this.periodicTasks,
       filters: () => this.filters,
       failed: (error) => {
-        if (this.#failure !== undefined) return
-        this.#failure = error
+        if (this.failure !== undefined) return
+        this.failure = error
         this.#logger.error({ error: error.message }, error.message)
         for (const check of [...this.#edgeWaiters]) check()
       },

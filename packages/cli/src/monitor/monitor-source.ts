@@ -1,8 +1,7 @@
 // Where the monitor's frames come from: edges connecting to a TCPBus (the default), a
 // socketcand server, a log file replayed with its timing, or a fleet in NATS JetStream.
 // Each gives batches of messages and says how its link is.
-import { type FleetClient, FleetFrame, type FrameSelection } from '@canbridge/fleet'
-import { FrameReader } from '@canbridge/protocol'
+import { type FleetClient, type FrameSelection, LossCounter } from '@canbridge/fleet'
 import { type Bus, type CanMessage, LogReader, type TCPBus } from '@canbridge/server-bus'
 import type { Health } from './monitor-server.ts'
 
@@ -151,7 +150,8 @@ export class FleetSource implements MonitorSource {
   readonly #selection: FrameSelection
   readonly #describe: string
   #gaps = 0
-  #lost = 0
+  /** a gap and the drop report for it are one loss, in either order */
+  readonly #losses = new LossCounter()
   readonly #drops: Record<string, number> = {}
   readonly #edges = new Set<string>()
 
@@ -161,22 +161,18 @@ export class FleetSource implements MonitorSource {
     this.#describe = describe
     fleet.on('gap', (gap) => {
       this.#gaps += gap.count
-      // a gap the edge reported is its drop, counted there: only the rest is lost here
-      this.#lost += gap.count - gap.reported
+      this.#losses.gap(gap)
     })
     fleet.on('drop', (drop) => {
       this.#drops[drop.reason] = (this.#drops[drop.reason] ?? 0) + drop.count
-      this.#lost += drop.count
+      this.#losses.drop(drop)
     })
   }
 
   async *batches(): AsyncGenerator<CanMessage[]> {
-    for await (const stored of this.#fleet.batches(this.#selection)) {
-      this.#edges.add(stored.edgeId)
-      const reader = new FrameReader(stored.batch)
-      const messages: CanMessage[] = []
-      while (reader.next()) messages.push(new FleetFrame(reader, stored.edgeId, stored.channel))
-      yield messages
+    for await (const frames of this.#fleet.frameBatches(this.#selection)) {
+      if (frames[0] !== undefined) this.#edges.add(frames[0].edgeId)
+      yield frames
     }
   }
 
@@ -187,7 +183,7 @@ export class FleetSource implements MonitorSource {
       edges: [...this.#edges].map((edgeId) => ({ edgeId, peer: 'fleet', channels: [] })),
       gaps: this.#gaps,
       drops: { ...this.#drops },
-      lost: this.#lost,
+      lost: this.#losses.total,
     }
   }
 

@@ -3,8 +3,36 @@
 // n, little-endian, in its first bytes) that fail over between the gateways they are given.
 import { CliProcess } from '@canbridge/cli/testing'
 import { DIST_MAIN, EdgeProcess } from '@canbridge/edge-client/testing'
+import { Gateway } from '@canbridge/fleet'
+import { NatsServer } from '@canbridge/fleet/testing'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
+
+/** A nats-server and a gateway in this process storing into `stream`, both on loopback. */
+export async function startFleet(
+  stream: string,
+): Promise<{ nats: NatsServer; gateway: Gateway; port: number; stop(): Promise<void> }> {
+  const nats = await NatsServer.start()
+  const gateway = await Gateway.start({
+    port: 0,
+    host: '127.0.0.1',
+    nats: { servers: nats.url },
+    stream: { name: stream },
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+  }).catch(async (error: unknown) => {
+    await nats.remove()
+    throw error
+  })
+  return {
+    nats,
+    gateway,
+    port: (gateway.address as { port: number }).port,
+    stop: async () => {
+      await gateway.close()
+      await nats.remove()
+    },
+  }
+}
 
 /** A gateway process; `port()` is where it listens. */
 export function startGateway(
