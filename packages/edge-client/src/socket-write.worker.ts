@@ -960,6 +960,12 @@ async function finishFlush(why: string): Promise<void> {
       await moveToSpool(c, 0)
       spooled += c.framesSpooled - before
       if (consumer.usedBytes() > 0) lost += consumer.writeSeq() - consumer.releaseSeq
+    } else {
+      lost += endSeq - consumer.releaseSeq
+    }
+    if (c.spool) {
+      // also after a spool failure (a disk that was full may take the write now): a state
+      // left with the numbering reservation would make the next start skip its numbers
       try {
         // the poll worker has stopped: numbering ends exactly here, no reservation needed
         await c.spool.setNextSeq(endSeq, { exact: true })
@@ -967,8 +973,6 @@ async function finishFlush(why: string): Promise<void> {
       } catch (error) {
         spoolProblem(c, 'close', error)
       }
-    } else {
-      lost += endSeq - consumer.releaseSeq
     }
   }
   workerLog(lost > 0 ? 'warn' : 'info', 'flushed', { why, unacked, spooled, lost })

@@ -141,6 +141,34 @@ describe.skipIf(TINY_FS_SKIP !== null)('a spool disk that fills up or turns read
       expect(state.ackSeq).toBeGreaterThan(0)
     }, 180_000)
 
+  it('a spool that failed still ends with the exact numbering at a clean stop: the next start continues without a gap', async () => {
+    const PRODUCED = 2000
+    const fs = tinyFs(256 * 1024)
+    const spoolDir = join(fs.dir, 'spool')
+    mkdirSync(spoolDir)
+    await fillWithOtherData(fs.dir)
+    const { server, port } = await serverOn()
+    const e = await edge(
+      [
+        '--server',
+        `127.0.0.1:${port}`,
+        '--channel',
+        `virtual:x?rate=2000&count=${PRODUCED}`,
+        '--spool-dir',
+        spoolDir,
+      ],
+      'connected to the server',
+    )
+    // the numbering reservation cannot be written: the spool counts as failed from here on
+    await e.waitForLog((l) => /^spool \w+ failed;/.test(l.msg), 30_000, 'the spool refusing')
+    await everyFrameAccounted(server, PRODUCED, 60_000)
+    // space comes back, but no frame needs the spool again before the stop
+    await writeFile(join(fs.dir, 'other-data'), '')
+    expect(await e.stop()).toBe(0)
+    const state = JSON.parse(await readFile(join(channelDir(spoolDir), 'state.json'), 'utf8'))
+    expect(state.nextSeq).toBe(PRODUCED)
+  }, 120_000)
+
   it('starts and streams with a full spool disk, says so, and spools again once space comes back', async () => {
     const PRODUCED = 30_000
     const fs = tinyFs(512 * 1024)
