@@ -1,6 +1,6 @@
 // Kernel tests: real SocketCAN (vcan), run inside scripts/kernel-harness.sh by `pnpm test:kernel`:
-// the edge's doctor, unprivileged run and spool restart with a TCPBus, and the log files and
-// `canbridge dump`/`play` against can-utils.
+// the edge's doctor, unprivileged run and spool restart with a TCPBus, the log files and
+// `canbridge dump`/`play` against can-utils, and the fleet (edge → gateway → JetStream).
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({

@@ -43,4 +43,5 @@ exec bash scripts/kernel-harness.sh --fd --vcan vcan0,vcan1 \
   --sysctl net.core.rmem_default=4194304 --sysctl net.core.rmem_max=8388608 --timeout 1200 -- \
   bash -c 'cd packages/edge-client && vitest run --config vitest.kernel.config.ts --reporter=default &&
     cd ../e2e && vitest run --config vitest.kernel.config.ts --reporter=default \
-      test/kernel/doctor.test.ts test/kernel/unprivileged.test.ts test/kernel/spool-restart.test.ts'
+      test/kernel/doctor.test.ts test/kernel/unprivileged.test.ts test/kernel/spool-restart.test.ts \
+      test/kernel/fleet-vcan.test.ts'

@@ -149,6 +149,9 @@ describe.skipIf(!inKernel)('kernel drops, end to end (kernel tests)', () => {
     )
   })
 
+  // Not against the single executable (packaging/edge/kernel-test.sh): it dlopens the addon
+  // embedded in it (patched at build), so the preload's Module._load hook cannot strip it;
+  // the first test above runs there as it does here.
   it.skipIf(packaged)(
     'an addon without the patch: named at start, no kernel-drops in HELLO, and the same run loses frames without a report',
     async () => {
