@@ -1,5 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { classesExtendingError } from '@canbridge/protocol/testing'
 import { describe, expect, it } from 'vitest'
 import { CanOpenError } from './can/can-source.ts'
 import { ConfigError } from './config.ts'
@@ -27,22 +26,6 @@ describe('one error root', () => {
   })
 
   it('no other class in the sources extends Error directly', async () => {
-    const direct: string[] = []
-    for (const file of await sources(import.meta.dirname)) {
-      const text = await readFile(file, 'utf8')
-      for (const match of text.matchAll(/class (\w+) extends Error\b/g))
-        if (!INTERNAL.has(match[1]!)) direct.push(`${match[1]} in ${file}`)
-    }
-    expect(direct).toEqual([])
+    expect(await classesExtendingError(import.meta.dirname, [...INTERNAL])).toEqual([])
   })
 })
-
-async function sources(dir: string): Promise<string[]> {
-  const files: string[] = []
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    const name = entry.name
-    if (entry.isFile() && name.endsWith('.ts') && !name.endsWith('.test.ts'))
-      files.push(join(entry.parentPath, name))
-  }
-  return files
-}

@@ -20,4 +20,5 @@ export {
   plainValue,
   thrownBy,
 } from './decode.ts'
+export { classesExtendingError } from './error-roots.ts'
 export { type HandMsgpackOptions, handMsgpack } from './msgpack.ts'
