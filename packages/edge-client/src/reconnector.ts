@@ -4,17 +4,10 @@
 // resets it. The clock and the randomness are injected so that tests need no real waits.
 import type { ServerAddress } from './config.ts'
 import { describeAddress } from './connection.ts'
+import { REAL_TIMERS, type Timers } from './timers.ts'
 
 /** How the reconnector waits: setTimeout by default, a test's own clock in unit tests. */
-export interface ReconnectTimers {
-  set(run: () => void, delayMs: number): unknown
-  clear(handle: unknown): void
-}
-
-const REAL_TIMERS: ReconnectTimers = {
-  set: (run, delayMs) => setTimeout(run, delayMs),
-  clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
-}
+export type ReconnectTimers = Timers
 
 export interface ReconnectorOptions {
   /** the servers in the order they are tried (at least one) */
