@@ -41,7 +41,7 @@ export {
   openServerLink,
   ServerLink,
   type Transport,
-} from './connection.ts'
+} from './link/connection.ts'
 export { createLogger, type Logger } from './logger.ts'
 export { EXIT, main, parseFlags, versionText } from './main.ts'
 export { PeriodicScheduler } from './periodic.ts'

@@ -13,14 +13,15 @@ import {
   PROTOCOL_VERSION,
   type Welcome,
 } from '@canbridge/protocol'
+import { compactHeap } from './heap.ts'
 import {
   describeAddress,
   type Link,
   type LinkProblemKind,
   type OpenLink,
   openServerLink,
-} from './connection.ts'
-import { compactHeap } from './heap.ts'
+} from './link/connection.ts'
+import { Reconnector } from './link/reconnector.ts'
 import type {
   PollToWrite,
   SupervisorToWrite,
@@ -28,7 +29,6 @@ import type {
   WriteToSupervisor,
   WriteWorkerData,
 } from './messages.ts'
-import { Reconnector } from './reconnector.ts'
 import { DOORBELL, RING_COUNTER, RingConsumer } from './ring.ts'
 import { Spool, SpoolIoError } from './spool/index.ts'
 import { RefusalCounters } from './tx-policy/refusal-counters.ts'

@@ -14,7 +14,7 @@ import {
 } from '@canbridge/protocol'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { DropPolicy } from '../config.ts'
-import type { Link } from '../connection.ts'
+import type { Link } from '../link/connection.ts'
 import {
   createDoorbell,
   createRing,

@@ -10,7 +10,7 @@ import {
   SequenceRanges,
 } from '@canbridge/protocol'
 import type { DropPolicy } from '../config.ts'
-import type { Link } from '../connection.ts'
+import type { Link } from '../link/connection.ts'
 import type { ChannelCounters, LogLevel } from '../messages.ts'
 import { RING_COUNTER, type RingConsumer, RUN_KIND } from '../ring.ts'
 import { Spool, SpoolFullError, type SpoolIoError } from '../spool/index.ts'

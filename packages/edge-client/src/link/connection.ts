@@ -15,10 +15,10 @@ import {
   ROLE,
   type Welcome,
 } from '@canbridge/protocol'
-import type { ServerAddress } from './config.ts'
+import type { ServerAddress } from '../config.ts'
+import { foreignServerReason, PEEK_BYTES, silentServerReason } from '../server-answers.ts'
 import { LinkHandshake, type LinkProblemKind } from './security/link-handshake.ts'
 import type { LinkSecurity, TlsSettings } from './security/link-security.ts'
-import { foreignServerReason, PEEK_BYTES, silentServerReason } from './server-answers.ts'
 import {
   describeTlsError,
   looksLikeTls,
