@@ -1,27 +1,13 @@
-// The socket-write worker: wiring. It owns the server connection and opens the spools; each
-// channel's sending (batches, resume, ACKs, spool moves, drops) is a ChannelSender
-// (write/channel-sender.ts), DROPS reports a DropReporter, the server list and backoff a
-// Reconnector, the shutdown a ShutdownFlush. Here: settings, ports, message dispatch, the
-// pump over the channels, statistics.
+// The socket-write worker: wiring. It opens the spools and makes the objects that do the
+// work (src/write/): a ChannelSender per channel (batches, resume, ACKs, spool moves, drops),
+// the Uplink (connections through openServerLink, reconnects, server messages, the pump,
+// the shutdown flush), the DropReporter (DROPS). Here: settings, ports, message dispatch,
+// the doorbell, statistics.
 import { join } from 'node:path'
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
-import {
-  type BusStateName,
-  type ControlMessage,
-  DROP_REASON,
-  EDGE_CAPABILITY,
-  PROTOCOL_VERSION,
-  type Welcome,
-} from '@canbridge/protocol'
+import { DROP_REASON, PROTOCOL_VERSION } from '@canbridge/protocol'
 import { compactHeap } from './heap.ts'
-import {
-  describeAddress,
-  type Link,
-  type LinkProblemKind,
-  type OpenLink,
-  openServerLink,
-} from './link/connection.ts'
-import { Reconnector } from './link/reconnector.ts'
+import { describeAddress, openServerLink } from './link/connection.ts'
 import type {
   PollToWrite,
   SupervisorToWrite,
@@ -36,7 +22,7 @@ import { workerLog } from './worker-log.ts'
 import { ChannelSender, logSpoolOpened, type SpoolToOpen } from './write/channel-sender.ts'
 import { DropReporter } from './write/drop-reporter.ts'
 import { EncoderPool } from './write/encoder-pool.ts'
-import { ShutdownFlush } from './write/shutdown-flush.ts'
+import { Uplink } from './write/uplink.ts'
 
 const settings = workerData as WriteWorkerData
 const parent = parentPort!
@@ -47,33 +33,25 @@ function post(message: WriteToSupervisor): void {
 const doorbell = new Int32Array(settings.doorbell)
 const txRefusals = new RefusalCounters(settings.txRefusals)
 /** DATA batch encoders, shared by the channels: handed to the link without a copy */
-const encoders = new EncoderPool(() => schedulePump())
+const encoders = new EncoderPool(() => uplink.schedulePump())
+/** one per channel, filled once the spools are open */
 const channels: ChannelSender[] = []
-/** each channel's last bus state, sent again after a reconnect */
-const busStates: { state: BusStateName; timeMs: number }[] = settings.channels.map(() => ({
-  state: 'active',
-  timeMs: 0,
-}))
 /** DROPS reports: once per range, queued while disconnected, resent until confirmed */
 const drops = new DropReporter({
   channels: settings.channels,
   log: (fields) => workerLog('warn', 'frames dropped', fields),
 })
-/** how connections are opened: the real ServerLink here (the seam tests replace) */
-const openLink: OpenLink = openServerLink
-let link: Link | null = null
-/** increases with every connection, so that late async results of an old one are ignored */
-let generation = 0
-/** which server next, and when: the list, the current one, the backoff */
-const reconnector = new Reconnector({
-  servers: settings.servers,
-  minMs: settings.reconnectMinMs,
-  maxMs: settings.reconnectMaxMs,
+/** the server connection: links opened by openServerLink, reconnects, the pump, the flush */
+const uplink = new Uplink({
+  settings,
+  senders: channels,
+  drops,
+  encoders,
+  toPoll,
+  flushed: ({ unacked, spooled, lost }) => post({ type: 'flushed', unacked, spooled, lost }),
+  openLink: openServerLink,
 })
-let ownMessages = false
 let pollPort: MessagePort | undefined
-let stopping = false
-let pumpScheduled = false
 /** settles once every channel and its spool is open */
 let channelsOpen: Promise<void> = Promise.resolve()
 
@@ -121,7 +99,7 @@ async function openChannels(): Promise<void> {
         dropPolicy: settings.dropPolicy,
         drops,
         encoders,
-        wake: schedulePump,
+        wake: () => uplink.schedulePump(),
       }),
     )
   }
@@ -141,248 +119,34 @@ async function tryOpenSpool(dir: string, segmentBytes: number): Promise<Spool | 
   }
 }
 
-// --- connection ---
-
-function connect(): void {
-  if (stopping && !flush) return
-  generation++
-  const capabilities: string[] = ['transmit', 'periodic', 'filters', 'own-messages']
-  if (channels.some((c) => c.fd)) capabilities.unshift('fd')
-  if (settings.listenOnly) capabilities.push('listen-only')
-  capabilities.push(...accountingCapabilities())
-  const hello = {
-    edgeId: settings.edgeId,
-    instanceId: settings.instanceId,
-    software: settings.software,
-    channels: channels.map((c) => ({ name: c.name, fd: c.fd, nextSeq: c.oldestHeld() })),
-    capabilities,
-  }
-  const mine = generation
-  // with one server the failure line already named it
-  if (settings.servers.length > 1) {
-    workerLog(reconnector.failures <= 3 ? 'info' : 'debug', 'connecting to the server', {
-      server: reconnector.describe(),
-      of: `${reconnector.index + 1}/${settings.servers.length}`,
-      attempt: reconnector.failures + 1,
-    })
-  }
-  link = openLink(
-    reconnector.current,
-    hello,
-    {
-      onWelcome: (welcome) => onWelcome(welcome),
-      onMessage: (message) => onServerMessage(message),
-      onDrain: () => schedulePump(),
-      onClose: (reason, welcomed, kind) => onClose(mine, reason, welcomed, kind),
-    },
-    {
-      handshakeTimeoutMs: settings.handshakeTimeoutMs,
-      keepAliveMs: 10_000,
-      security: settings.security,
-    },
-  )
-}
-
-/** What every channel can account for (an unpatched binding claims none of it). */
-function accountingCapabilities(): string[] {
-  const all = (key: 'kernelDrops' | 'interfaceDrops' | 'fdFlags' | 'kernelEcho') =>
-    settings.channels.every((c) => c[key])
-  const claimed: string[] = []
-  if (all('kernelDrops')) claimed.push(EDGE_CAPABILITY.KERNEL_DROPS)
-  if (all('interfaceDrops')) claimed.push(EDGE_CAPABILITY.INTERFACE_DROPS)
-  if (all('fdFlags')) claimed.push(EDGE_CAPABILITY.FD_FLAGS)
-  if (all('kernelEcho')) claimed.push(EDGE_CAPABILITY.KERNEL_ECHO)
-  return claimed
-}
-
-/** Log lines for a connection that failed before WELCOME, by what failed. */
-const FAILED_BEFORE_WELCOME: Partial<Record<LinkProblemKind, string>> = {
-  tls: 'TLS with the server failed',
-  auth: 'authentication with the server failed',
-  refused: 'the server refused the connection',
-  silent: 'the server did not answer',
-  foreign: 'not a canbridge server',
-  protocol: 'the server broke the protocol',
-  closed: 'the server closed the connection before WELCOME',
-  timeout: 'the server did not complete the handshake',
-}
-
-function onClose(which: number, reason: string, welcomed: boolean, kind: LinkProblemKind): void {
-  if (which !== generation) return
-  link = null
-  drops.disconnected()
-  for (const c of channels) c.disconnected()
-  encoders.reclaimAll()
-  generation++
-  toPoll({ type: 'link', connected: false, ownMessages: false })
-  if (flush) {
-    void flush.finish(`connection lost: ${reason}`)
-    return
-  }
-  if (stopping) return
-  const next = reconnector.failed()
-  const moving = next.to !== next.from
-  const fields = {
-    server: describeAddress(next.from),
-    reason,
-    ...(moving ? { next: describeAddress(next.to) } : {}),
-    retryInMs: next.delayMs,
-    attempt: next.failures,
-    ...(moving ? { roundsFailed: next.rounds } : {}),
-  }
-  const then = moving
-    ? next.roundFailed
-      ? '; every server failed: backing off, then the next server'
-      : '; moving to the next server'
-    : '; retrying with backoff'
-  const failed = FAILED_BEFORE_WELCOME[kind]
-  const loud = next.failures <= 3 || next.failures % 20 === 0
-  if (welcomed)
-    workerLog(
-      'warn',
-      `server connection lost${moving ? '; moving to the next server' : '; reconnecting'}`,
-      fields,
-    )
-  else if (failed !== undefined) workerLog(loud ? 'error' : 'debug', `${failed}${then}`, fields)
-  else workerLog(loud ? 'warn' : 'debug', `server unreachable${then}`, fields)
-  reconnector.schedule(connect, next.delayMs)
-}
-
-function onWelcome(welcome: Welcome): void {
-  if (welcome.channels.length !== channels.length) {
-    workerLog('warn', 'WELCOME lists a different number of channels than HELLO', {
-      offered: channels.length,
-      welcomed: welcome.channels.length,
-    })
-  }
-  reconnector.connected()
-  ownMessages = welcome.capabilities.includes('own-messages')
-  workerLog('info', 'connected to the server', {
-    server: reconnector.describe(),
-    ...(settings.servers.length > 1
-      ? { of: `${reconnector.index + 1}/${settings.servers.length}` }
-      : {}),
-    serverId: welcome.serverId,
-    heartbeatMs: welcome.heartbeatMs,
-    capabilities: welcome.capabilities,
-    resume: welcome.channels.map((c) => c.nextSeq),
-  })
-  const welcomed = link
-  // a report handed to a link that closes meanwhile stays unconfirmed: sent again next time
-  if (welcomed) drops.connected({ send: (report) => welcomed.send('DROPS', report) })
-  if (welcomed)
-    for (const c of channels) c.resume(welcomed, welcome.channels[c.index]?.nextSeq ?? null)
-  toPoll({ type: 'link', connected: true, ownMessages })
-  for (const [channel, { state, timeMs }] of busStates.entries()) {
-    if (state !== 'active') link?.send('BUS_STATE', { channel, state, timeMs })
-  }
-  schedulePump()
-}
-
-function onServerMessage(message: Exclude<ControlMessage, { type: 'WELCOME' }>): void {
-  switch (message.type) {
-    case 'ACK': {
-      const c = channels[message.body.channel]
-      if (!c) {
-        protocolProblem(`ACK for unknown channel ${message.body.channel}`)
-        return
-      }
-      c.release(message.body.nextSeq)
-      drops.acknowledged(c.index, message.body.nextSeq)
-      if (stopping) flush?.check()
-      schedulePump()
-      return
-    }
-    case 'TRANSMIT': {
-      const { requestId, channel, frame, ttlMs } = message.body
-      toPoll({ type: 'transmit', requestId, channel, frame, ttlMs, receivedAt: Date.now() })
-      return
-    }
-    case 'SET_FILTERS':
-      toPoll({ type: 'filters', channel: message.body.channel, filters: message.body.filters })
-      return
-    case 'PERIODIC_START':
-      toPoll({ type: 'periodic-start', task: message.body })
-      return
-    case 'PERIODIC_MODIFY':
-      toPoll({ type: 'periodic-modify', task: message.body })
-      return
-    case 'PERIODIC_STOP':
-      toPoll({ type: 'periodic-stop', task: message.body })
-      return
-    case 'HEARTBEAT':
-      return // its arrival already counts as a sign of life
-    case 'ERROR':
-      workerLog(message.body.fatal ? 'error' : 'warn', 'ERROR from the server', { ...message.body })
-      if (message.body.fatal)
-        link?.destroy(`server error ${message.body.code}: ${message.body.message}`)
-      return
-    default:
-      protocolProblem(`unexpected ${message.type} from the server`)
-  }
-}
-
-function protocolProblem(reason: string): void {
-  link?.send('ERROR', { code: 'protocol', message: reason, fatal: true })
-  link?.destroy(reason)
-}
-
-// --- sending ---
-
-function schedulePump(): void {
-  if (pumpScheduled) return
-  pumpScheduled = true
-  setImmediate(pump)
-}
-
-function pump(): void {
-  pumpScheduled = false
-  const l = link
-  if (l?.welcomed && !l.closed && !l.needDrain) {
-    l.cork()
-    try {
-      let progress = true
-      while (progress && !l.needDrain && !l.closed) {
-        progress = false
-        for (const c of channels) {
-          if (l.needDrain) break
-          if (c.sendOne()) progress = true
-        }
-      }
-    } finally {
-      l.uncork()
-    }
-  }
-  for (const c of channels) c.maintain()
-}
-
 // --- doorbell: wake when the poll worker publishes ---
 
 async function watchDoorbell(): Promise<void> {
-  while (!stopped) {
+  while (!uplink.stopped) {
     const seen = Atomics.load(doorbell, DOORBELL.COUNT)
-    pump()
+    uplink.pump()
     Atomics.store(doorbell, DOORBELL.WAITING, 1)
     const wait = Atomics.waitAsync(doorbell, DOORBELL.COUNT, seen, 500)
     if (wait.async) await wait.value
     Atomics.store(doorbell, DOORBELL.WAITING, 0)
     // while the socket is backed up, let frames gather into bigger batches
-    if (link?.needDrain) await new Promise((resolve) => setTimeout(resolve, 5))
+    if (uplink.link?.needDrain) await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
 
 const startedAt = performance.now()
 
 function reportStats(): void {
+  const reconnector = uplink.reconnector
   const stats = {
-    connected: link?.welcomed === true,
+    connected: uplink.connected,
     server: reconnector.describe(),
     reconnects: reconnector.reconnects,
     failovers: reconnector.failovers,
     channels: channels.map((c) => c.counters()),
   }
   post({ type: 'stats', stats })
-  const l = link
+  const l = uplink.link
   if (l?.welcomed && !l.closed) {
     l.send('STATS', {
       uptimeMs: Math.round(performance.now() - startedAt),
@@ -413,59 +177,23 @@ function reportStats(): void {
   }
 }
 
-// --- shutdown: flush to the server within a deadline, else to the spool ---
-
-let flush: ShutdownFlush | null = null
-let stopped = false
-
-function startFlush(deadlineMs: number): void {
-  stopping = true
-  reconnector.cancel()
-  flush = new ShutdownFlush({
-    senders: channels,
-    stop: () => {
-      stopped = true
-    },
-    finished: ({ unacked, spooled, lost }) => {
-      link?.destroy('shutdown')
-      post({ type: 'flushed', unacked, spooled, lost })
-    },
-    log: workerLog,
-  })
-  const connected = link?.welcomed === true
-  flush.start(deadlineMs, connected)
-  if (connected) schedulePump()
-}
-
 // --- wiring ---
 
 function onPollMessage(message: PollToWrite): void {
   switch (message.type) {
     case 'transmit-result':
-      if (link?.welcomed) link.send('TRANSMIT_RESULT', message.result)
+      uplink.sendWelcomed('TRANSMIT_RESULT', message.result)
       return
-    case 'bus-state': {
-      const state = busStates[message.channel]
-      if (!state) return
-      state.state = message.state
-      state.timeMs = message.timeMs
-      if (link?.welcomed) {
-        link.send('BUS_STATE', {
-          channel: message.channel,
-          state: message.state,
-          timeMs: message.timeMs,
-        })
-      }
+    case 'bus-state':
+      uplink.busState(message.channel, message.state, message.timeMs)
       return
-    }
     case 'interface-loss': {
       const c = channels[message.channel]
       if (c) drops.reportUnranged(c.index, message.count, DROP_REASON.INTERFACE_LOSS)
       return
     }
     case 'notice':
-      if (link?.welcomed)
-        link.send('ERROR', { code: message.code, message: message.message, fatal: false })
+      uplink.sendWelcomed('ERROR', { code: message.code, message: message.message, fatal: false })
       return
     default:
       throw new Error(`unknown message from the poll worker: ${JSON.stringify(message)}`)
@@ -478,13 +206,13 @@ parent.on('message', (message: SupervisorToWrite) => {
       pollPort?.close()
       pollPort = message.port
       pollPort.on('message', onPollMessage)
-      toPoll({ type: 'link', connected: link?.welcomed === true, ownMessages })
+      toPoll({ type: 'link', connected: uplink.connected, ownMessages: uplink.ownMessages })
       return
     case 'flush':
       // a stop while the spools are still opening (a signal during startup) flushes once
       // they are open: the ring's frames go to the spool, or are counted as lost
       void channelsOpen.then(
-        () => startFlush(message.deadlineMs),
+        () => uplink.startFlush(message.deadlineMs),
         () => {}, // the failure ends this worker (below)
       )
       return
@@ -499,12 +227,12 @@ await channelsOpen
 compactHeap()
 post({ type: 'ready' })
 workerLog('info', 'connecting', {
-  server: reconnector.describe(),
+  server: uplink.reconnector.describe(),
   ...(settings.servers.length > 1
     ? { servers: settings.servers.map(describeAddress), failover: 'in this order' }
     : {}),
   protocol: PROTOCOL_VERSION,
 })
 setInterval(reportStats, settings.statsIntervalMs).unref()
-connect()
+uplink.connect()
 void watchDoorbell()

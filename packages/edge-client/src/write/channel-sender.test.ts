@@ -1,20 +1,14 @@
 // ChannelSender in-process: a real ring (RingProducer/RingConsumer over a SharedArrayBuffer),
 // a real Spool in a temp directory, a real DropReporter, and a scripted Link that records
-// every DATA batch and lets the test decide when the "socket" has flushed them.
+// every DATA batch and lets the test decide when the "socket" has flushed them
+// (test/helpers/scripted-link.ts).
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  type ControlBodies,
-  type ControlTypeName,
-  DataBatch,
-  type Drops,
-  HEADER_BYTES,
-  MAX_BATCH_FRAMES,
-} from '@canbridge/protocol'
+import { type Drops, MAX_BATCH_FRAMES } from '@canbridge/protocol'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { ScriptedLink } from '../../test/helpers/scripted-link.ts'
 import type { DropPolicy } from '../config.ts'
-import type { Link } from '../link/connection.ts'
 import {
   createDoorbell,
   createRing,
@@ -28,62 +22,12 @@ import { ChannelSender, DROP_MARK, DROP_TO, SPOOL_RETRY_MIN_MS } from './channel
 import { DropReporter } from './drop-reporter.ts'
 import { EncoderPool } from './encoder-pool.ts'
 
-/** A link that records the batches written to it; `done` callbacks wait for flush(). */
-class ScriptedLink implements Link {
-  welcomed = true
-  closed = false
-  needDrain = false
-  /** every DATA batch, in the order written: channel, first sequence, and each frame's n */
-  readonly batches: { channel: number; firstSeq: number; frames: { seq: number; n: number }[] }[] =
-    []
-  readonly controls: { type: ControlTypeName; body: unknown }[] = []
-  readonly #pending: (() => void)[] = []
-
-  cork(): void {}
-  uncork(): void {}
-
-  write(bytes: Uint8Array, done?: () => void): boolean {
-    if (this.closed) throw new Error('write on a closed link')
-    // decoded now: the encoder's buffer is reused once `done` runs
-    const batch = DataBatch.parse(bytes.subarray(HEADER_BYTES))
-    const frames: { seq: number; n: number }[] = []
-    const reader = batch.reader()
-    while (reader.next()) frames.push({ seq: reader.seq, n: frameNumber(reader.data()) })
-    this.batches.push({ channel: batch.channel, firstSeq: batch.firstSeq, frames })
-    if (done) this.#pending.push(done)
-    return !this.needDrain
-  }
-
-  send<K extends ControlTypeName>(type: K, body: ControlBodies[K]): boolean {
-    this.controls.push({ type, body })
-    return true
-  }
-
-  destroy(): void {
-    this.closed = true
-  }
-
-  /** The socket took everything written so far: the encoders go back to the pool. */
-  flush(): void {
-    for (const done of this.#pending.splice(0)) done()
-  }
-
-  /** Sequence numbers of every frame received, in order. */
-  get seqs(): number[] {
-    return this.batches.flatMap((b) => b.frames.map((f) => f.seq))
-  }
-}
-
 const payload = new Uint8Array(64)
 
 /** Frame `n`: 8 bytes whose first 4 hold n, so that a frame received shows which it was. */
 function writeFrame(producer: RingProducer, n: number): boolean {
   new DataView(payload.buffer).setUint32(0, n, true)
   return producer.write(1_700_000_000, n, n & 0x7ff, 0, 8, payload, 0)
-}
-
-function frameNumber(data: Uint8Array): number {
-  return new DataView(data.buffer, data.byteOffset, 4).getUint32(0, true)
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)

@@ -3,9 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { manualTimers } from '../../test/helpers/manual-timers.ts'
 import { createDoorbell, createRing, MIN_RING_BYTES, RingConsumer, RingProducer } from '../ring.ts'
 import { Spool } from '../spool/index.ts'
-import type { Timers } from '../timers.ts'
 import { ChannelSender, type FlushResult } from './channel-sender.ts'
 import { DropReporter } from './drop-reporter.ts'
 import { EncoderPool } from './encoder-pool.ts'
@@ -43,17 +43,7 @@ async function setup(frames: number) {
       wake: () => {},
     })
   })
-  const timers: { run: () => void; delayMs: number; cleared: boolean }[] = []
-  const fakeTimers: Timers = {
-    set: (run, delayMs) => {
-      const timer = { run, delayMs, cleared: false }
-      timers.push(timer)
-      return timer
-    },
-    clear: (handle) => {
-      ;(handle as { cleared: boolean }).cleared = true
-    },
-  }
+  const { timers: fakeTimers, set: timers } = manualTimers()
   let stopped = false
   let finishedCalls = 0
   let resolveFinished: (result: FlushResult & { why: string }) => void = () => {}
