@@ -7,8 +7,8 @@ import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import { parseVirtualChannel, VIRTUAL_PREFIX } from './can/virtual-source.ts'
 import { EdgeError } from './errors.ts'
+import { parsePin } from './pins.ts'
 import { MAX_RING_BYTES, MIN_RING_BYTES } from './ring.ts'
-import { parsePin } from './tls/pins.ts'
 import { type IdRange, parseAllowList } from './tx-policy/allow-list.ts'
 
 export type ServerAddress =
@@ -35,7 +35,7 @@ export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const
 export type LogFormat = (typeof LOG_FORMATS)[number]
 
 export interface EdgeConfig {
-  /** the servers, in the order the edge tries them (reconnector.ts); at least one */
+  /** the servers, in the order the edge tries them (link/reconnector.ts); at least one */
   server: ServerAddress[]
   channels: string[]
   edgeId: string
@@ -50,7 +50,7 @@ export interface EdgeConfig {
   txRateLimit: number | null
   /** the rate limit's burst; null: the default, a tenth of the rate (tx-policy/tx-settings.ts) */
   txBurst: number | null
-  /** TLS and authentication of the server link: checked together by security/link-security.ts */
+  /** TLS and authentication of the server link: checked together by link/security/link-security.ts */
   tlsCa: string | null
   tlsServername: string | null
   tlsPins: string[]

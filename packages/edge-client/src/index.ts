@@ -31,7 +31,17 @@ export {
   SETTINGS,
   type ServerAddress,
 } from './config.ts'
-export { describeAddress, type LinkHandlers, type LinkOptions, ServerLink } from './connection.ts'
+export {
+  type ConnectTransport,
+  describeAddress,
+  type Link,
+  type LinkHandlers,
+  type LinkOptions,
+  type OpenLink,
+  openServerLink,
+  ServerLink,
+  type Transport,
+} from './link/connection.ts'
 export { createLogger, type Logger } from './logger.ts'
 export { EXIT, main, parseFlags, versionText } from './main.ts'
 export { PeriodicScheduler } from './periodic.ts'

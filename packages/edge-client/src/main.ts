@@ -5,7 +5,13 @@ import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { ConfigError, type EdgeConfig, type FlagValues, loadConfig, SETTINGS } from './config.ts'
-import { describeAddress } from './connection.ts'
+import { describeAddress } from './link/connection.ts'
+import {
+  describeLinkSecurity,
+  INSECURE_WARNING,
+  type ResolvedSecurity,
+  resolveLinkSecurity,
+} from './link/security/link-security.ts'
 import { type Logger, openLogger } from './logger.ts'
 import {
   ANNOUNCE_RING_BYTES,
@@ -13,12 +19,6 @@ import {
   formatBytes,
   ringMemoryBytes,
 } from './ring-memory.ts'
-import {
-  describeLinkSecurity,
-  INSECURE_WARNING,
-  type ResolvedSecurity,
-  resolveLinkSecurity,
-} from './security/link-security.ts'
 import { settingOptions } from './setting-options.ts'
 import { toleratePipeClose } from './stdio.ts'
 import { StartupError, Supervisor } from './supervisor.ts'

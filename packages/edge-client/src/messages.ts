@@ -13,7 +13,7 @@ import type {
 } from '@canbridge/protocol'
 import type { CanOpenErrorCode, SourceAccounting } from './can/can-source.ts'
 import type { ServerAddress } from './config.ts'
-import type { LinkSecurity } from './security/link-security.ts'
+import type { LinkSecurity } from './link/security/link-security.ts'
 import type { TxPolicySettings } from './tx-policy/tx-policy.ts'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
@@ -54,7 +54,7 @@ export interface SpoolSettings {
 }
 
 export interface WriteWorkerData {
-  /** tried in this order; a failed or lost connection moves to the next (reconnector.ts) */
+  /** tried in this order; a failed or lost connection moves to the next (link/reconnector.ts) */
   servers: ServerAddress[]
   edgeId: string
   instanceId: string
@@ -65,7 +65,7 @@ export interface WriteWorkerData {
   spool: SpoolSettings | null
   dropPolicy: 'drop-newest' | 'drop-oldest'
   listenOnly: boolean
-  /** TLS, token, --insecure (security/link-security.ts) */
+  /** TLS, token, --insecure (link/security/link-security.ts) */
   security: LinkSecurity
   /** the poll worker's counters of refused transmits, for STATS */
   txRefusals: SharedArrayBuffer

@@ -7,9 +7,10 @@ import { randomUUID } from 'node:crypto'
 import { MessageChannel, Worker } from 'node:worker_threads'
 import type { CanOpenErrorCode } from './can/can-source.ts'
 import type { EdgeConfig } from './config.ts'
-import { describeAddress } from './connection.ts'
 import { EdgeError } from './errors.ts'
 import { compactHeap, enableHeapCompaction } from './heap.ts'
+import { describeAddress } from './link/connection.ts'
+import { type LinkSecurity, PLAIN_LINK } from './link/security/link-security.ts'
 import type { Logger } from './logger.ts'
 import type {
   ChannelInfo,
@@ -21,7 +22,6 @@ import type {
   WriteWorkerData,
 } from './messages.ts'
 import { createDoorbell, createRing, RING_COUNTER, RingMonitor } from './ring.ts'
-import { type LinkSecurity, PLAIN_LINK } from './security/link-security.ts'
 import type { SocketcandToSupervisor, SocketcandWorkerData } from './socketcand/worker-messages.ts'
 import { probeSpoolDirectory, SpoolIoError, spoolDirectoryUnwritable } from './spool/index.ts'
 import {
@@ -138,7 +138,7 @@ export class Supervisor {
   readonly #rings: SharedArrayBuffer[]
   readonly #monitors: RingMonitor[]
   readonly #doorbell = createDoorbell()
-  /** TLS and token of the server link (security/link-security.ts), checked by main */
+  /** TLS and token of the server link (link/security/link-security.ts), checked by main */
   readonly #security: LinkSecurity
   readonly #txRefusals: RefusalCounters
   #channels: ChannelInfo[] = []

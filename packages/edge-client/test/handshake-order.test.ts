@@ -3,11 +3,11 @@
 // virtual channel that loops sent frames back, so a frame that reached the bus would show.
 import type { ControlMessage, ControlTypeName } from '@canbridge/protocol'
 import { describe, expect, it } from 'vitest'
-import { ServerLink } from '../src/connection.ts'
-import type { LinkProblemKind } from '../src/security/link-handshake.ts'
-import { PLAIN_LINK } from '../src/security/link-security.ts'
+import { ServerLink } from '../src/link/connection.ts'
+import type { LinkProblemKind } from '../src/link/security/link-handshake.ts'
+import { PLAIN_LINK } from '../src/link/security/link-security.ts'
+import { parsePin } from '../src/pins.ts'
 import { opensslFingerprint, pem } from '../src/testing/certificates.ts'
-import { parsePin } from '../src/tls/pins.ts'
 import {
   cleanUpAfterEach,
   failure,

@@ -4,9 +4,9 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
 import { describe, expect, it } from 'vitest'
-import { ServerLink } from '../src/connection.ts'
-import type { LinkProblemKind } from '../src/security/link-handshake.ts'
-import { PLAIN_LINK } from '../src/security/link-security.ts'
+import { ServerLink } from '../src/link/connection.ts'
+import type { LinkProblemKind } from '../src/link/security/link-handshake.ts'
+import { PLAIN_LINK } from '../src/link/security/link-security.ts'
 import { pem } from '../src/testing/certificates.ts'
 import {
   cleanUpAfterEach,

@@ -8,7 +8,7 @@ import { ScriptedServer, type ScriptedServerOptions } from '../../test/helpers/s
 import { pkiForThisFile } from '../../test/helpers/secure-link.ts'
 import type { ServerAddress } from '../config.ts'
 import { runDoctor } from '../doctor.ts'
-import { type LinkSecurity, resolveLinkSecurity } from '../security/link-security.ts'
+import { type LinkSecurity, resolveLinkSecurity } from '../link/security/link-security.ts'
 import { pem } from '../testing/certificates.ts'
 import { checkServer } from './server.ts'
 

@@ -18,18 +18,22 @@ import {
   type Welcome,
 } from '@canbridge/protocol'
 import type { ServerAddress } from '../config.ts'
-import { describeAddress } from '../connection.ts'
-import { describeRefusal, LinkHandshake } from '../security/link-handshake.ts'
-import { describeLinkSecurity, type LinkSecurity, PLAIN_LINK } from '../security/link-security.ts'
-import { peek } from '../server-answers.ts'
+import { describeAddress } from '../link/connection.ts'
+import { describeRefusal, LinkHandshake } from '../link/security/link-handshake.ts'
+import {
+  describeLinkSecurity,
+  type LinkSecurity,
+  PLAIN_LINK,
+} from '../link/security/link-security.ts'
 import {
   describeTlsError,
   looksLikeTls,
   NOT_TLS_REASON,
   silentCloseReason,
   TLS_SERVER_REASON,
-} from '../tls/tls-problems.ts'
-import { channelBinding, openTransport, pinProblem } from '../tls/transport.ts'
+} from '../link/tls/tls-problems.ts'
+import { channelBinding, openTransport, pinProblem } from '../link/tls/transport.ts'
+import { peek } from '../server-answers.ts'
 import { type CheckResult, fail, ok } from './report.ts'
 
 export interface ServerCheckOptions {
@@ -38,7 +42,7 @@ export interface ServerCheckOptions {
   software: string
   /** for the connection and the handshake together */
   timeoutMs: number
-  /** TLS and token, as the daemon would use them (security/link-security.ts) */
+  /** TLS and token, as the daemon would use them (link/security/link-security.ts) */
   security?: LinkSecurity
 }
 

@@ -2,7 +2,7 @@
 // demands of private keys; and the token file's single line (PROTOCOL.md §5.13).
 import { readFileSync, statSync } from 'node:fs'
 import { tokenProblem } from '@canbridge/protocol'
-import { ConfigError } from '../config.ts'
+import { ConfigError } from '../../config.ts'
 
 function readable(path: string, setting: string): string {
   try {

@@ -2,8 +2,8 @@
 // read and their contents checked once at startup (a bad one stops the daemon with exit code
 // 2, saying what to fix), and plain TCP past this host refused unless --insecure says so.
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto'
-import { ConfigError, type EdgeConfig, type ServerAddress } from '../config.ts'
-import { formatPin } from '../tls/pins.ts'
+import { ConfigError, type EdgeConfig, type ServerAddress } from '../../config.ts'
+import { formatPin } from '../../pins.ts'
 import { readPublicFile, readSecretFile, readTokenFile } from './secret-files.ts'
 
 export interface TlsSettings {

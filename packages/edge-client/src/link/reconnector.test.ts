@@ -1,7 +1,7 @@
 // The reconnector alone, on a clock of the test's own: failover order, when the backoff
 // grows, its reset on WELCOME, and the timer it owns. No real waits.
 import { describe, expect, it } from 'vitest'
-import type { ServerAddress } from './config.ts'
+import type { ServerAddress } from '../config.ts'
 import { Reconnector, type ReconnectTimers } from './reconnector.ts'
 
 const A: ServerAddress = { kind: 'tcp', host: 'a.example', port: 29536 }

@@ -4,9 +4,9 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net'
 import { TLSSocket, connect as tlsConnect } from 'node:tls'
 import { AUTH_TLS_EXPORTER_BYTES, AUTH_TLS_EXPORTER_LABEL } from '@canbridge/protocol'
-import type { ServerAddress } from '../config.ts'
+import type { ServerAddress } from '../../config.ts'
+import { pinMatches } from '../../pins.ts'
 import type { TlsSettings } from '../security/link-security.ts'
-import { pinMatches } from './pins.ts'
 import { pinMismatchReason } from './tls-problems.ts'
 
 export interface Transport {

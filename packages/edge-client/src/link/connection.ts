@@ -15,19 +15,55 @@ import {
   ROLE,
   type Welcome,
 } from '@canbridge/protocol'
-import type { ServerAddress } from './config.ts'
+import type { ServerAddress } from '../config.ts'
+import { foreignServerReason, PEEK_BYTES, silentServerReason } from '../server-answers.ts'
 import { LinkHandshake, type LinkProblemKind } from './security/link-handshake.ts'
-import type { LinkSecurity } from './security/link-security.ts'
-import { foreignServerReason, PEEK_BYTES, silentServerReason } from './server-answers.ts'
+import type { LinkSecurity, TlsSettings } from './security/link-security.ts'
 import {
   describeTlsError,
   looksLikeTls,
   silentCloseReason,
   TLS_SERVER_REASON,
 } from './tls/tls-problems.ts'
-import { channelBinding, openTransport, pinProblem } from './tls/transport.ts'
+import { channelBinding, openTransport, pinProblem, type Transport } from './tls/transport.ts'
 
-export type { LinkProblemKind }
+export type { LinkProblemKind, Transport }
+
+/**
+ * What the sending side of the edge needs from a connection to the server: the seam between
+ * the socket-write worker's logic and the socket, so that the sender runs in tests against a
+ * scripted link (src/write/channel-sender.test.ts) and in the daemon against a ServerLink.
+ */
+export interface Link {
+  /** WELCOME arrived: DATA may go */
+  readonly welcomed: boolean
+  /** the connection is gone (onClose has run) */
+  readonly closed: boolean
+  /** the link asks the writer to wait for onDrain */
+  readonly needDrain: boolean
+  /** coalesce the writes that follow, until uncork */
+  cork(): void
+  uncork(): void
+  /**
+   * Writes an encoded message (a DATA batch); `done` runs once the link no longer needs the
+   * bytes (sent or failed). Returns false once the link needs a drain.
+   */
+  write(bytes: Uint8Array, done?: () => void): boolean
+  /** Encodes and writes a control message. */
+  send<K extends ControlTypeName>(type: K, body: ControlBodies[K]): boolean
+  destroy(reason: string, kind?: LinkProblemKind): void
+}
+
+/** Opens a link to one server; the worker's wiring passes openServerLink. */
+export type OpenLink = (
+  address: ServerAddress,
+  hello: Hello,
+  handlers: LinkHandlers,
+  options: LinkOptions,
+) => Link
+
+/** Opens the byte stream to a server (default openTransport: TCP, TLS or a Unix socket). */
+export type ConnectTransport = (address: ServerAddress, tls: TlsSettings | null) => Transport
 
 export interface LinkHandlers {
   onWelcome(welcome: Welcome): void
@@ -50,6 +86,8 @@ export interface LinkOptions {
   keepAliveMs: number
   /** TLS, token; default: neither */
   security?: LinkSecurity
+  /** how the byte stream is opened (default openTransport); tests may hand their own */
+  connect?: ConnectTransport
 }
 
 export function describeAddress(address: ServerAddress): string {
@@ -58,7 +96,11 @@ export function describeAddress(address: ServerAddress): string {
     : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`
 }
 
-export class ServerLink {
+/** The real link: a ServerLink over TCP, TLS or a Unix socket. */
+export const openServerLink: OpenLink = (address, hello, handlers, options) =>
+  new ServerLink(address, hello, handlers, options)
+
+export class ServerLink implements Link {
   readonly address: ServerAddress
   readonly #handlers: LinkHandlers
   readonly #socket: Socket
@@ -87,7 +129,7 @@ export class ServerLink {
     this.#security = options.security
     const tls = options.security?.tls ?? null
     this.#handshake = new LinkHandshake(options.security?.token ?? null, hello.edgeId)
-    const { socket, readyEvent } = openTransport(address, tls)
+    const { socket, readyEvent } = (options.connect ?? openTransport)(address, tls)
     this.#socket = socket
     socket.on(readyEvent, () => {
       // a server that fails the pin hears nothing from us, not even the preamble

@@ -3,9 +3,9 @@
 import { chmodSync, copyFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConfigError } from '../config.ts'
-import { createTestPki, opensslFingerprint, type TestPki } from '../testing/certificates.ts'
-import { parsePin } from '../tls/pins.ts'
+import { ConfigError } from '../../config.ts'
+import { parsePin } from '../../pins.ts'
+import { createTestPki, opensslFingerprint, type TestPki } from '../../testing/certificates.ts'
 import {
   describeLinkSecurity,
   isLoopback,

@@ -1,8 +1,9 @@
 // Why a TLS connection to the server failed, in words that say what to fix: Node's error
 // codes for certificate checks and TLS alerts, a pin that does not match, and the two
 // mismatches between a TLS and a plain end.
+
+import { formatPin } from '../../pins.ts'
 import type { TlsSettings } from '../security/link-security.ts'
-import { formatPin } from './pins.ts'
 
 const NOT_SIGNED = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',

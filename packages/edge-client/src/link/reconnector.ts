@@ -2,19 +2,12 @@
 // one, and the backoff. A failed or lost connection moves to the next server in the list;
 // the backoff grows only once every server has failed in a row (a round), and a WELCOME
 // resets it. The clock and the randomness are injected so that tests need no real waits.
-import type { ServerAddress } from './config.ts'
+import type { ServerAddress } from '../config.ts'
+import { REAL_TIMERS, type Timers } from '../timers.ts'
 import { describeAddress } from './connection.ts'
 
 /** How the reconnector waits: setTimeout by default, a test's own clock in unit tests. */
-export interface ReconnectTimers {
-  set(run: () => void, delayMs: number): unknown
-  clear(handle: unknown): void
-}
-
-const REAL_TIMERS: ReconnectTimers = {
-  set: (run, delayMs) => setTimeout(run, delayMs),
-  clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
-}
+export type ReconnectTimers = Timers
 
 export interface ReconnectorOptions {
   /** the servers in the order they are tried (at least one) */

@@ -3,8 +3,8 @@
 import { randomBytes } from 'node:crypto'
 import type { ControlMessage } from '@canbridge/protocol'
 import { describe, expect, it } from 'vitest'
-import { specProof } from '../../test/helpers/scripted-server.ts'
-import { TEST_HELLO } from '../../test/helpers/secure-link.ts'
+import { specProof } from '../../../test/helpers/scripted-server.ts'
+import { TEST_HELLO } from '../../../test/helpers/secure-link.ts'
 import { LinkHandshake } from './link-handshake.ts'
 
 const TOKEN = 'a-token-of-24-characters'
