@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Drops, MAX_BATCH_FRAMES } from '@canbridge/protocol'
+import { type Drops, MAX_BATCH_FRAMES, RECORD_HEADER_BYTES } from '@canbridge/protocol'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ScriptedLink } from '../../test/helpers/scripted-link.ts'
 import type { DropPolicy } from '../config.ts'
@@ -306,6 +306,8 @@ describe('ChannelSender', () => {
     const dropped = t.consumer.releaseSeq
     expect(dropped).toBeGreaterThan(0)
     expect(t.consumer.usedBytes()).toBeLessThanOrEqual(DROP_TO * capacity)
+    // and no further: only what takes the ring down to the mark goes (less than one record past it)
+    expect(t.consumer.usedBytes()).toBeGreaterThan(DROP_TO * capacity - (RECORD_HEADER_BYTES + 64))
     expect(t.dropped).toEqual([{ channel: 0, fromSeq: 0, count: dropped, reason: 'ring-full' }])
     expect(t.sender.counters().dropsRingOldest).toBe(dropped)
     const link = new ScriptedLink()

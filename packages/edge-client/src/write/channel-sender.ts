@@ -7,6 +7,8 @@ import {
   BATCH_HEADER_BYTES,
   HEADER_BYTES,
   MAX_BATCH_FRAMES,
+  MAX_FD_LENGTH,
+  RECORD_HEADER_BYTES,
   SequenceRanges,
 } from '@canbridge/protocol'
 import type { DropPolicy } from '../config.ts'
@@ -23,6 +25,8 @@ const SPOOL_CHUNK_BYTES = 256 * 1024
 /** without a spool, drop-oldest frees the ring down to this fill once it passes DROP_MARK */
 export const DROP_MARK = 0.9
 export const DROP_TO = 0.75
+/** a CAN FD record of 64 bytes */
+const LARGEST_RECORD_BYTES = RECORD_HEADER_BYTES + MAX_FD_LENGTH
 /**
  * Sequence numbers reserved in the spool ahead of the ring's numbering, renewed when half
  * are used (one state write per SEQ_LEASE / 2 frames): after a crash numbering resumes past
@@ -542,7 +546,10 @@ export class ChannelSender {
     const consumer = this.consumer
     const target = DROP_TO * consumer.capacity
     while (consumer.usedBytes() > target) {
-      const kind = consumer.peekOldest(0xffff_ffff, 1 << 20)
+      // what takes the ring down to the target, at most one record past it (a whole run
+      // would be up to all of it): records fitting in excess + a largest record - 1 reach it
+      const excess = Math.ceil(consumer.usedBytes() - target)
+      const kind = consumer.peekOldest(0xffff_ffff, excess + LARGEST_RECORD_BYTES - 1)
       if (kind === RUN_KIND.EMPTY || consumer.count === 0) break
       const firstSeq = consumer.releaseSeq
       const { end, count } = consumer
