@@ -32,7 +32,7 @@ import { Decoder, encodeControl, encodePreamble, ROLE } from '@canbridge/protoco
 const { values: options } = parseArgs({
   options: {
     iface: { type: 'string', default: 'vcan0' },
-    rates: { type: 'string', default: '1000,2000,4000,8000,12000,16000,24000,max' },
+    rates: { type: 'string', default: '1000,2000,4000,5000,8000,12000,16000,24000,max' },
     seconds: { type: 'string', default: '3' },
     trials: { type: 'string', default: '2' },
     label: { type: 'string', default: '' },
