@@ -1,7 +1,7 @@
 // `canbridge send`: cansend over the bridge. Waits for an edge, puts one frame in can-utils'
 // notation onto the named interface, and says what the edge answered.
 import { FRAME_FLAG } from '@canbridge/protocol'
-import { CanMessage, parseCandumpFrame } from '@canbridge/server-bus'
+import { CanMessage, flagOptions, parseCandumpFrame } from '@canbridge/server-bus'
 import { Command } from 'commander'
 import { EXIT, integerOption, numberOption, UsageError } from './exit.ts'
 import { addListenOptions, listenSettings } from './listen-options.ts'
@@ -63,16 +63,12 @@ export function messageOfNotation(text: string): CanMessage {
     throw new UsageError(
       `${text} is an error frame: those come from controllers, they cannot be sent`,
     )
-  const isRemoteFrame = (frame.flags & FRAME_FLAG.RTR) !== 0
+  const options = flagOptions(frame.flags)
   return new CanMessage({
     arbitrationId: frame.id,
-    isExtendedId: (frame.flags & FRAME_FLAG.EXT) !== 0,
-    isRemoteFrame,
-    isFd: (frame.flags & FRAME_FLAG.FD) !== 0,
-    bitrateSwitch: (frame.flags & FRAME_FLAG.BRS) !== 0,
-    errorStateIndicator: (frame.flags & FRAME_FLAG.ESI) !== 0,
+    ...options,
     dlc: frame.len,
-    data: isRemoteFrame ? [] : frame.data,
+    data: options.isRemoteFrame ? [] : frame.data,
   })
 }
 

@@ -67,7 +67,12 @@ export {
   parseCandumpLogLine,
   type SignalDecoder,
 } from './logs/index.ts'
-export { CanMessage, type CanMessageOptions, type EqualsOptions } from './message.ts'
+export {
+  CanMessage,
+  type CanMessageOptions,
+  type EqualsOptions,
+  flagOptions,
+} from './message.ts'
 export { Notifier, type NotifierOptions } from './notifier.ts'
 export { MAX_PERIODIC_FRAMES, PeriodicTask } from './periodic-task.ts'
 export { isLoopbackHost } from './security/exposure.ts'

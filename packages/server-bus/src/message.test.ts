@@ -200,3 +200,29 @@ describe('CanMessage.toString (python-can Message.__str__ layout, DLC label)', (
     )
   })
 })
+
+describe('flagOptions', () => {
+  it('maps each FRAME_FLAG bit to its option, TX to isRx false', async () => {
+    const { flagOptions } = await import('./message.ts')
+    expect(flagOptions(0)).toEqual({
+      isExtendedId: false,
+      isRemoteFrame: false,
+      isErrorFrame: false,
+      isFd: false,
+      bitrateSwitch: false,
+      errorStateIndicator: false,
+      isRx: true,
+    })
+    // bits written out from PROTOCOL.md §6.2: EXT 0x01, RTR 0x02, ERR 0x04, FD 0x08, BRS 0x10, ESI 0x20, TX 0x40
+    expect(flagOptions(0x01 | 0x08 | 0x10 | 0x20 | 0x40)).toEqual({
+      isExtendedId: true,
+      isRemoteFrame: false,
+      isErrorFrame: false,
+      isFd: true,
+      bitrateSwitch: true,
+      errorStateIndicator: true,
+      isRx: false,
+    })
+    expect(flagOptions(0x02 | 0x04)).toMatchObject({ isRemoteFrame: true, isErrorFrame: true })
+  })
+})

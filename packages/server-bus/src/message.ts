@@ -34,6 +34,32 @@ export interface CanMessageOptions {
   errorStateIndicator?: boolean | undefined
 }
 
+/** The options a record's FRAME_FLAG bits stand for (EXT, RTR, ERR, FD, BRS, ESI, TX). */
+export function flagOptions(
+  flags: number,
+): Required<
+  Pick<
+    CanMessageOptions,
+    | 'isExtendedId'
+    | 'isRemoteFrame'
+    | 'isErrorFrame'
+    | 'isFd'
+    | 'bitrateSwitch'
+    | 'errorStateIndicator'
+    | 'isRx'
+  >
+> {
+  return {
+    isExtendedId: (flags & FRAME_FLAG.EXT) !== 0,
+    isRemoteFrame: (flags & FRAME_FLAG.RTR) !== 0,
+    isErrorFrame: (flags & FRAME_FLAG.ERR) !== 0,
+    isFd: (flags & FRAME_FLAG.FD) !== 0,
+    bitrateSwitch: (flags & FRAME_FLAG.BRS) !== 0,
+    errorStateIndicator: (flags & FRAME_FLAG.ESI) !== 0,
+    isRx: (flags & FRAME_FLAG.TX) === 0,
+  }
+}
+
 export interface EqualsOptions {
   /**
    * Largest timestamp difference still equal, in milliseconds; `null` ignores timestamps.

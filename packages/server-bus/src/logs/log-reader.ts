@@ -6,9 +6,8 @@
 import { createReadStream, ReadStream } from 'node:fs'
 import { extname } from 'node:path'
 import type { Readable } from 'node:stream'
-import { FRAME_FLAG } from '@canbridge/protocol'
 import { CanError } from '../errors.ts'
-import { CanMessage } from '../message.ts'
+import { CanMessage, flagOptions } from '../message.ts'
 import { BLFReader } from './blf-reader.ts'
 import { type CandumpFrameLine, parseCandumpLogLine } from './candump-line.ts'
 import { LineSplitter } from './line-splitter.ts'
@@ -151,18 +150,12 @@ export class LogReader implements AsyncIterable<CanMessage> {
   }
 
   #message(line: CandumpFrameLine, text: string): CanMessage {
-    const flags = line.flags
     try {
       return new CanMessage({
         timestampNs: BigInt(line.sec) * NS_PER_S + BigInt(line.usec) * NS_PER_US,
         channel: line.iface,
         arbitrationId: line.id,
-        isExtendedId: (flags & FRAME_FLAG.EXT) !== 0,
-        isRemoteFrame: (flags & FRAME_FLAG.RTR) !== 0,
-        isErrorFrame: (flags & FRAME_FLAG.ERR) !== 0,
-        isFd: (flags & FRAME_FLAG.FD) !== 0,
-        bitrateSwitch: (flags & FRAME_FLAG.BRS) !== 0,
-        errorStateIndicator: (flags & FRAME_FLAG.ESI) !== 0,
+        ...flagOptions(line.flags),
         isRx: line.isRx,
         dlc: line.len,
         data: line.data,
