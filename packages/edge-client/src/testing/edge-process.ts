@@ -139,7 +139,9 @@ export async function startEdge(
   env: Record<string, string> = {},
   readyMsg = 'connected to the server',
   main = MAIN,
-  timeoutMs = 15_000,
+  // a start waits on the edge's own log line; the bound only turns a hang into a failure (a
+  // CI run saw a worker take 5.5 s to start while every package's tests ran side by side)
+  timeoutMs = 60_000,
 ): Promise<EdgeProcess> {
   const edge = new EdgeProcess(args, env, main)
   await edge.waitForMsg(readyMsg, timeoutMs)
