@@ -37,63 +37,104 @@ function renderHealth(health, recordingState) {
     : ''
 }
 
-function renderIds(rows) {
-  const body = $('ids').tBodies[0]
-  const fragment = document.createDocumentFragment()
-  for (const row of rows) {
-    const tr = document.createElement('tr')
-    tr.dataset.id = row.id
-    tr.dataset.channel = row.channel
-    tr.append(
-      text('td', row.channel, 'text'),
-      text(
-        'td',
-        row.id + (row.fd ? ' FD' : '') + (row.remote ? ' R' : '') + (row.error ? ' ERR' : ''),
-        'text',
-      ),
-      text('td', String(row.count)),
-      text('td', row.rate.toFixed(1)),
-      text('td', row.periodMs === null ? '' : row.periodMs.toFixed(2)),
-      text('td', row.jitterMs === null ? '' : row.jitterMs.toFixed(2)),
-    )
-    const data = text('td', '', 'data')
-    row.data.split(' ').forEach((byte, i) => {
-      if (byte === '') return
-      const span = text('span', byte, row.changed.includes(i) ? 'changed' : '')
-      data.append(span, ' ')
-    })
-    tr.append(data)
-    fragment.append(tr)
+// Rows stay the same elements from one snapshot to the next, updated in place: replacing
+// them a few times a second would swallow a click or a text selection made between two.
+function keepRows(body, items, keyOf, create, update) {
+  const old = new Map()
+  for (const tr of body.rows) old.set(tr.dataset.key, tr)
+  let previous = null
+  for (const item of items) {
+    const key = keyOf(item)
+    let tr = old.get(key)
+    if (tr === undefined) {
+      tr = create(item)
+      tr.dataset.key = key
+    } else old.delete(key)
+    update(tr, item)
+    const wanted = previous === null ? body.firstElementChild : previous.nextElementSibling
+    if (tr !== wanted) body.insertBefore(tr, wanted)
+    previous = tr
   }
-  body.replaceChildren(fragment)
+  for (const tr of old.values()) tr.remove()
 }
 
+function setText(cell, value) {
+  if (cell.textContent !== value) cell.textContent = value
+}
+
+function renderIds(rows) {
+  keepRows(
+    $('ids').tBodies[0],
+    rows,
+    (row) => `${row.channel} ${row.id}`,
+    (row) => {
+      const tr = document.createElement('tr')
+      tr.dataset.id = row.id
+      tr.dataset.channel = row.channel
+      tr.append(text('td', '', 'text'), text('td', '', 'text'))
+      for (let i = 0; i < 4; i++) tr.append(text('td', ''))
+      tr.append(text('td', '', 'data'))
+      return tr
+    },
+    (tr, row) => {
+      const [channel, id, count, rate, period, jitter, data] = tr.cells
+      setText(channel, row.channel)
+      setText(
+        id,
+        row.id + (row.fd ? ' FD' : '') + (row.remote ? ' R' : '') + (row.error ? ' ERR' : ''),
+      )
+      setText(count, String(row.count))
+      setText(rate, row.rate.toFixed(1))
+      setText(period, row.periodMs === null ? '' : row.periodMs.toFixed(2))
+      setText(jitter, row.jitterMs === null ? '' : row.jitterMs.toFixed(2))
+      const bytes = []
+      row.data.split(' ').forEach((byte, i) => {
+        if (byte === '') return
+        bytes.push(text('span', byte, row.changed.includes(i) ? 'changed' : ''), ' ')
+      })
+      data.replaceChildren(...bytes)
+    },
+  )
+}
+
+// A box the user just ticked keeps its state until the server has answered: a snapshot
+// taken before the click must not untick it.
+const pendingPlots = new Set()
+
 function renderSignals(signals, plotted, notes) {
-  const body = $('signals').tBodies[0]
-  const fragment = document.createDocumentFragment()
-  for (const s of signals) {
-    const tr = document.createElement('tr')
-    tr.dataset.signal = s.key
-    const value =
-      typeof s.value === 'number' ? String(Number(s.value.toPrecision(12))) : String(s.value)
-    const box = document.createElement('input')
-    box.type = 'checkbox'
-    box.checked = plotted.includes(s.key)
-    box.setAttribute('aria-label', `plot ${s.key}`)
-    box.addEventListener('change', () => setPlot(s.key, box.checked))
-    const plotCell = document.createElement('td')
-    plotCell.append(box)
-    tr.append(
-      text('td', s.message, 'text'),
-      text('td', s.signal, 'text'),
-      text('td', s.choice ? `${value} (${s.choice})` : value, 'value'),
-      text('td', s.unit, 'text'),
-      text('td', String(s.count)),
-      plotCell,
-    )
-    fragment.append(tr)
-  }
-  body.replaceChildren(fragment)
+  keepRows(
+    $('signals').tBodies[0],
+    signals,
+    (s) => s.key,
+    (s) => {
+      const tr = document.createElement('tr')
+      tr.dataset.signal = s.key
+      const box = document.createElement('input')
+      box.type = 'checkbox'
+      box.setAttribute('aria-label', `plot ${s.key}`)
+      box.addEventListener('change', () => setPlot(s.key, box.checked))
+      const plotCell = document.createElement('td')
+      plotCell.append(box)
+      tr.append(
+        text('td', s.message, 'text'),
+        text('td', s.signal, 'text'),
+        text('td', '', 'value'),
+        text('td', s.unit, 'text'),
+        text('td', ''),
+        plotCell,
+      )
+      return tr
+    },
+    (tr, s) => {
+      const [, , valueCell, , countCell, plotCell] = tr.cells
+      const value =
+        typeof s.value === 'number' ? String(Number(s.value.toPrecision(12))) : String(s.value)
+      setText(valueCell, s.choice ? `${value} (${s.choice})` : value)
+      setText(countCell, String(s.count))
+      const box = plotCell.firstElementChild
+      if (!pendingPlots.has(s.key)) box.checked = plotted.includes(s.key)
+    },
+  )
   const entries = Object.entries(notes)
   $('notes').textContent = entries.length
     ? `not fully decoded: ${entries.map(([c, n]) => `${c} ${n}`).join(', ')}`
@@ -170,8 +211,13 @@ async function post(path) {
   return body
 }
 
-function setPlot(key, on) {
-  post(`/plot?signal=${encodeURIComponent(key)}&on=${on ? 1 : 0}`)
+async function setPlot(key, on) {
+  pendingPlots.add(key)
+  try {
+    await post(`/plot?signal=${encodeURIComponent(key)}&on=${on ? 1 : 0}`)
+  } finally {
+    pendingPlots.delete(key)
+  }
 }
 
 $('record-button').addEventListener('click', () => {

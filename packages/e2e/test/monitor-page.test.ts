@@ -174,6 +174,23 @@ describe.skipIf(browserPath === undefined)('canbridge monitor in Chromium', () =
     )
   }, 60_000)
 
+  it('updates the table rows in place, so a click between two snapshots lands', async () => {
+    const signalRow = (await page.$('#signals tr[data-signal="Counter0.Number"]'))!
+    const idRow = (await page.$('#ids tr[data-id]'))!
+    const count = () =>
+      signalRow.evaluate((tr) => (tr as HTMLTableRowElement).cells[4]!.textContent)
+    const countBefore = await count()
+    const snapshots = await page.evaluate(() => Number(document.body.dataset['snapshots']))
+    await page.waitForFunction(
+      (seen) => Number(document.body.dataset['snapshots']) >= seen + 3,
+      { timeout: 30_000 },
+      snapshots,
+    )
+    expect(await signalRow.evaluate((tr) => tr.isConnected)).toBe(true)
+    expect(await idRow.evaluate((tr) => tr.isConnected)).toBe(true)
+    expect(Number(await count())).toBeGreaterThan(Number(countBefore))
+  }, 60_000)
+
   it('records what arrives into a candump log while the button is on', async () => {
     await page.click('#record-button')
     await page.waitForFunction(
