@@ -75,6 +75,8 @@ export interface EdgeConfig {
   receiveBuffer: number | 'auto'
   /** echoes of own frames from the kernel (CAN_RAW_RECV_OWN_MSGS), not made by the edge */
   kernelEcho: boolean
+  /** the longest a received frame waits in the kernel's queue so that frames are read in batches */
+  maxReadDelayMs: number
   /** error classes (CAN_ERR_* bits) sent to socketcand raw-mode clients; 0: none */
   socketcandErrorMask: number
   /** a line feed before each streamed socketcand message (python-can before 4.3.1) */
@@ -701,6 +703,15 @@ export const SETTINGS: readonly Setting[] = [
     parse: booleanish,
     default: () => true,
     help: "own-messages echoes come from the kernel (CAN_RAW_RECV_OWN_MSGS: the kernel's timestamp, only frames really sent; default: on); off: the edge echoes a frame once the kernel took it",
+  },
+  {
+    key: 'maxReadDelayMs',
+    flag: '--max-read-delay',
+    placeholder: '<duration>',
+    env: 'CANBRIDGE_MAX_READ_DELAY',
+    parse: duration(0, 1000),
+    default: () => 10,
+    help: "on a steady bus, read frames in batches: a frame waits at most this long in the kernel's queue (default 10ms; 0: read each frame as it arrives, at several times the CPU per frame). The first frame after a quiet spell is read at once, and the wait shrinks so that the receive buffer never fills meanwhile",
   },
   {
     key: 'socketcandErrorMask',

@@ -46,6 +46,8 @@ export interface PollWorkerData {
   receiveBuffer: number | 'auto'
   /** take echoes of own frames from the kernel (CAN_RAW_RECV_OWN_MSGS) where the binding can */
   kernelEcho: boolean
+  /** the longest a frame waits in the kernel's queue so that a steady bus is read in batches */
+  maxReadDelayMs: number
 }
 
 export interface SpoolSettings {

@@ -47,6 +47,12 @@ export function createRegistry(source: SnapshotSource): Registry {
     'counter',
   )
   perChannel(
+    'canbridge_edge_read_batches_total',
+    'wake-ups that read frames from the CAN channel (frames read / read batches: frames per read)',
+    (c) => c.readBatches,
+    'counter',
+  )
+  perChannel(
     'canbridge_edge_frames_sent_total',
     'frames written to the server (resends included)',
     (c) => c.framesSent,

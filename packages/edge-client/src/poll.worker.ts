@@ -38,6 +38,7 @@ const sources: CanSource[] = settings.channels.map((spec) =>
     : new SocketCanSource(spec, {
         receiveBuffer: settings.receiveBuffer,
         kernelEcho: settings.kernelEcho,
+        maxReadDelayUs: settings.maxReadDelayMs * 1000,
       }),
 )
 const policy = new TxPolicy(settings.txPolicy, sources.length, settings.txRefusals)
@@ -73,6 +74,7 @@ function setBusState(
 
 function onFrames(channel: number, batch: FrameBatch): void {
   const producer = producers[channel]!
+  producer.counters[RING_COUNTER.READ_BATCHES]!++
   const { seconds, nanoseconds, ids, flags, lens, data, offsets, lostBefore } = batch
   for (let i = 0; i < batch.count; i++) {
     const f = flags[i]!

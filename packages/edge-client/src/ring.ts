@@ -69,8 +69,10 @@ export const RING_COUNTER = {
   DROPPED_KERNEL: 8,
   /** producer: frames the interface counted as lost (controller, driver); not numbered */
   DROPPED_INTERFACE: 9,
+  /** producer: batches read from the channel (FRAMES_READ / READ_BATCHES: frames per wake-up) */
+  READ_BATCHES: 10,
 } as const
-const COUNTER_SLOTS = 10
+const COUNTER_SLOTS = 11
 
 const DATA_START = CONTROL_SLOTS * 4 + COUNTER_SLOTS * 8
 

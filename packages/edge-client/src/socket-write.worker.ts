@@ -158,6 +158,7 @@ function reportStats(): void {
           channel: c.index,
           counters: {
             framesRead: r[RING_COUNTER.FRAMES_READ]!,
+            readBatches: r[RING_COUNTER.READ_BATCHES]!,
             framesSent: own.framesSent,
             framesAcked: own.framesAcked,
             framesEchoed: r[RING_COUNTER.FRAMES_ECHOED]!,

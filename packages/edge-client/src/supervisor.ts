@@ -82,6 +82,8 @@ export class StartupError extends EdgeError {
 export interface ChannelSnapshot extends TxRefusalCounts {
   name: string
   framesRead: number
+  /** wake-ups that read frames: framesRead / readBatches is the frames per read */
+  readBatches: number
   framesSent: number
   framesAcked: number
   framesEchoed: number
@@ -250,6 +252,7 @@ export class Supervisor {
         return {
           name: this.#channels[i]?.name ?? this.config.channels[i]!,
           framesRead: m.counter(RING_COUNTER.FRAMES_READ),
+          readBatches: m.counter(RING_COUNTER.READ_BATCHES),
           framesSent: m.counter(RING_COUNTER.FRAMES_SENT),
           framesAcked: m.counter(RING_COUNTER.FRAMES_ACKED),
           framesEchoed: m.counter(RING_COUNTER.FRAMES_ECHOED),
@@ -392,6 +395,7 @@ export class Supervisor {
       txTimeoutMs: this.config.txTimeoutMs,
       receiveBuffer: this.config.receiveBuffer,
       kernelEcho: this.config.kernelEcho,
+      maxReadDelayMs: this.config.maxReadDelayMs,
     }
     const worker = new Worker(POLL_WORKER_URL, {
       workerData: data,

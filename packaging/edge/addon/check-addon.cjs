@@ -111,19 +111,26 @@ function check(file) {
     { ...addon.features },
     {
       batch: true,
+      batchWait: true,
       drops: true,
       fdFlags: true,
       recvOwnMsgs: true,
       rcvbuf: true,
       sendErrno: true,
       timestampNs: true,
-      version: 1,
+      version: 2,
     },
   )
   assert.ok(Object.isFrozen(addon.features), 'features must be frozen')
   assert.equal(addon.BATCH_RECORD_BYTES, RECORD_BYTES)
   assert.equal(typeof addon.RawChannel, 'function')
-  for (const method of ['startBatch', 'readDrops', 'setRecvOwnMsgs', 'setReceiveBuffer']) {
+  for (const method of [
+    'startBatch',
+    'setBatchWait',
+    'readDrops',
+    'setRecvOwnMsgs',
+    'setReceiveBuffer',
+  ]) {
     assert.equal(typeof addon.RawChannel.prototype[method], 'function', method)
   }
 

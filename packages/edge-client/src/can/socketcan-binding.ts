@@ -35,6 +35,8 @@ export interface NativeRawChannel {
   readDrops?(): number
   setRecvOwnMsgs?(on: boolean): void
   setReceiveBuffer?(bytes: number, force: boolean): number
+  // features version 2
+  setBatchWait?(microseconds: number): void
 }
 
 /** What the patched addon says it adds (`features`). */
@@ -46,6 +48,7 @@ export interface BindingFeatures {
   rcvbuf?: boolean
   sendErrno?: boolean
   timestampNs?: boolean
+  batchWait?: boolean
   version?: number
 }
 
@@ -106,6 +109,8 @@ export interface BindingSupport {
   missing: string[]
   /** the record layout (patched only) */
   layout: BatchRecordLayout | undefined
+  /** setBatchWait() is there (features version 2): a steady bus is read many frames per wake-up */
+  batchWait: boolean
 }
 
 /** Says whether `module` is the patched addon this edge needs, and if not, what it lacks. */
@@ -116,6 +121,7 @@ export function bindingSupport(module: NativeModule): BindingSupport {
       patched: false,
       missing: ['features'],
       layout: undefined,
+      batchWait: false,
       description:
         'socketcan addon WITHOUT the canbridge patch (no .features: an unpatched or hand-copied can.node): frames the kernel drops are not counted, FD flags of short frames are lost, echoes are made by the edge',
     }
@@ -137,13 +143,16 @@ export function bindingSupport(module: NativeModule): BindingSupport {
       patched: false,
       missing,
       layout: undefined,
+      batchWait: false,
       description: `socketcan addon with an older or different canbridge patch (features version ${version}; missing: ${missing.join(', ')}): frames the kernel drops are not counted`,
     }
   }
+  const batchWait = features.batchWait === true && typeof prototype['setBatchWait'] === 'function'
   return {
     patched: true,
     missing,
     layout,
-    description: `socketcan addon with the canbridge patch (features version ${version}): batch reads, kernel drop counter, FD/BRS/ESI flags, kernel echo, SO_RCVBUF, send errno`,
+    batchWait,
+    description: `socketcan addon with the canbridge patch (features version ${version}): batch reads${batchWait ? ' (paced on a steady bus)' : ''}, kernel drop counter, FD/BRS/ESI flags, kernel echo, SO_RCVBUF, send errno`,
   }
 }

@@ -25,6 +25,7 @@ import {
 import { FrameBatch } from './frame-batch.ts'
 import { InterfaceLossCounter } from './interface-loss.ts'
 import { KernelDropCounter } from './kernel-drop-counter.ts'
+import { DEFAULT_RECEIVE_BUFFER, ReadPacer } from './read-pacer.ts'
 import { autoReceiveBuffer, type ReceiveBufferPlan } from './receive-buffer.ts'
 import {
   BATCH_RECORD_BYTES,
@@ -45,6 +46,11 @@ export interface SocketCanOptions {
   receiveBuffer?: number | 'auto' | undefined
   /** echo own frames from the kernel (CAN_RAW_RECV_OWN_MSGS) when the binding can */
   kernelEcho?: boolean | undefined
+  /**
+   * the longest a frame waits in the kernel's queue so that a steady bus is read in batches
+   * (µs; 0 or undefined: each wake-up reads at once)
+   */
+  maxReadDelayUs?: number | undefined
 }
 
 /** The receive buffer as asked for and as the kernel set it (getsockopt: doubled). */
@@ -121,6 +127,7 @@ export class SocketCanSource implements CanSource {
   #view: DataView | undefined
   #layout: BatchRecordLayout | undefined
   readonly #drops = new KernelDropCounter()
+  #pacer: ReadPacer | undefined
   #interfaceLoss: InterfaceLossCounter | undefined
   #idleCheck: NodeJS.Timeout | undefined
   /** a batch arrived since the last idle check */
@@ -274,6 +281,15 @@ export class SocketCanSource implements CanSource {
     }
     this.#drops.reset() // a new socket counts from 0
     this.#idleChecked = false
+    const maxWaitUs = this.#options.maxReadDelayUs ?? 0
+    this.#pacer =
+      this.#support?.batchWait && maxWaitUs > 0
+        ? new ReadPacer(
+            maxWaitUs,
+            BATCH_FRAMES,
+            this.#receiveBuffer?.actual ?? DEFAULT_RECEIVE_BUFFER,
+          )
+        : undefined
     channel.startBatch!(this.#records, this.#onBatch)
   }
 
@@ -416,6 +432,10 @@ export class SocketCanSource implements CanSource {
     if (batch.count > 0) this.#events?.onFrames(batch)
     batch.count = 0
     if (carried > 0) this.#events?.onKernelDrops?.(carried)
+    if (this.#pacer !== undefined) {
+      const wait = this.#pacer.afterBatch(count, performance.now())
+      if (wait !== undefined) this.#channel?.setBatchWait?.(wait)
+    }
   }
 
   /**

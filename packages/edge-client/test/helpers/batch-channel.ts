@@ -39,6 +39,7 @@ export interface PatchedRawChannel {
   readDrops(): number
   setRecvOwnMsgs(on: boolean): void
   setReceiveBuffer(bytes: number, force: boolean): number
+  setBatchWait(microseconds: number): void
   send(message: { id: number; ext: boolean; rtr: boolean; data: Buffer }): number
   sendFD(message: {
     id: number

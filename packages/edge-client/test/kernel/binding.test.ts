@@ -2,7 +2,8 @@
 // counter, CAN FD flags, own messages and timestamps, each checked against what the kernel
 // and can-utils say (cangen's counter payloads, candump -L). Run by `pnpm test:kernel`
 // inside scripts/kernel-harness.sh (--fd: vcan0, vcan1 at mtu 72); skipped anywhere else.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { constants } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
 import { settled } from '../../src/testing/can-receivers.ts'
@@ -87,6 +88,39 @@ describe.skipIf(!inKernel)('patched socketcan binding on vcan (kernel tests)', (
     const next = reader.frames[kept]!
     expect(counterOf(next)).toBe(sent)
     expect(next.drops).toBe(sent - kept)
+  })
+
+  it('setBatchWait: a steady bus is read many frames per wake-up, in order, with every kernel timestamp', async () => {
+    const channel = openChannel('vcan0')
+    expect(() => channel.setBatchWait(-1)).toThrow(/0\.\.1000000/)
+    expect(() => channel.setBatchWait(1_000_001)).toThrow(/0\.\.1000000/)
+    const reader = started(new BatchReader(channel))
+    channel.setBatchWait(50_000)
+    const sent = 60
+    // a frame every 5 ms: read at once, that is 60 wake-ups; with a 50 ms wait about 6
+    // (spawned: a synchronous child would hold this event loop and batch everything anyway)
+    const gen = spawn('cangen', [
+      'vcan0',
+      '-n',
+      String(sent),
+      '-g',
+      '5',
+      '-I',
+      '123',
+      '-L',
+      '8',
+      '-D',
+      'i',
+    ])
+    await once(gen, 'exit')
+    await until(() => reader.frames.length === sent, 'every frame')
+    expect(reader.frames.map(counterOf)).toEqual(range(0, sent))
+    expect(reader.batches.length).toBeLessThanOrEqual(sent / 3)
+    // each frame keeps its own receive time from the kernel, not the time it was read
+    const stamps = reader.frames.map((f) => f.sec * 1_000_000_000n + BigInt(f.nsec))
+    for (let i = 1; i < sent; i++) expect(stamps[i]!).toBeGreaterThan(stamps[i - 1]!)
+    expect(new Set(stamps).size).toBe(sent)
+    expect(channel.readDrops()).toBe(0)
   })
 
   it('puts every drop at its place in the sequence, burst after burst', async () => {

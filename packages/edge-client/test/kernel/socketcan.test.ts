@@ -2,6 +2,7 @@
 // Run by `pnpm test:kernel` inside scripts/kernel-harness.sh (--fd: vcan0, vcan1 at mtu 72),
 // which sets CANBRIDGE_KERNEL; skipped anywhere else.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { FRAME_FLAG, type TransmitResult } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { canReceivers, settled, waitForNewReceiver } from '../../src/testing/can-receivers.ts'
@@ -204,6 +205,33 @@ describe.skipIf(!inKernel)('socketcan backend on vcan (kernel tests)', () => {
       expect(mismatched).toEqual([])
     }
     expect(s.state.gaps).toEqual([])
+  })
+
+  it('reads a steady bus in batches (--max-read-delay), every frame still exact and in order', async () => {
+    const { s } = await setup(['vcan0'], {}, ['--max-read-delay', '50ms'])
+    const dump = new CanDump('vcan0')
+    await dump.listening()
+    // a frame every 5 ms: one wake-up each when read at once, about 10 per 50 ms wait
+    const sent = 100
+    await once(
+      spawn('cangen', ['vcan0', '-n', String(sent), '-g', '5'], { stdio: 'ignore' }),
+      'exit',
+    )
+    await s.waitFor(() => s.state.count(0) === sent, 30_000, 'all generated frames')
+    const want = await dump.stop()
+    for (const [i, frame] of s.state.channel(0).entries()) {
+      sameFrame(frame, want[i]!)
+      expect(sameTime(frame, want[i]!)).toBe(true)
+    }
+    const counters = () => {
+      const stats = s.state.messages.filter((m) => m.type === 'STATS').at(-1)
+      const body = stats?.body as { channels: { counters: Record<string, number> }[] } | undefined
+      return body?.channels[0]?.counters
+    }
+    await s.waitFor(() => counters()?.['framesRead'] === sent, 30_000, 'STATS after the traffic')
+    const { readBatches } = counters() as { readBatches: number }
+    expect(readBatches).toBeGreaterThan(0)
+    expect(sent / readBatches).toBeGreaterThanOrEqual(3)
   })
 
   // FD needs an mtu-72 interface: the harness gives one with --fd (as test:kernel passes).
