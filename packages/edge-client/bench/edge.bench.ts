@@ -1,27 +1,36 @@
 // The benchmark, in two parts (`pnpm bench`, after a build):
 // 1. On this machine, the whole pipeline: virtual backend → poll worker → ring → socket-write
 //    worker → TCP → a counting server on loopback. Frames/s delivered, the edge's CPU ms per
-//    1,000 frames (process.cpuUsage of the edge process, all threads) and its peak RSS.
+//    1,000 frames (process.cpuUsage of the edge process, all threads) and its peak RSS; then
+//    the runtime's floor (bench/runtime-floor.ts, a child): bare node in the edge's shape,
+//    a main thread and 2 idle workers with its WORKER_LIMITS.
 // 2. Real SocketCAN in scripts/kernel-harness.sh (User-Mode Linux here): cangen at rising
 //    rates on vcan0 while the built edge and candump read it at the same time
 //    (bench/vcan-rates.ts), once with the kernel's default socket buffers and once with the
 //    ones the packaging installs (net.core.rmem_default = rmem_max = 4 MiB); the highest
-//    rate each reader keeps up with, and the losses of each at every rate.
-// The last line is JSON: { virtualFps, cpuMsPer1k, rssMb, cpuPerFrameVsCandump (at 5,000
+//    rate each reader keeps up with, and the losses of each at every rate. Then the kernel
+//    test's deterministic drop run (bench/kernel-drops.ts): the edge with a 4 KiB receive
+//    buffer, stopped while cangen sends rounds of numbered frames, resumed.
+// The last line is JSON: { virtualFps, cpuMsPer1k, rssMb, rssFloorMb (the runtime's floor in
+// the edge's shape), rssOverFloorMb (rssMb − rssFloorMb), cpuPerFrameVsCandump (at 5,000
 // frames/s), cpuPerFrameVsCandump1k, cpuPerFrameVsCandumpMax (the edge's CPU per frame over
-// candump's in the same runs, default buffers), vcanMaxLosslessFps, candumpMaxLosslessFps,
-// ... }. Targets: ≥ 500,000 frames/s, ≤ 5 ms, ≤ 80 MB, ≤ 1.0 at 5,000 and ≤ 1.5 at 1,000,
-// and the edge lossless wherever candump is.
+// candump's in the same runs, default buffers), kernelDropsCounted (the kernel-overflow DROPS
+// the edge reported), kernelDropsActual (frames sent minus those received, by cangen's
+// numbers), vcanMaxLosslessFps, candumpMaxLosslessFps, ... }. Targets: ≥ 500,000 frames/s,
+// ≤ 5 ms, ≤ 80 MB, ≤ 1.0 at 5,000 and ≤ 1.5 at 1,000, the edge lossless wherever candump is,
+// and kernelDropsCounted == kernelDropsActual.
 //
 // BENCH_FRAMES, BENCH_RATE: part 1's frames and rate; BENCH_VCAN=0 skips part 2;
 // BENCH_VCAN_RATES (e.g. 1000,4000,max), BENCH_VCAN_TRIALS, BENCH_VCAN_SECONDS tune it;
+// BENCH_DROP_ROUNDS: rounds of 200 frames in the drop run (default 5);
 // BENCH_VCAN_CPU: the host CPU the harness is pinned to (default the last one; `none`);
 // VCAN_BENCH_THREADS=1: the edge's CPU per frame by thread, under each row.
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { countingServer } from './counting-server.ts'
 
 const FRAMES = Number(process.env['BENCH_FRAMES'] ?? 5_000_000)
@@ -134,6 +143,29 @@ edge.kill('SIGTERM')
 await new Promise((resolve) => edge.once('exit', resolve))
 await server.close()
 
+// --- the runtime's floor: node alone in the edge's shape, measured with the edge gone ---
+
+interface Floor {
+  workers: number
+  rssMb: number
+  anonMb: number
+  fileMb: number
+}
+
+/** bench/runtime-floor.ts as a child: idle node with 0, 1, 2 workers (the edge's limits) */
+async function runtimeFloors(): Promise<Floor[] | string> {
+  const script = fileURLToPath(new URL('./runtime-floor.ts', import.meta.url))
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [script], { encoding: 'utf8' })
+    return (JSON.parse(stdout.trim().split('\n').at(-1)!) as { floors: Floor[] }).floors
+  } catch (error) {
+    return `bench/runtime-floor.ts failed: ${(error as Error).message}`
+  }
+}
+const floors = await runtimeFloors()
+/** the edge's shape: a main thread, the poll worker and the socket-write worker */
+const edgeFloor = typeof floors === 'string' ? undefined : floors.find((f) => f.workers === 2)
+
 const seconds = (server.lastAt - server.firstAt) / 1000
 const read = final.channels[0]!.framesRead - baseline.channels[0]!.framesRead
 const drops = final.channels[0]!.dropsRingFull + final.channels[0]!.dropsRingOldest
@@ -141,13 +173,17 @@ const cpuMs = final.cpuUserMs + final.cpuSystemMs - (baseline.cpuUserMs + baseli
 const peakRss = Math.max(...stats.map((s) => s.rssBytes))
 const peakAt = stats.findIndex((s) => s.rssBytes === peakRss)
 const peakSplit = split[peakAt] ?? { anon: 0, file: 0 }
+const rssMb = Number((peakRss / 1024 / 1024).toFixed(1))
+const rssFloorMb = edgeFloor ? Number(edgeFloor.rssMb.toFixed(1)) : null
 const host = {
   virtualFps: Math.round(server.received / seconds),
   cpuMsPer1k: Number(((cpuMs / Math.max(1, read)) * 1000).toFixed(3)),
-  rssMb: Number((peakRss / 1024 / 1024).toFixed(1)),
+  rssMb,
   rssAnonMb: Number((peakSplit.anon / 1024 / 1024).toFixed(1)),
   rssFileMb: Number((peakSplit.file / 1024 / 1024).toFixed(1)),
   idleRssMb: Number((baseline.rssBytes / 1024 / 1024).toFixed(1)),
+  rssFloorMb,
+  rssOverFloorMb: rssFloorMb === null ? null : Number((rssMb - rssFloorMb).toFixed(1)),
   frames: server.received,
   dropped: drops,
   seconds: Number(seconds.toFixed(3)),
@@ -162,6 +198,16 @@ console.log(`edge CPU:         ${host.cpuMsPer1k} ms per 1,000 frames (target �
 console.log(
   `edge peak RSS:    ${host.rssMb} MB (target ≤ 80): anonymous ${host.rssAnonMb} MB (V8 heaps of 3 threads, the ring, malloc), file-backed ${host.rssFileMb} MB (pages of the node executable); idle before traffic ${host.idleRssMb} MB`,
 )
+if (typeof floors === 'string' || edgeFloor === undefined) {
+  console.log(`runtime floor:    not measured: ${floors}`)
+} else {
+  const others = floors
+    .filter((f) => f !== edgeFloor)
+    .map((f) => `${f.workers} worker${f.workers === 1 ? '' : 's'} ${f.rssMb.toFixed(1)}`)
+  console.log(
+    `runtime floor:    ${host.rssFloorMb} MB (rssFloorMb): bare node in the edge's shape, a main thread and 2 idle workers with its WORKER_LIMITS, heaps collected (bench/runtime-floor.ts; ${others.join(', ')}); the edge's peak is ${host.rssOverFloorMb} MB over it (rssOverFloorMb: its ring, its code and heaps, buffers)`,
+  )
+}
 
 // --- part 2: vcan in the kernel harness ---
 
@@ -220,12 +266,20 @@ const VCAN_CONFIGS = [
   },
 ]
 
-async function vcanRun(label: string, sysctl: string[]): Promise<VcanSummary | string> {
+/**
+ * Runs a guest script (beside this file) in the kernel harness with vcan0 and returns the
+ * JSON it wrote to its `--out` file, or why there is none. Its other output is shown live.
+ */
+async function harnessRun<T>(
+  title: string,
+  guest: string,
+  guestArgs: string[],
+  harnessArgs: string[] = [],
+): Promise<T | string> {
   const dir = mkdtempSync(join(tmpdir(), 'canbridge-vcan-bench-'))
   const out = join(dir, 'result.json')
   const harness = fileURLToPath(new URL('../../../scripts/kernel-harness.sh', import.meta.url))
-  const guest = fileURLToPath(new URL('./vcan-rates.ts', import.meta.url))
-  const args = [harness, '--quiet', '--vcan', 'vcan0', '--timeout', '1200']
+  const args = [harness, '--quiet', '--vcan', 'vcan0', '--timeout', '1200', ...harnessArgs]
   // User-Mode Linux runs every guest system call as a ptrace round trip between host
   // processes: spread over idle host CPUs each one waits for a CPU to wake, and the guest
   // runs 5-8 times slower, more so for programs that make more system calls. One host CPU
@@ -233,30 +287,23 @@ async function vcanRun(label: string, sysctl: string[]): Promise<VcanSummary | s
   const cpu = process.env['BENCH_VCAN_CPU'] ?? String(Math.max(0, availableParallelism() - 1))
   const pin = cpu !== 'none' && existsSync('/usr/bin/taskset')
   if (pin) args.unshift('-c', cpu, 'bash')
-  for (const s of sysctl) args.push('--sysctl', s)
-  if (process.env['VCAN_BENCH_THREADS']) args.push('--env', 'VCAN_BENCH_THREADS')
-  args.push('--', process.execPath, guest, '--label', label, '--out', out)
-  const env = process.env
-  if (env['BENCH_VCAN_RATES']) args.push('--rates', env['BENCH_VCAN_RATES'])
-  if (env['BENCH_VCAN_TRIALS']) args.push('--trials', env['BENCH_VCAN_TRIALS'])
-  if (env['BENCH_VCAN_SECONDS']) args.push('--seconds', env['BENCH_VCAN_SECONDS'])
-  console.log(
-    `\n--- vcan, ${label} socket buffers${sysctl.length ? ` (${sysctl.join(' ')})` : ''}${pin ? `, kernel harness on host CPU ${cpu}` : ''} ---`,
-  )
+  args.push('--', process.execPath, fileURLToPath(new URL(guest, import.meta.url)))
+  args.push(...guestArgs, '--out', out)
+  console.log(`\n--- ${title}${pin ? `, kernel harness on host CPU ${cpu}` : ''} ---`)
   const child = spawn(pin ? '/usr/bin/taskset' : 'bash', args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   let partial = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    // the guest's table, live; its JSON line is read from the file
+    // the guest's table, live; its JSON line (VCAN_RESULT, ...) is read from the file
     const lines = (partial + chunk).split('\n')
     partial = lines.pop()!
-    for (const line of lines) if (!line.startsWith('VCAN_RESULT ')) console.log(line)
+    for (const line of lines) if (!/^[A-Z_]+_RESULT /.test(line)) console.log(line)
   })
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   try {
     if (code !== 0) return `kernel harness exited with ${code}`
-    return JSON.parse(readFileSync(out, 'utf8')) as VcanSummary
+    return JSON.parse(readFileSync(out, 'utf8')) as T
   } catch (error) {
     return `no result from the guest: ${(error as Error).message}`
   } finally {
@@ -264,10 +311,47 @@ async function vcanRun(label: string, sysctl: string[]): Promise<VcanSummary | s
   }
 }
 
+function vcanRun(label: string, sysctl: string[]): Promise<VcanSummary | string> {
+  const harnessArgs = sysctl.flatMap((s) => ['--sysctl', s])
+  if (process.env['VCAN_BENCH_THREADS']) harnessArgs.push('--env', 'VCAN_BENCH_THREADS')
+  const guestArgs = ['--label', label]
+  const env = process.env
+  if (env['BENCH_VCAN_RATES']) guestArgs.push('--rates', env['BENCH_VCAN_RATES'])
+  if (env['BENCH_VCAN_TRIALS']) guestArgs.push('--trials', env['BENCH_VCAN_TRIALS'])
+  if (env['BENCH_VCAN_SECONDS']) guestArgs.push('--seconds', env['BENCH_VCAN_SECONDS'])
+  return harnessRun<VcanSummary>(
+    `vcan, ${label} socket buffers${sysctl.length ? ` (${sysctl.join(' ')})` : ''}`,
+    './vcan-rates.ts',
+    guestArgs,
+    harnessArgs,
+  )
+}
+
+/** bench/kernel-drops.ts: the kernel test's deterministic drop run, as figures */
+interface KernelDropSummary {
+  kernel: string
+  receiveBuffer: string
+  rounds: number
+  sent: number
+  received: number
+  counted: number
+  actual: number
+  otherDrops: number
+  unaccountedRounds: number[]
+}
+
 const vcan: Record<string, VcanSummary | string> = {}
+let kernelDrops: KernelDropSummary | string | undefined
 if (process.env['BENCH_VCAN'] !== '0') {
   for (const config of VCAN_CONFIGS) vcan[config.label] = await vcanRun(config.label, config.sysctl)
+  const rounds = process.env['BENCH_DROP_ROUNDS']
+  kernelDrops = await harnessRun<KernelDropSummary>(
+    'kernel drops: small receive buffer, the edge stopped while cangen sends',
+    './kernel-drops.ts',
+    rounds ? ['--rounds', rounds] : [],
+  )
 }
+const dropRun = typeof kernelDrops === 'object' ? kernelDrops : undefined
 const summaries = Object.values(vcan).filter((v): v is VcanSummary => typeof v !== 'string')
 const headline = (vcan['rmem-4M'] ?? vcan['default']) as VcanSummary | string | undefined
 const picked = typeof headline === 'object' ? headline : undefined
@@ -281,6 +365,17 @@ for (const s of summaries) {
 for (const [label, v] of Object.entries(vcan)) {
   if (typeof v === 'string') console.log(`vcan (${label}): not measured: ${v}`)
 }
+if (dropRun) {
+  const verdict =
+    dropRun.counted === dropRun.actual
+      ? 'every dropped frame accounted for'
+      : `off by ${dropRun.counted - dropRun.actual}`
+  console.log(
+    `kernel drops (${dropRun.kernel}, --receive-buffer ${dropRun.receiveBuffer}, edge stopped for ${dropRun.rounds} rounds): ${dropRun.sent} sent, ${dropRun.received} received; lost ${dropRun.actual} by cangen's numbers (kernelDropsActual), reported by the edge as kernel-overflow ${dropRun.counted} (kernelDropsCounted): ${verdict}`,
+  )
+} else if (kernelDrops !== undefined) {
+  console.log(`kernel drops: not measured: ${kernelDrops}`)
+}
 // at the kernel's default buffers: the setting a user who changed nothing has
 const atDefaults = typeof vcan['default'] === 'object' ? vcan['default'] : picked
 const result = {
@@ -288,6 +383,8 @@ const result = {
   cpuPerFrameVsCandump: cpuRatio(atDefaults, 5000),
   cpuPerFrameVsCandump1k: cpuRatio(atDefaults, 1000),
   cpuPerFrameVsCandumpMax: cpuRatio(atDefaults, 'maxLossless'),
+  kernelDropsCounted: dropRun?.counted ?? null,
+  kernelDropsActual: dropRun?.actual ?? null,
   vcanMaxLosslessFps: picked?.vcanMaxLosslessFps ?? null,
   candumpMaxLosslessFps: picked?.candumpMaxLosslessFps ?? null,
   vcanSysctl: picked?.sysctl ?? null,
@@ -318,6 +415,12 @@ const result = {
           },
     ]),
   ),
+  kernelDrops:
+    kernelDrops === undefined
+      ? null
+      : typeof kernelDrops === 'string'
+        ? { error: kernelDrops }
+        : kernelDrops,
 }
 console.log(
   `edge CPU per frame ÷ candump's, default buffers: ${result.cpuPerFrameVsCandump1k} at 1,000 frames/s (target ≤ 1.5), ${result.cpuPerFrameVsCandump} at 5,000 (target ≤ 1.0), ${result.cpuPerFrameVsCandumpMax} at the highest rate both kept up with`,

@@ -8,11 +8,10 @@
 // Run by `pnpm test:kernel` inside scripts/kernel-harness.sh; skipped anywhere else.
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { type Drops, EDGE_CAPABILITY } from '@canbridge/protocol'
+import { EDGE_CAPABILITY } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { settled } from '../../src/testing/can-receivers.ts'
-import { DIST_MAIN, type EdgeProcess, startEdge } from '../../src/testing/edge-process.ts'
-import { type ReceivedFrame, ScriptedServer } from '../helpers/scripted-server.ts'
+import { counterOf, KernelDropRun, PER_ROUND } from '../helpers/kernel-drop-run.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
 const packaged = process.env['CANBRIDGE_EDGE_BIN'] !== undefined
@@ -23,98 +22,32 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-function sh(command: string, ...args: string[]): string {
-  return execFileSync(command, args, { encoding: 'utf8' })
-}
-
-/** frames per round: far more than a 4 KiB queue holds (a handful) */
-const PER_ROUND = 200
-/** one CAN id per round, so that a frame's round is known without trusting the edge */
-const FIRST_ID = 0x120
-
-async function setup(
-  extra: string[],
-  env: Record<string, string> = {},
-): Promise<{ s: ScriptedServer; e: EdgeProcess }> {
-  const s = new ScriptedServer()
-  const port = await s.listen(0)
-  cleanups.push(() => s.close())
-  const args = [
-    '--server',
-    `127.0.0.1:${port}`,
-    '--channel',
-    'vcan0',
-    '--log-level',
-    'debug',
-    '--stats-interval',
-    '500ms',
-    ...extra,
-  ]
-  const e = await startEdge(args, env, 'connected to the server', DIST_MAIN, 60_000)
-  cleanups.push(() => e.stop('SIGKILL'))
-  return { s, e }
-}
-
-/** The frame's number in the whole run: round × PER_ROUND + cangen's counter (`-D i`). */
-function counterOf(frame: ReceivedFrame): number {
-  const d = frame.data
-  const counter = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(0, true)
-  return (frame.id - FIRST_ID) * PER_ROUND + counter
-}
-
-function kernelDrops(s: ScriptedServer): Drops[] {
-  return s.state.drops.filter((d) => d.reason === 'kernel-overflow')
-}
-
-function reportedLost(s: ScriptedServer): number {
-  return kernelDrops(s).reduce((sum, d) => sum + d.count, 0)
-}
-
-/** Stops the edge (every thread), has cangen send a round, resumes the edge. */
-function roundWhileStopped(e: EdgeProcess, round: number): void {
-  const pid = e.child.pid!
-  process.kill(pid, 'SIGSTOP')
-  try {
-    sh(
-      'cangen',
-      'vcan0',
-      '-n',
-      String(PER_ROUND),
-      '-g',
-      '0',
-      '-I',
-      (FIRST_ID + round).toString(16),
-      '-L',
-      '8',
-      '-D',
-      'i',
-    )
-  } finally {
-    process.kill(pid, 'SIGCONT')
-  }
+async function setup(extra: string[], env: Record<string, string> = {}): Promise<KernelDropRun> {
+  const run = await KernelDropRun.start(extra, env)
+  cleanups.push(() => run.close())
+  return run
 }
 
 // Needs real SocketCAN: collected only by vitest.kernel.config.ts inside the kernel harness;
 // the guard keeps a stray run elsewhere from reporting kernel failures.
 describe.skipIf(!inKernel)('kernel drops, end to end (kernel tests)', () => {
   it('every frame the kernel drops is reported at its place in the sequence: received + kernel-overflow == sent, the tail without a later frame', async () => {
-    const { s, e } = await setup(['--receive-buffer', '4K'])
+    const run = await setup(['--receive-buffer', '4K'])
+    const s = run.server
     expect(s.state.hellos[0]!.capabilities).toContain(EDGE_CAPABILITY.KERNEL_DROPS)
     const rounds = 3
     for (let round = 0; round < rounds; round++) {
-      roundWhileStopped(e, round)
-      // nothing is sent after the round: its last frames were dropped and only the
-      // socket's counter, read when it goes idle, can tell of them
-      await s.waitFor(
-        () => s.state.count(0) + reportedLost(s) === (round + 1) * PER_ROUND,
-        30_000,
+      run.sendRound()
+      expect(
+        await run.accountedFor(30_000),
         `round ${round}: every frame received or reported`,
-      )
+      ).toBe(true)
     }
     await settled(() => s.state.count(0) + s.state.drops.length, 1000)
     const sent = rounds * PER_ROUND
+    expect(run.sent).toBe(sent)
     const got = s.state.channel(0)
-    const lost = reportedLost(s)
+    const lost = run.reportedLost()
     expect(got.length + lost).toBe(sent)
     // the buffer held a handful of frames per round: most were dropped, every round
     expect(lost).toBeGreaterThan(sent / 2)
@@ -123,10 +56,10 @@ describe.skipIf(!inKernel)('kernel drops, end to end (kernel tests)', () => {
     // the numbers: frame with counter c has sequence first + c, received or not
     const first = got[0]!.seq - counterOf(got[0]!)
     expect(got.map((f) => f.seq - first)).toEqual(got.map(counterOf))
-    const received = new Set(got.map(counterOf))
+    const received = run.receivedNumbers()
     const missing = Array.from({ length: sent }, (_, c) => c).filter((c) => !received.has(c))
     const reported: number[] = []
-    for (const d of kernelDrops(s)) {
+    for (const d of run.kernelDrops()) {
       expect(d.fromSeq).not.toBeNull()
       for (let k = 0; k < d.count; k++) reported.push(d.fromSeq! + k - first)
     }
@@ -155,9 +88,10 @@ describe.skipIf(!inKernel)('kernel drops, end to end (kernel tests)', () => {
   it.skipIf(packaged)(
     'an addon without the patch: named at start, no kernel-drops in HELLO, and the same run loses frames without a report',
     async () => {
-      const { s, e } = await setup(['--receive-buffer', '4K'], {
+      const run = await setup(['--receive-buffer', '4K'], {
         NODE_OPTIONS: `--import=${UNPATCHED}`,
       })
+      const { server: s, edge: e } = run
       const warning = await e.waitForLog((l) => /WITHOUT the canbridge patch/.test(l.msg))
       expect(warning.msg).toMatch(/does not claim drop accounting/)
       expect(
@@ -171,13 +105,21 @@ describe.skipIf(!inKernel)('kernel drops, end to end (kernel tests)', () => {
 
       // the kernel's default buffer (the harness: 4 MiB) holds more than one round: two
       // rounds while stopped overflow it
-      const pid = e.child.pid!
-      process.kill(pid, 'SIGSTOP')
-      try {
-        sh('cangen', 'vcan0', '-n', '20000', '-g', '0', '-I', '120', '-L', '8', '-D', 'i')
-      } finally {
-        process.kill(pid, 'SIGCONT')
-      }
+      run.whileStopped(() =>
+        execFileSync('cangen', [
+          'vcan0',
+          '-n',
+          '20000',
+          '-g',
+          '0',
+          '-I',
+          '120',
+          '-L',
+          '8',
+          '-D',
+          'i',
+        ]),
+      )
       await settled(() => s.state.count(0), 2000, 60_000)
       const got = s.state.count(0)
       expect(got).toBeGreaterThan(0)
