@@ -30,6 +30,8 @@ function post(message: WriteToSupervisor): void {
   parent.postMessage(message)
 }
 
+/** how often the link is pumped while the doorbell stays quiet (spool retries, drop-oldest, resends) */
+const IDLE_PUMP_MS = 500
 const doorbell = new Int32Array(settings.doorbell)
 const txRefusals = new RefusalCounters(settings.txRefusals)
 /** DATA batch encoders, shared by the channels: handed to the link without a copy */
@@ -126,13 +128,18 @@ async function watchDoorbell(): Promise<void> {
     const seen = Atomics.load(doorbell, DOORBELL.COUNT)
     uplink.pump()
     Atomics.store(doorbell, DOORBELL.WAITING, 1)
-    const wait = Atomics.waitAsync(doorbell, DOORBELL.COUNT, seen, 500)
+    // no timeout: a timed wait costs V8 a delayed task and a clock read each time (the
+    // producer bumps COUNT before it looks at WAITING, so no wake-up is lost without one)
+    const wait = Atomics.waitAsync(doorbell, DOORBELL.COUNT, seen)
     if (wait.async) await wait.value
     Atomics.store(doorbell, DOORBELL.WAITING, 0)
     // while the socket is backed up, let frames gather into bigger batches
     if (uplink.link?.needDrain) await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
+
+// what the doorbell's 500 ms timeout did: pump now and then while nothing is published
+setInterval(() => uplink.pump(), IDLE_PUMP_MS).unref()
 
 const startedAt = performance.now()
 

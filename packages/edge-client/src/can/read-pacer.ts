@@ -15,7 +15,6 @@ export class ReadPacer {
   readonly #maxWaitUs: number
   readonly #recordCapacity: number
   readonly #queueFrames: number
-  #lastBatchAt: number | undefined
   #waitUs = 0
 
   /**
@@ -35,17 +34,15 @@ export class ReadPacer {
   }
 
   /**
-   * After a batch of `count` frames read at `nowMs` (a monotonic clock): the wait before the
-   * next poll, or undefined when it is the one already set.
+   * After a batch of `count` frames: the wait before the next poll, or undefined when it is
+   * the one already set. The rate is judged from the frames that queued during the last wait
+   * (no clock read: a system call per batch where the kernel has no vDSO clock); time spent
+   * reading makes it look higher, so the wait errs short.
    */
-  afterBatch(count: number, nowMs: number): number | undefined {
-    const since =
-      this.#lastBatchAt === undefined ? Number.POSITIVE_INFINITY : nowMs - this.#lastBatchAt
-    this.#lastBatchAt = nowMs
+  afterBatch(count: number): number | undefined {
     let wait = 0
     if (this.#maxWaitUs > 0 && count < this.#recordCapacity) {
-      // frames per µs since the last batch (the wait included): what arrives during the next
-      const perUs = since > 0 ? count / (since * 1000) : Number.POSITIVE_INFINITY
+      const perUs = count / Math.max(this.#waitUs, STEP_US)
       const roomUs = (this.#queueFrames * QUEUE_SHARE) / perUs
       wait = Math.floor(Math.min(this.#maxWaitUs, roomUs) / STEP_US) * STEP_US
     }

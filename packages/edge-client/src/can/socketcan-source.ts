@@ -433,7 +433,7 @@ export class SocketCanSource implements CanSource {
     batch.count = 0
     if (carried > 0) this.#events?.onKernelDrops?.(carried)
     if (this.#pacer !== undefined) {
-      const wait = this.#pacer.afterBatch(count, performance.now())
+      const wait = this.#pacer.afterBatch(count)
       if (wait !== undefined) this.#channel?.setBatchWait?.(wait)
     }
   }

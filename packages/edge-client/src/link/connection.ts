@@ -119,6 +119,10 @@ export class ServerLink implements Link {
   #heartbeatTimer: NodeJS.Timeout | undefined
   #lastReceived = 0
   #lastSent = 0
+  // set per write and per read, turned into times at the next heartbeat tick: a clock read
+  // per batch is a system call where the kernel has no vDSO clock (User-Mode Linux)
+  #sentSinceTick = false
+  #receivedSinceTick = false
   #heartbeatMs = 0
   /** bytes handed to the socket (for statistics) */
   bytesWritten = 0
@@ -253,13 +257,13 @@ export class ServerLink implements Link {
 
   #write(bytes: Uint8Array, done?: () => void): boolean {
     this.bytesWritten += bytes.length
-    this.#lastSent = performance.now()
+    this.#sentSinceTick = true
     return done ? this.#socket.write(bytes, () => done()) : this.#socket.write(bytes)
   }
 
   #onData(chunk: Buffer): void {
     if (this.#closed) return
-    this.#lastReceived = performance.now()
+    this.#receivedSinceTick = true
     // enough of what came first to show it, should it not be canbridge
     if (this.#firstBytes === undefined)
       this.#firstBytes = Buffer.from(chunk.subarray(0, PEEK_BYTES + 1))
@@ -321,6 +325,10 @@ export class ServerLink implements Link {
 
   #heartbeat(): void {
     const now = performance.now()
+    if (this.#receivedSinceTick) this.#lastReceived = now
+    if (this.#sentSinceTick) this.#lastSent = now
+    this.#receivedSinceTick = false
+    this.#sentSinceTick = false
     if (now - this.#lastReceived > 3 * this.#heartbeatMs) {
       this.destroy(
         `server silent for ${Math.round(now - this.#lastReceived)} ms (3 heartbeats): half-open link`,

@@ -466,8 +466,7 @@ export class ChannelSender {
     const consumer = this.consumer
     const used = consumer.usedBytes()
     const capacity = consumer.capacity
-    const now = this.#now()
-    if (this.#spoolToOpen && !this.#stopped && !this.#moving && now >= this.#spoolRetryAt)
+    if (this.#spoolToOpen && !this.#stopped && !this.#moving && this.#now() >= this.#spoolRetryAt)
       this.#track(this.#reopenSpool())
     const target = (this.#highWater - 0.1) * capacity
     if (this.#spool && !this.#spoolFailed) {
@@ -481,7 +480,7 @@ export class ChannelSender {
       !this.#stopped &&
       !this.#moving &&
       used > this.#highWater * capacity &&
-      now >= this.#spoolRetryAt
+      this.#now() >= this.#spoolRetryAt
     ) {
       this.#track(this.#moveToSpool(target))
       return
