@@ -160,6 +160,11 @@ export interface SoakResult {
   traffic: TrafficMix
   /** CPU ms used while the traffic ran, per process (the edge's is in `edge`) */
   cpuMs: Record<string, number>
+  /**
+   * the edge's CPU per frame over candump's on the same bus (candump reads every frame sent
+   * while the traffic ran), or null when either is unknown (candump over ssh, no frames)
+   */
+  cpuPerFrameVsCandump: number | null
   /** the soak's own event loop ran late this often, ms (from the start to the end of the drain) */
   soakStalls: { count: number; maxMs: number; totalMs: number; thresholdMs: number }
   series: {
@@ -374,6 +379,7 @@ export function analyze(input: AnalysisInput): SoakResult {
     channels,
     traffic: trafficMix(input.truth),
     cpuMs: input.cpuMs ?? {},
+    cpuPerFrameVsCandump: cpuRatio(edge.cpuMsPer1000Frames, input.cpuMs?.['candump'], inRun),
     soakStalls: {
       count: stalls.length,
       maxMs: stalls.reduce((max, s) => Math.max(max, s.ms), 0),
@@ -520,6 +526,17 @@ function roundSummary(s: LatencySummary): LatencySummary {
 }
 
 /** The summary table printed at the end. */
+/** The edge's CPU per frame over candump's, from the edge's ms per 1,000 and candump's ms for `frames`. */
+function cpuRatio(
+  edgeMsPer1000: number | null,
+  candumpMs: number | undefined,
+  frames: number,
+): number | null {
+  if (edgeMsPer1000 === null || candumpMs === undefined || candumpMs <= 0 || frames <= 0)
+    return null
+  return round(edgeMsPer1000 / ((candumpMs / frames) * 1000), 2)
+}
+
 export function formatSummary(r: SoakResult): string {
   const rows: [string, string][] = [
     ['verdict', r.ok ? 'PASS' : `FAIL: ${r.problems.join('; ')}`],
@@ -560,6 +577,12 @@ export function formatSummary(r: SoakResult): string {
     [
       'edge CPU per 1,000 frames',
       r.edge.cpuMsPer1000Frames === null ? 'n/a' : `${r.edge.cpuMsPer1000Frames} ms`,
+    ],
+    [
+      'edge CPU per frame ÷ candump',
+      r.cpuPerFrameVsCandump === null
+        ? 'n/a'
+        : `${r.cpuPerFrameVsCandump} (edge ${r.edge.cpuMsPer1000Frames} ms per 1,000 frames, candump ${n(Math.round(r.cpuMs['candump'] ?? 0))} ms while the traffic ran)`,
     ],
     [
       'edge reconnects / spool peak',

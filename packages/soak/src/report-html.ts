@@ -313,6 +313,10 @@ export function renderReport(result: SoakResult): string {
       result.edge.cpuMsPer1000Frames === null ? 'n/a' : `${result.edge.cpuMsPer1000Frames} ms`,
     ),
     row(
+      'edge CPU per frame ÷ candump',
+      result.cpuPerFrameVsCandump === null ? 'n/a' : String(result.cpuPerFrameVsCandump),
+    ),
+    row(
       'edge instances / reconnects',
       `${result.edge.instances} / ${result.edge.reconnects ?? 'n/a'}`,
     ),

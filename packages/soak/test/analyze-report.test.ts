@@ -39,6 +39,17 @@ describe('analyze', () => {
     expect(formatSummary(r)).toContain('PASS')
   })
 
+  it("gives the edge's CPU per frame over candump's, when candump's CPU is known", () => {
+    expect(analyze(syntheticInput()).cpuPerFrameVsCandump).toBeNull()
+    // the edge: 200 ms per 100 frames read (fixtures) = 2,000 ms per 1,000; candump: 1,500 ms
+    // for the 3,000 frames sent in the 30 s of traffic = 500 ms per 1,000
+    const r = analyze({ ...syntheticInput(), cpuMs: { soak: 900, candump: 1500 } })
+    expect(r.cpuPerFrameVsCandump).toBe(4)
+    expect(formatSummary(r)).toMatch(
+      /edge CPU per frame ÷ candump\s+4 \(edge 2000 ms per 1,000 frames, candump 1,500 ms/,
+    )
+  })
+
   it("counts the soak's own event-loop stalls and places each in its second", () => {
     const calm = analyze(syntheticInput())
     expect(calm.soakStalls).toMatchObject({ count: 0, maxMs: 0, totalMs: 0 })

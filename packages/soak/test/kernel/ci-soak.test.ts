@@ -68,6 +68,8 @@ describe.skipIf(!inKernel)('CI soak (kernel harness)', () => {
       corrupted: 0,
     })
     expect(result.groundTruthDrops).toBe(0)
+    // measured beside candump on the same bus, printed above; no bound: a loaded CI machine
+    expect(result.cpuPerFrameVsCandump).toBeGreaterThan(0)
     expect(result.durationS).toBeGreaterThanOrEqual(60)
     expect(result.achievedRate).toBeGreaterThanOrEqual(1000)
     expect(result.sent).toBeGreaterThanOrEqual(60_000)
