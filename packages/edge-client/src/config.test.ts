@@ -40,6 +40,7 @@ describe('config', () => {
       shutdownTimeoutMs: 5000,
       receiveBuffer: 'auto',
       kernelEcho: true,
+      maxReadDelayMs: 10,
     })
     expect(config.edgeId.length).toBeGreaterThan(0)
   })
@@ -79,8 +80,10 @@ describe('config', () => {
       CANBRIDGE_DROP_POLICY: 'drop-newest',
       CANBRIDGE_RECEIVE_BUFFER: '8K',
       CANBRIDGE_KERNEL_ECHO: 'off',
+      CANBRIDGE_MAX_READ_DELAY: '0',
     }
     expect(loadConfig({}, env)).toMatchObject({
+      maxReadDelayMs: 0,
       receiveBuffer: 8192,
       kernelEcho: false,
       server: [{ kind: 'unix', path: '/run/canbridge.sock' }],
@@ -153,6 +156,11 @@ describe('config', () => {
         /bad receive-buffer "big" \(from --receive-buffer\): expected auto, or/,
       ],
       [{ ...base, kernelEcho: 'perhaps' }, {}, /bad kernel-echo "perhaps".*true or false/],
+      [
+        { ...base, maxReadDelayMs: '2s' },
+        {},
+        /^bad max-read-delay "2s" \(from --max-read-delay\): expected a duration from 0 ms to 1000 ms/,
+      ],
       [{ channels: ['can0'] }, {}, /^no server given: use --server host:port/],
       [{ server: 'h:1' }, {}, /^no channel given: use --channel can0/],
     ]
