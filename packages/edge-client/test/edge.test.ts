@@ -192,14 +192,17 @@ describe('edge daemon over loopback TCP', () => {
       // losing nothing through backpressure; a mover that cannot keep up drops by the drop
       // policy, counted (the tests below)
       'virtual:bp?rate=10000&count=150000',
+      // room for seconds of a starved mover past the high-water mark (a CI run beside a
+      // kernel harness once filled a 1 MiB ring before the spool's first append landed)
       '--ring-bytes',
-      '1M',
+      '4M',
       '--spool-dir',
       spool,
     ])
     await s.waitFor(() => s.state.count(0) > 1000, 10_000, 'first frames')
     s.pause()
-    // 150,000 × 22 bytes fit neither a 1 MiB ring nor the socket buffers: the spool takes them
+    // past the ring's high-water mark (half of it, 2 MiB: ~95,000 frames of 22 bytes) the
+    // spool takes the frames the paused server does not
     await e.waitForLog(
       (l) =>
         l.msg === 'stats' && (l['channels'] as { spoolFrames: number }[])[0]!.spoolFrames > 20_000,
