@@ -35,13 +35,6 @@ function notices(server: ScriptedServer): { code: string; message: string; fatal
     .map((m) => m.body as { code: string; message: string; fatal: boolean })
 }
 
-/** The latest STATS counters of channel 0. */
-function latestCounters(server: ScriptedServer): Record<string, number> {
-  const stats = server.state.messages.filter((m) => m.type === 'STATS').at(-1)
-  const body = stats?.body as { channels: { counters: Record<string, number> }[] } | undefined
-  return body?.channels[0]?.counters ?? {}
-}
-
 /** A port nothing listens on now (the kernel's pick, released at once). */
 async function freePort(): Promise<number> {
   const probe = createServer().listen(0, '127.0.0.1')
@@ -79,8 +72,12 @@ describe('transmit policy', () => {
         fatal: false,
       },
     ])
-    await server.waitFor(() => latestCounters(server)['periodic.refused'] === 1, 5000, 'STATS')
-    expect(latestCounters(server)).toMatchObject({
+    await server.waitFor(
+      () => server.state.statsCounters(0)['periodic.refused'] === 1,
+      5000,
+      'STATS',
+    )
+    expect(server.state.statsCounters(0)).toMatchObject({
       'tx.refused.listen-only': 2,
       'periodic.refused': 1,
     })
@@ -162,7 +159,7 @@ describe('transmit policy', () => {
       "over this edge's transmit rate limit of 1 frames/s (burst 5) on this channel (--tx-rate-limit)",
     )
     await server.waitFor(
-      () => latestCounters(server)['tx.refused.rate-limited'] === 7,
+      () => server.state.statsCounters(0)['tx.refused.rate-limited'] === 7,
       5000,
       'STATS',
     )
@@ -184,12 +181,12 @@ describe('transmit policy', () => {
     expect(sent).toBeGreaterThanOrEqual(18)
     expect(sent).toBeLessThanOrEqual(25)
     await server.waitFor(
-      () => (latestCounters(server)['periodic.rate-limited'] ?? 0) > 0,
+      () => (server.state.statsCounters(0)['periodic.rate-limited'] ?? 0) > 0,
       5000,
       'STATS',
     )
     await sleep(300)
-    const skipped = latestCounters(server)['periodic.rate-limited']!
+    const skipped = server.state.statsCounters(0)['periodic.rate-limited']!
     // the schedule has 100 slots; the limit skipped most, a late timer may skip a few more
     // (the scheduler's own count, not a rate-limit one)
     expect(skipped).toBeGreaterThanOrEqual(50)

@@ -59,6 +59,13 @@ export class ServerState {
   count(i = 0): number {
     return this.frames[i]?.length ?? 0
   }
+
+  /** The counters of channel `i` in the latest STATS (empty before the first). */
+  statsCounters(i = 0): Record<string, number> {
+    const stats = this.messages.filter((m) => m.type === 'STATS').at(-1)
+    const body = stats?.body as { channels: { counters: Record<string, number> }[] } | undefined
+    return body?.channels[i]?.counters ?? {}
+  }
 }
 
 export interface ScriptedServerOptions {

@@ -223,15 +223,14 @@ describe.skipIf(!inKernel)('socketcan backend on vcan (kernel tests)', () => {
       sameFrame(frame, want[i]!)
       expect(sameTime(frame, want[i]!)).toBe(true)
     }
-    const counters = () => {
-      const stats = s.state.messages.filter((m) => m.type === 'STATS').at(-1)
-      const body = stats?.body as { channels: { counters: Record<string, number> }[] } | undefined
-      return body?.channels[0]?.counters
-    }
-    await s.waitFor(() => counters()?.['framesRead'] === sent, 30_000, 'STATS after the traffic')
-    const { readBatches } = counters() as { readBatches: number }
+    await s.waitFor(
+      () => s.state.statsCounters(0)['framesRead'] === sent,
+      30_000,
+      'STATS after the traffic',
+    )
+    const readBatches = s.state.statsCounters(0)['readBatches']
     expect(readBatches).toBeGreaterThan(0)
-    expect(sent / readBatches).toBeGreaterThanOrEqual(3)
+    expect(sent / readBatches!).toBeGreaterThanOrEqual(3)
   })
 
   // FD needs an mtu-72 interface: the harness gives one with --fd (as test:kernel passes).
