@@ -231,9 +231,10 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
 
   /**
    * Sends a frame on a channel (checked by the bus); resolves when the edge reports it
-   * accepted, rejects with a CanOperationError.
+   * accepted, rejects with a CanOperationError. `sentAt`: the wall clock (ms) of the
+   * caller's send() when it ran in another thread (the bus worker), for the hold TTL.
    */
-  send(channel: string, frame: TxFrame, timeoutMs: number): Promise<void> {
+  send(channel: string, frame: TxFrame, timeoutMs: number, sentAt?: number): Promise<void> {
     if (this.#shutdown) {
       return Promise.reject(new CanOperationError('the bus is shut down', { reason: 'shutdown' }))
     }
@@ -246,7 +247,7 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
         ),
       )
     }
-    return worker.send(frame, timeoutMs)
+    return worker.send(frame, timeoutMs, sentAt)
   }
 
   /** The filters changed: push them to every edge. */

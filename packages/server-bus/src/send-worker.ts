@@ -17,7 +17,7 @@ export interface HoldOptions {
 interface Job {
   frame: TxFrame
   timeoutMs: number
-  /** performance.now() at send(): the age that the hold TTL measures */
+  /** performance.now() at the caller's send(): the age that the hold TTL measures */
   createdAt: number
   /** when the current wait for a result ends */
   deadline: number
@@ -66,8 +66,11 @@ export class SendWorker {
     return this.#link !== undefined
   }
 
-  /** Resolves when the edge reports the frame accepted; rejects with a CanOperationError. */
-  send(frame: TxFrame, timeoutMs: number): Promise<void> {
+  /**
+   * Resolves when the edge reports the frame accepted; rejects with a CanOperationError.
+   * `sentAt`: the wall clock (ms) of send() in another thread; its age counts from there.
+   */
+  send(frame: TxFrame, timeoutMs: number, sentAt?: number): Promise<void> {
     if (this.#closed) return Promise.reject(this.#error('shutdown', 'the bus is shut down'))
     if (this.#link === undefined) {
       if (this.#hold === undefined) {
@@ -83,10 +86,12 @@ export class SendWorker {
     }
     return new Promise<void>((resolve, reject) => {
       const now = performance.now()
+      // another thread's wall clock on this one's timeline (never in this one's future)
+      const createdAt = sentAt === undefined ? now : Math.min(now, sentAt - performance.timeOrigin)
       const job: Job = {
         frame,
         timeoutMs,
-        createdAt: now,
+        createdAt,
         deadline: now + timeoutMs,
         resolve,
         reject,

@@ -75,7 +75,7 @@ class BusSession implements WorkerSession<ToBusWorker, BusWorkerReply> {
   onMessage(message: ToBusWorker): void {
     switch (message.type) {
       case 'send':
-        this.#server.send(message.channel, message.frame, message.timeoutMs).then(
+        this.#server.send(message.channel, message.frame, message.timeoutMs, message.sentAt).then(
           () => this.#sendResult(message.id, undefined),
           (error: unknown) => this.#sendResult(message.id, error),
         )

@@ -39,7 +39,8 @@ export interface LinkView {
 
 /** Application's thread → worker. */
 export type ToBusWorker =
-  | { type: 'send'; id: number; channel: string; frame: TxFrame; timeoutMs: number }
+  /** sentAt: the wall clock (ms, fractional) of send() in the caller's thread */
+  | { type: 'send'; id: number; channel: string; frame: TxFrame; timeoutMs: number; sentAt: number }
   | { type: 'filters'; filters: readonly CanFilter[] | null }
   | { type: 'periodicStart'; task: PeriodicTaskData }
   | { type: 'periodicModify'; task: PeriodicTaskData }

@@ -178,9 +178,11 @@ export class WorkerLink implements TCPBusLink {
       )
     }
     const id = ++this.#sendIds
+    // a held frame's age counts from here, not from when the worker reads the message
+    const sentAt = performance.timeOrigin + performance.now()
     return new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
-      this.#worker.post({ type: 'send', id, channel, frame, timeoutMs })
+      this.#worker.post({ type: 'send', id, channel, frame, timeoutMs, sentAt })
     })
   }
 
