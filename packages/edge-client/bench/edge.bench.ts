@@ -1,16 +1,19 @@
 // The benchmark, in two parts (`pnpm bench`, after a build):
-// 1. On this machine, the whole pipeline: virtual backend → poll worker → ring → socket-write
-//    worker → TCP → a counting server on loopback. Frames/s delivered, the edge's CPU ms per
-//    1,000 frames (process.cpuUsage of the edge process, all threads) and its peak RSS; then
-//    the runtime's floor (bench/runtime-floor.ts, a child): bare node in the edge's shape,
-//    a main thread and 2 idle workers with its WORKER_LIMITS.
+// 1. On this machine, the whole pipeline: virtual backend → channel host → ring → senders
+//    (the socket-write worker) → TCP → a counting server on loopback. Frames/s delivered, the
+//    edge's CPU ms per 1,000 frames (process.cpuUsage of the edge process, all threads) and
+//    its peak RSS; then the runtime's floor (bench/runtime-floor.ts, a child): bare node in
+//    the edge's shape, a main thread and 1 idle worker (2 with --poll-worker) with its
+//    WORKER_LIMITS.
 // 2. Real SocketCAN in scripts/kernel-harness.sh (User-Mode Linux here): cangen at rising
 //    rates on vcan0 while the built edge and candump read it at the same time
 //    (bench/vcan-rates.ts), once with the kernel's default socket buffers and once with the
 //    ones the packaging installs (net.core.rmem_default = rmem_max = 4 MiB); the highest
 //    rate each reader keeps up with, and the losses of each at every rate. Then the kernel
 //    test's deterministic drop run (bench/kernel-drops.ts): the edge with a 4 KiB receive
-//    buffer, stopped while cangen sends rounds of numbered frames, resumed.
+//    buffer, stopped while cangen sends rounds of numbered frames, resumed. And the other
+//    shape, for the comparison: the edge with --poll-worker (three threads) at 1,000 and
+//    5,000 frames/s, default buffers.
 // The last line is JSON: { virtualFps, cpuMsPer1k, rssMb, rssFloorMb (the runtime's floor in
 // the edge's shape), rssOverFloorMb (rssMb − rssFloorMb), cpuPerFrameVsCandump (at 5,000
 // frames/s), cpuPerFrameVsCandump1k, cpuPerFrameVsCandumpMax (the edge's CPU per frame over
@@ -18,13 +21,15 @@
 // the edge reported), kernelDropsActual (frames sent minus those received, by cangen's
 // numbers), vcanMaxLosslessFps, candumpMaxLosslessFps, ... }. Targets: ≥ 500,000 frames/s,
 // ≤ 5 ms, ≤ 80 MB, ≤ 1.0 at 5,000 and ≤ 1.5 at 1,000, the edge lossless wherever candump is,
-// and kernelDropsCounted == kernelDropsActual.
+// and kernelDropsCounted == kernelDropsActual. cpuPerFrameVsCandumpPollWorker and
+// ...1kPollWorker: the same ratios for the three-thread shape (--poll-worker).
 //
 // BENCH_FRAMES, BENCH_RATE: part 1's frames and rate; BENCH_VCAN=0 skips part 2;
 // BENCH_VCAN_RATES (e.g. 1000,4000,max), BENCH_VCAN_TRIALS, BENCH_VCAN_SECONDS tune it;
 // BENCH_DROP_ROUNDS: rounds of 200 frames in the drop run (default 5);
 // BENCH_VCAN_CPU: the host CPU the harness is pinned to (default the last one; `none`);
-// VCAN_BENCH_THREADS=1: the edge's CPU per frame by thread, under each row.
+// VCAN_BENCH_THREADS=1: the edge's CPU per frame by thread, under each row;
+// BENCH_POLL_WORKER=1: measure the three-thread shape (--poll-worker) throughout.
 import { execFile, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -38,6 +43,9 @@ const FRAMES = Number(process.env['BENCH_FRAMES'] ?? 5_000_000)
 const RATE = process.env['BENCH_RATE'] ?? '1000000'
 /** traffic starts once the edge is connected and idle */
 const DELAY_MS = 2000
+/** the shape measured: the edge's default (2 threads) or --poll-worker (3) */
+const POLL_WORKER = process.env['BENCH_POLL_WORKER'] === '1'
+const SHAPE_ARGS = POLL_WORKER ? ['--poll-worker'] : []
 const dist = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 const main = existsSync(dist) ? dist : fileURLToPath(new URL('../src/main.ts', import.meta.url))
 
@@ -77,6 +85,7 @@ const edge = spawn(
     '250ms',
     '--log-level',
     'info',
+    ...SHAPE_ARGS,
   ],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 )
@@ -163,8 +172,10 @@ async function runtimeFloors(): Promise<Floor[] | string> {
   }
 }
 const floors = await runtimeFloors()
-/** the edge's shape: a main thread, the poll worker and the socket-write worker */
-const edgeFloor = typeof floors === 'string' ? undefined : floors.find((f) => f.workers === 2)
+/** the edge's shape: a main thread and the socket-write worker (and with --poll-worker, that) */
+const SHAPE_WORKERS = POLL_WORKER ? 2 : 1
+const edgeFloor =
+  typeof floors === 'string' ? undefined : floors.find((f) => f.workers === SHAPE_WORKERS)
 
 const seconds = (server.lastAt - server.firstAt) / 1000
 const read = final.channels[0]!.framesRead - baseline.channels[0]!.framesRead
@@ -188,6 +199,7 @@ const host = {
   dropped: drops,
   seconds: Number(seconds.toFixed(3)),
   rate: RATE,
+  shape: POLL_WORKER ? 'three threads (--poll-worker)' : 'two threads (default)',
   node: process.version,
 }
 console.log(
@@ -196,7 +208,7 @@ console.log(
 console.log(`throughput:       ${host.virtualFps.toLocaleString('en')} frames/s (target ≥ 500,000)`)
 console.log(`edge CPU:         ${host.cpuMsPer1k} ms per 1,000 frames (target ≤ 5)`)
 console.log(
-  `edge peak RSS:    ${host.rssMb} MB (target ≤ 80): anonymous ${host.rssAnonMb} MB (V8 heaps of 3 threads, the ring, malloc), file-backed ${host.rssFileMb} MB (pages of the node executable); idle before traffic ${host.idleRssMb} MB`,
+  `edge peak RSS:    ${host.rssMb} MB (target ≤ 80): anonymous ${host.rssAnonMb} MB (V8 heaps of ${SHAPE_WORKERS + 1} threads, the ring, malloc), file-backed ${host.rssFileMb} MB (pages of the node executable); idle before traffic ${host.idleRssMb} MB`,
 )
 if (typeof floors === 'string' || edgeFloor === undefined) {
   console.log(`runtime floor:    not measured: ${floors}`)
@@ -205,7 +217,7 @@ if (typeof floors === 'string' || edgeFloor === undefined) {
     .filter((f) => f !== edgeFloor)
     .map((f) => `${f.workers} worker${f.workers === 1 ? '' : 's'} ${f.rssMb.toFixed(1)}`)
   console.log(
-    `runtime floor:    ${host.rssFloorMb} MB (rssFloorMb): bare node in the edge's shape, a main thread and 2 idle workers with its WORKER_LIMITS, heaps collected (bench/runtime-floor.ts; ${others.join(', ')}); the edge's peak is ${host.rssOverFloorMb} MB over it (rssOverFloorMb: its ring, its code and heaps, buffers)`,
+    `runtime floor:    ${host.rssFloorMb} MB (rssFloorMb): bare node in the edge's shape, a main thread and ${SHAPE_WORKERS} idle worker${SHAPE_WORKERS === 1 ? '' : 's'} with its WORKER_LIMITS, heaps collected (bench/runtime-floor.ts; ${others.join(', ')}); the edge's peak is ${host.rssOverFloorMb} MB over it (rssOverFloorMb: its ring, its code and heaps, buffers)`,
   )
 }
 
@@ -311,12 +323,19 @@ async function harnessRun<T>(
   }
 }
 
-function vcanRun(label: string, sysctl: string[]): Promise<VcanSummary | string> {
+function vcanRun(
+  label: string,
+  sysctl: string[],
+  edgeArgs: string[],
+  rates = process.env['BENCH_VCAN_RATES'],
+): Promise<VcanSummary | string> {
   const harnessArgs = sysctl.flatMap((s) => ['--sysctl', s])
   if (process.env['VCAN_BENCH_THREADS']) harnessArgs.push('--env', 'VCAN_BENCH_THREADS')
   const guestArgs = ['--label', label]
+  // one token: a value starting with a dash is refused otherwise
+  if (edgeArgs.length > 0) guestArgs.push(`--edge-args=${edgeArgs.join(' ')}`)
   const env = process.env
-  if (env['BENCH_VCAN_RATES']) guestArgs.push('--rates', env['BENCH_VCAN_RATES'])
+  if (rates) guestArgs.push('--rates', rates)
   if (env['BENCH_VCAN_TRIALS']) guestArgs.push('--trials', env['BENCH_VCAN_TRIALS'])
   if (env['BENCH_VCAN_SECONDS']) guestArgs.push('--seconds', env['BENCH_VCAN_SECONDS'])
   return harnessRun<VcanSummary>(
@@ -343,7 +362,16 @@ interface KernelDropSummary {
 const vcan: Record<string, VcanSummary | string> = {}
 let kernelDrops: KernelDropSummary | string | undefined
 if (process.env['BENCH_VCAN'] !== '0') {
-  for (const config of VCAN_CONFIGS) vcan[config.label] = await vcanRun(config.label, config.sysctl)
+  for (const config of VCAN_CONFIGS)
+    vcan[config.label] = await vcanRun(config.label, config.sysctl, SHAPE_ARGS)
+  // the other shape, where the two differ: the cost of a wake-up at ordinary rates
+  if (!POLL_WORKER)
+    vcan['default, --poll-worker'] = await vcanRun(
+      'default, --poll-worker',
+      [],
+      ['--poll-worker'],
+      '1000,5000',
+    )
   const rounds = process.env['BENCH_DROP_ROUNDS']
   kernelDrops = await harnessRun<KernelDropSummary>(
     'kernel drops: small receive buffer, the edge stopped while cangen sends',
@@ -359,7 +387,7 @@ const picked = typeof headline === 'object' ? headline : undefined
 console.log('')
 for (const s of summaries) {
   console.log(
-    `vcan (${s.kernel}, ${s.sysctl}): edge lossless up to ${s.vcanMaxLosslessFps} frames/s, candump up to ${s.candumpMaxLosslessFps}; frames lost in ${s.runs} runs: edge ${s.edgeFramesLost}, candump ${s.candumpFramesLost} (edge lost more in ${s.edgeWorseRuns} runs, candump in ${s.candumpWorseRuns})`,
+    `vcan ${s.label} (${s.kernel}, ${s.sysctl}): edge lossless up to ${s.vcanMaxLosslessFps} frames/s, candump up to ${s.candumpMaxLosslessFps}; frames lost in ${s.runs} runs: edge ${s.edgeFramesLost}, candump ${s.candumpFramesLost} (edge lost more in ${s.edgeWorseRuns} runs, candump in ${s.candumpWorseRuns})`,
   )
 }
 for (const [label, v] of Object.entries(vcan)) {
@@ -378,11 +406,19 @@ if (dropRun) {
 }
 // at the kernel's default buffers: the setting a user who changed nothing has
 const atDefaults = typeof vcan['default'] === 'object' ? vcan['default'] : picked
+const otherShape = vcan['default, --poll-worker']
+const pollWorkerRun = typeof otherShape === 'object' ? otherShape : undefined
 const result = {
   ...host,
   cpuPerFrameVsCandump: cpuRatio(atDefaults, 5000),
   cpuPerFrameVsCandump1k: cpuRatio(atDefaults, 1000),
   cpuPerFrameVsCandumpMax: cpuRatio(atDefaults, 'maxLossless'),
+  ...(POLL_WORKER
+    ? {}
+    : {
+        cpuPerFrameVsCandumpPollWorker: cpuRatio(pollWorkerRun, 5000),
+        cpuPerFrameVsCandump1kPollWorker: cpuRatio(pollWorkerRun, 1000),
+      }),
   kernelDropsCounted: dropRun?.counted ?? null,
   kernelDropsActual: dropRun?.actual ?? null,
   vcanMaxLosslessFps: picked?.vcanMaxLosslessFps ?? null,

@@ -8,6 +8,7 @@
 //   node bench/vcan-rates.ts [--iface vcan0] [--rates 1000,2000,...,max] [--seconds 3]
 //                            [--trials 2] [--label default] [--out result.json]
 //                            [--edge path/to/main.js | path/to/canbridge-edge]
+//                            [--edge-args="--poll-worker --max-read-delay 20ms"]
 // (--edge: another build, e.g. the single executable; VCAN_BENCH_THREADS=1, passed into the
 // harness with --env, adds the edge's CPU per frame by thread)
 //
@@ -39,6 +40,8 @@ const { values: options } = parseArgs({
     out: { type: 'string' },
     /** the edge to run: a .js/.ts entry for node (default: the built dist/main.js) or an executable */
     edge: { type: 'string' },
+    /** more daemon flags, space-separated (e.g. --poll-worker: the three-thread shape) */
+    'edge-args': { type: 'string', default: '' },
   },
 })
 const IFACE = options.iface
@@ -268,6 +271,7 @@ const edge: ChildProcess = spawn(
     '500ms',
     '--log-level',
     'info',
+    ...options['edge-args'].split(' ').filter((arg) => arg !== ''),
   ],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 )

@@ -41,6 +41,7 @@ describe('config', () => {
       receiveBuffer: 'auto',
       kernelEcho: true,
       maxReadDelayMs: 10,
+      pollWorker: false,
     })
     expect(config.edgeId.length).toBeGreaterThan(0)
   })
@@ -81,9 +82,11 @@ describe('config', () => {
       CANBRIDGE_RECEIVE_BUFFER: '8K',
       CANBRIDGE_KERNEL_ECHO: 'off',
       CANBRIDGE_MAX_READ_DELAY: '0',
+      CANBRIDGE_POLL_WORKER: 'on',
     }
     expect(loadConfig({}, env)).toMatchObject({
       maxReadDelayMs: 0,
+      pollWorker: true,
       receiveBuffer: 8192,
       kernelEcho: false,
       server: [{ kind: 'unix', path: '/run/canbridge.sock' }],

@@ -77,6 +77,8 @@ export interface EdgeConfig {
   kernelEcho: boolean
   /** the longest a received frame waits in the kernel's queue so that frames are read in batches */
   maxReadDelayMs: number
+  /** the CAN side in a worker of its own (three threads) rather than in the socket-write worker */
+  pollWorker: boolean
   /** error classes (CAN_ERR_* bits) sent to socketcand raw-mode clients; 0: none */
   socketcandErrorMask: number
   /** a line feed before each streamed socketcand message (python-can before 4.3.1) */
@@ -712,6 +714,14 @@ export const SETTINGS: readonly Setting[] = [
     parse: duration(0, 1000),
     default: () => 10,
     help: "on a steady bus, read frames in batches: a frame waits at most this long in the kernel's queue (default 10ms; 0: read each frame as it arrives, at several times the CPU per frame). The first frame after a quiet spell is read at once, and the wait shrinks so that the receive buffer never fills meanwhile",
+  },
+  {
+    key: 'pollWorker',
+    flag: '--poll-worker',
+    env: 'CANBRIDGE_POLL_WORKER',
+    parse: booleanish,
+    default: () => false,
+    help: 'read the CAN channels in a worker thread of their own (three threads, the earlier shape) rather than in the socket-write worker (default: off; one thread and one hand-off per read fewer, see README: threads)',
   },
   {
     key: 'socketcandErrorMask',

@@ -79,6 +79,11 @@ export interface WriteWorkerData {
   handshakeTimeoutMs: number
   /** heartbeat interval before WELCOME says otherwise */
   heartbeatMs: number
+  /**
+   * The CAN side's settings when this worker hosts it (the default shape): it opens the
+   * channels itself, and `channels` is empty until then. null: a poll worker reads them.
+   */
+  channelHost: PollWorkerData | null
 }
 
 // supervisor → workers
@@ -118,11 +123,14 @@ export interface WriteStats {
 
 export type WriteToSupervisor =
   | LogMessage
-  | { type: 'ready' }
+  /** channels: those it opened, when it hosts the CAN side */
+  | { type: 'ready'; channels?: ChannelInfo[] }
+  | { type: 'open-failed'; channel: string; code: CanOpenErrorCode; message: string }
   | { type: 'stats'; stats: WriteStats }
   | { type: 'flushed'; unacked: number; spooled: number; lost: number }
 
-// socket-write worker ↔ poll worker (MessagePort)
+// socket-write side ↔ CAN side (can/channel-host.ts): over a MessagePort with a poll worker,
+// by a call deferred to a microtask when the socket-write worker hosts the channels
 export type WriteToPoll =
   | {
       type: 'transmit'

@@ -2,10 +2,13 @@
 // work (src/write/): a ChannelSender per channel (batches, resume, ACKs, spool moves, drops),
 // the Uplink (connections through openServerLink, reconnects, server messages, the pump,
 // the shutdown flush), the DropReporter (DROPS). Here: settings, ports, message dispatch,
-// the doorbell, statistics.
+// the doorbell, statistics. By default it also hosts the CAN side (can/channel-host.ts):
+// frames read here are sent from here, with no thread hand-off per read.
 import { join } from 'node:path'
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import { DROP_REASON, PROTOCOL_VERSION } from '@canbridge/protocol'
+import { CanOpenError } from './can/can-source.ts'
+import { ChannelHost } from './can/channel-host.ts'
 import { compactHeap } from './heap.ts'
 import { describeAddress, openServerLink } from './link/connection.ts'
 import type {
@@ -24,10 +27,37 @@ import { DropReporter } from './write/drop-reporter.ts'
 import { EncoderPool } from './write/encoder-pool.ts'
 import { Uplink } from './write/uplink.ts'
 
-const settings = workerData as WriteWorkerData
 const parent = parentPort!
 function post(message: WriteToSupervisor): void {
   parent.postMessage(message)
+}
+
+/** runs a pump now: set once the uplink exists (a hosted channel publishes before that) */
+let pumpNow = (): void => {}
+/** the CAN side, when this worker hosts it: its messages arrive as deferred calls */
+const host =
+  workerData.channelHost === null
+    ? undefined
+    : new ChannelHost({
+        settings: (workerData as WriteWorkerData).channelHost!,
+        toWrite: (message) => queueMicrotask(() => onPollMessage(message)),
+        log: workerLog,
+        // no doorbell between two ends in one thread: what was read is sent at once
+        published: () => pumpNow(),
+      })
+const settings = hostChannels(workerData as WriteWorkerData)
+
+/** The settings with the channels this worker opened, when it hosts them. */
+function hostChannels(data: WriteWorkerData): WriteWorkerData {
+  if (!host) return data
+  try {
+    return { ...data, channels: host.open() }
+  } catch (error) {
+    if (!(error instanceof CanOpenError)) throw error
+    post({ type: 'open-failed', channel: error.channel, code: error.code, message: error.message })
+    parent.close()
+    process.exit(0)
+  }
 }
 
 /** how often the link is pumped while the doorbell stays quiet (spool retries, drop-oldest, resends) */
@@ -58,7 +88,8 @@ let pollPort: MessagePort | undefined
 let channelsOpen: Promise<void> = Promise.resolve()
 
 function toPoll(message: WriteToPoll): void {
-  pollPort?.postMessage(message)
+  if (host) queueMicrotask(() => host.onWriteMessage(message))
+  else pollPort?.postMessage(message)
 }
 
 // --- startup ---
@@ -217,6 +248,8 @@ parent.on('message', (message: SupervisorToWrite) => {
       toPoll({ type: 'link', connected: uplink.connected, ownMessages: uplink.ownMessages })
       return
     case 'flush':
+      // reading stops first: the numbering ends with the last frame in the ring
+      host?.stop()
       // a stop while the spools are still opening (a signal during startup) flushes once
       // they are open: the ring's frames go to the spool, or are counted as lost
       void channelsOpen.then(
@@ -233,7 +266,7 @@ channelsOpen = openChannels()
 await channelsOpen
 // startup garbage goes before the first connection (README: memory)
 compactHeap()
-post({ type: 'ready' })
+post(host ? { type: 'ready', channels: settings.channels } : { type: 'ready' })
 workerLog('info', 'connecting', {
   server: uplink.reconnector.describe(),
   ...(settings.servers.length > 1
@@ -243,4 +276,9 @@ workerLog('info', 'connecting', {
 })
 setInterval(reportStats, settings.statsIntervalMs).unref()
 uplink.connect()
-void watchDoorbell()
+if (host) {
+  pumpNow = () => uplink.pump()
+  toPoll({ type: 'link', connected: uplink.connected, ownMessages: uplink.ownMessages })
+} else {
+  void watchDoorbell()
+}

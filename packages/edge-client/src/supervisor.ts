@@ -1,5 +1,6 @@
-// The supervisor (main thread): one ring per channel, the poll worker and the socket-write
-// worker, a MessageChannel between them, and with --socketcand the socketcand worker;
+// The supervisor (main thread): one ring per channel, the socket-write worker (which hosts
+// the CAN channels), or with --poll-worker a poll worker for them and a MessageChannel
+// between the two, and with --socketcand the socketcand worker;
 // restarts a crashed worker (logged, counted, and bounded), logs statistics, and shuts down
 // by flushing to the server within a deadline.
 
@@ -195,19 +196,19 @@ export class Supervisor {
     enableHeapCompaction()
     if (this.config.spoolDir !== null) await this.#checkSpool(this.config.spoolDir)
     if (this.#stopping) return
-    const ready = this.#expect('poll-ready')
-    this.#poll = this.#startPoll()
-    const result = (await ready) as PollToSupervisor | Error | undefined
-    // a signal while starting: stop() ends what has started; start nothing more
-    if (this.#stopping) return
-    if (result instanceof Error || result === undefined)
-      throw new StartupError('worker', result?.message ?? 'the poll worker ended while starting')
-    if (result.type === 'open-failed') {
-      throw new StartupError(result.code, result.message)
+    if (this.config.pollWorker) {
+      const ready = this.#expect('poll-ready')
+      this.#poll = this.#startPoll()
+      const result = (await ready) as PollToSupervisor | Error | undefined
+      // a signal while starting: stop() ends what has started; start nothing more
+      if (this.#stopping) return
+      if (result instanceof Error || result === undefined)
+        throw new StartupError('worker', result?.message ?? 'the poll worker ended while starting')
+      if (result.type === 'open-failed') throw new StartupError(result.code, result.message)
+      if (result.type !== 'ready')
+        throw new StartupError('internal', `poll worker said ${result.type}`)
+      this.#channels = result.channels
     }
-    if (result.type !== 'ready')
-      throw new StartupError('internal', `poll worker said ${result.type}`)
-    this.#channels = result.channels
     const writeReady = this.#expect('write-ready')
     this.#write = this.#startWrite()
     const written = (await writeReady) as WriteToSupervisor | Error | undefined
@@ -216,6 +217,8 @@ export class Supervisor {
     if (written instanceof Error) throw new StartupError('worker', written.message)
     if (written === undefined)
       throw new StartupError('worker', 'the socket-write worker ended while starting')
+    if (written.type === 'open-failed') throw new StartupError(written.code, written.message)
+    if (written.type === 'ready' && written.channels) this.#channels = written.channels
     this.#connectWorkers()
     if (this.config.socketcand !== null) {
       const socketcandReady = this.#expect(READY.socketcand)
@@ -384,8 +387,9 @@ export class Supervisor {
     this.#waiters.get(key)?.(value)
   }
 
-  #startPoll(): Worker {
-    const data: PollWorkerData = {
+  /** What the CAN side needs, in a poll worker or hosted by the socket-write worker. */
+  #channelHostData(): PollWorkerData {
+    return {
       channels: this.config.channels,
       rings: this.#rings,
       doorbell: this.#doorbell,
@@ -397,8 +401,11 @@ export class Supervisor {
       kernelEcho: this.config.kernelEcho,
       maxReadDelayMs: this.config.maxReadDelayMs,
     }
+  }
+
+  #startPoll(): Worker {
     const worker = new Worker(POLL_WORKER_URL, {
-      workerData: data,
+      workerData: this.#channelHostData(),
       name: 'canbridge-poll',
       resourceLimits: WORKER_LIMITS,
     })
@@ -440,6 +447,7 @@ export class Supervisor {
       reconnectMaxMs: 10_000,
       handshakeTimeoutMs: 10_000,
       heartbeatMs: 5000,
+      channelHost: c.pollWorker ? null : this.#channelHostData(),
     }
     const worker = new Worker(WRITE_WORKER_URL, {
       workerData: data,
@@ -451,6 +459,7 @@ export class Supervisor {
         case 'log':
           return this.#workerLog('write', message)
         case 'ready':
+        case 'open-failed':
           return this.#settle('write-ready', message)
         case 'stats':
           this.#writeStats = message.stats
@@ -636,8 +645,14 @@ export class Supervisor {
       this.#write = this.#startWrite()
       const ready = this.#expect('write-ready')
       void ready.then((message) => {
-        if (message instanceof Error) {
-          this.onFatal(message)
+        const m = message as WriteToSupervisor | Error
+        // hosting the channels, it reopens them: an open failure now is fatal
+        if (m instanceof Error || m.type !== 'ready') {
+          this.onFatal(
+            m instanceof Error
+              ? m
+              : new Error(`socket-write worker restart failed: ${JSON.stringify(m)}`),
+          )
           return
         }
         this.#connectWorkers()

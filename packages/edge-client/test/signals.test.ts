@@ -29,16 +29,23 @@ function edge(args: string[], slowWorker: 'poll' | 'write'): EdgeProcess {
 const messages = (e: EdgeProcess) => e.logs.map((l) => l.msg)
 
 describe('SIGTERM during startup', () => {
-  it('while the poll worker starts: exits 0 at once and never starts the socket-write worker', async () => {
-    const e = edge(['--server', '127.0.0.1:1', '--channel', 'virtual:a?rate=1000'], 'poll')
+  it.each([
+    ['the poll worker starts (--poll-worker)', ['--poll-worker'], 'poll' as const, false],
+    ['the socket-write worker opens the channels (default)', [], 'write' as const, true],
+  ])('while %s: exits 0 at once', async (_, shape, slowWorker, mayConnect) => {
+    const e = edge(
+      ['--server', '127.0.0.1:1', '--channel', 'virtual:a?rate=1000', ...shape],
+      slowWorker,
+    )
     await e.waitForMsg('starting')
     const signalledAt = performance.now()
     e.child.kill('SIGTERM')
     expect(await e.exited()).toBe(0)
-    // the poll worker is held for 2 s; nothing waits for a timeout beyond that
+    // the worker is held for 2 s; nothing waits for a timeout beyond that
     expect(performance.now() - signalledAt).toBeLessThan(6000)
     expect(e.logs.find((l) => l.msg === 'stopping')).toMatchObject({ reason: 'SIGTERM' })
-    expect(messages(e)).not.toContain('connecting')
+    // three threads: the socket-write worker never starts; one: it has started, and flushes
+    if (!mayConnect) expect(messages(e)).not.toContain('connecting')
     expect(messages(e)).not.toContain('worker did not answer in time')
     expect(e.logs.filter((l) => l.level >= 50)).toEqual([])
     expect(e.stderr).toBe('')
@@ -48,8 +55,9 @@ describe('SIGTERM during startup', () => {
     const spoolDir = mkdtempSync(join(tmpdir(), 'canbridge-signal-'))
     cleanups.push(() => rmSync(spoolDir, { recursive: true, force: true }))
     const channel = 'virtual:b?rate=2000'
+    // three threads: the poll worker reads while the socket-write worker is held
     const first = edge(
-      ['--server', '127.0.0.1:1', '--channel', channel, '--spool-dir', spoolDir],
+      ['--server', '127.0.0.1:1', '--channel', channel, '--spool-dir', spoolDir, '--poll-worker'],
       'write',
     )
     // the poll worker is reading already; the socket-write worker is held

@@ -50,12 +50,13 @@ function capture() {
   return { lines, log: createLogger('debug', stream) }
 }
 
-async function supervisor(channel: string) {
+/** pollWorker: the three-thread shape (a poll worker); otherwise the socket-write worker reads */
+async function supervisor(channel: string, pollWorker = false) {
   const server = new ScriptedServer({ heartbeatMs: 300 })
   const port = await server.listen(0)
   cleanups.push(() => server.close())
   const config = loadConfig(
-    { server: `127.0.0.1:${port}`, channels: [channel], statsIntervalMs: '200ms' },
+    { server: `127.0.0.1:${port}`, channels: [channel], statsIntervalMs: '200ms', pollWorker },
     {},
   )
   const { lines, log } = capture()
@@ -85,7 +86,11 @@ describe('supervisor: unknown messages and stops while starting', () => {
   ] as const)(
     'an unknown message from the running %s worker is logged as fatal, and the worker restarted with it as the reason',
     async (kind, name) => {
-      const { server, supervisor: s, lines } = await supervisor('virtual:u?rate=2000')
+      const {
+        server,
+        supervisor: s,
+        lines,
+      } = await supervisor('virtual:u?rate=2000', kind === 'poll')
       await s.start()
       await server.waitFor(() => server.state.count(0) > 200, 10_000, '200 frames')
       const before = workers.created.length
@@ -120,7 +125,7 @@ describe('supervisor: unknown messages and stops while starting', () => {
   ] as const)(
     'an unknown message from the %s worker while it starts fails the start, naming it',
     async (kind, name) => {
-      const { supervisor: s, lines } = await supervisor('virtual:s?rate=100')
+      const { supervisor: s, lines } = await supervisor('virtual:s?rate=100', kind === 'poll')
       workers.onCreate = (created, w) => {
         if (created === name) queueMicrotask(() => w.emit('message', { type: 'surprise' }))
       }
@@ -142,8 +147,8 @@ describe('supervisor: unknown messages and stops while starting', () => {
     },
   )
 
-  it('stop() while the poll worker is starting ends it and starts nothing more', async () => {
-    const { server, supervisor: s, lines } = await supervisor('virtual:t?rate=1000')
+  it('stop() while the poll worker is starting ends it and starts nothing more (--poll-worker)', async () => {
+    const { server, supervisor: s, lines } = await supervisor('virtual:t?rate=1000', true)
     const started = s.start()
     const stopped = s.stop('SIGTERM')
     await Promise.all([started, stopped])

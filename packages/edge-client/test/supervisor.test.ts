@@ -43,12 +43,13 @@ async function running(channel: string, extra: Record<string, unknown> = {}) {
 }
 
 describe('supervisor', () => {
-  it('restarts a crashed worker with a logged reason and a counter, losing no frame', async () => {
+  it('restarts a crashed worker with a logged reason and a counter, losing no frame (--poll-worker)', async () => {
     const spoolDir = mkdtempSync(join(tmpdir(), 'canbridge-supervisor-'))
     cleanups.push(() => rmSync(spoolDir, { recursive: true, force: true }))
     // with a spool: the restarted write worker opens it again
     const { server, supervisor, lines } = await running('virtual:w?rate=5000&count=15000', {
       spoolDir,
+      pollWorker: true,
     })
     await server.waitFor(() => server.state.count(0) > 2000, 10_000, '2,000 frames')
     await supervisor.terminateWorker('write')
@@ -85,6 +86,34 @@ describe('supervisor', () => {
     expect(restarts.map((l) => l['worker'])).toEqual(['write', 'poll'])
     expect(String(restarts[0]!['reason'])).toMatch(/exit code 1/)
     expect(supervisor.snapshot().workerRestarts).toBe(2)
+  })
+
+  it('restarts the socket-write worker with the channels it hosts, losing no frame (default shape)', async () => {
+    const { server, supervisor, lines } = await running('virtual:h?rate=5000&count=10000')
+    await expect(supervisor.terminateWorker('poll')).rejects.toThrow(/no poll worker/)
+    await server.waitFor(() => server.state.count(0) > 2000, 10_000, '2,000 frames')
+    await supervisor.terminateWorker('write')
+    await server.waitFor(() => server.connections === 2, 10_000, 'a reconnect')
+    // the restarted worker reopens the channel: its virtual generator starts again at 0, and
+    // what the first one read and had not sent is still in the ring, numbered where it was
+    const lastFrame = () => {
+      const frames = server.state.channel(0)
+      return frames.length > 10_000 ? frameNumber(frames.at(-1)!) : -1
+    }
+    await server.waitFor(() => lastFrame() === 9999, 20_000, 'both runs')
+    const frames = server.state.channel(0)
+    expect(frames.map((f) => f.seq)).toEqual([...frames.keys()])
+    const secondRun = frames.findIndex((f, i) => i > 0 && frameNumber(f) === 0)
+    expect(secondRun).toBeGreaterThan(2000)
+    expect(frames.slice(0, secondRun).map(frameNumber)).toEqual([...Array(secondRun).keys()])
+    expect(frames.slice(secondRun, secondRun + 10_000).map(frameNumber)).toEqual([
+      ...Array(10_000).keys(),
+    ])
+    expect(server.state.gaps).toEqual([])
+    expect(server.state.drops).toEqual([])
+    const restarts = lines.filter((l) => l.msg === 'restarting worker')
+    expect(restarts.map((l) => l['worker'])).toEqual(['write'])
+    expect(supervisor.snapshot().workerRestarts).toBe(1)
   })
 
   it('serves Prometheus metrics', async () => {

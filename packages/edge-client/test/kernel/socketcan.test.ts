@@ -177,35 +177,42 @@ describe.skipIf(!inKernel)('socketcan backend on vcan (kernel tests)', () => {
     expect(parseDumpLine('(1.000001) vcan0 123#R')).toMatchObject({ rtr: true, len: 0 })
   })
 
-  it('delivers cangen traffic exactly as candump sees it: ids, flags, data, kernel timestamps to the µs', async () => {
-    const { s } = await setup(['vcan0', 'vcan1'])
-    const dump0 = new CanDump('vcan0')
-    const dump1 = new CanDump('vcan1')
-    await Promise.all([dump0.listening(), dump1.listening()])
-    const gen1 = spawn('cangen', ['vcan1', '-n', '300', '-g', '2'], { stdio: 'ignore' })
-    sh('cangen', 'vcan0', '-n', '2000', '-g', '1', '-e', '-L', 'i')
-    await new Promise((resolve) => gen1.once('exit', resolve))
-    await s.waitFor(
-      () => s.state.count(0) === 2000 && s.state.count(1) === 300,
-      30_000,
-      'all generated frames',
-    )
-    const want0 = await dump0.stop()
-    const want1 = await dump1.stop()
-    expect(want0.length).toBe(2000)
-    expect(want1.length).toBe(300)
-    for (const [got, want] of [
-      [s.state.channel(0), want0],
-      [s.state.channel(1), want1],
-    ] as const) {
-      for (const [i, frame] of got.entries()) sameFrame(frame, want[i]!)
-      expect(got.map((f) => f.seq)).toEqual([...want.keys()])
-      // the kernel's receive time of every frame, the first one included (SO_TIMESTAMPNS)
-      const mismatched = got.filter((f, i) => !sameTime(f, want[i]!))
-      expect(mismatched).toEqual([])
-    }
-    expect(s.state.gaps).toEqual([])
-  })
+  // both shapes: the channels read in the socket-write worker (default) or a poll worker
+  it.each([
+    ['', []],
+    [' (--poll-worker)', ['--poll-worker']],
+  ])(
+    'delivers cangen traffic exactly as candump sees it: ids, flags, data, kernel timestamps to the µs%s',
+    async (_, shape) => {
+      const { s } = await setup(['vcan0', 'vcan1'], {}, shape)
+      const dump0 = new CanDump('vcan0')
+      const dump1 = new CanDump('vcan1')
+      await Promise.all([dump0.listening(), dump1.listening()])
+      const gen1 = spawn('cangen', ['vcan1', '-n', '300', '-g', '2'], { stdio: 'ignore' })
+      sh('cangen', 'vcan0', '-n', '2000', '-g', '1', '-e', '-L', 'i')
+      await new Promise((resolve) => gen1.once('exit', resolve))
+      await s.waitFor(
+        () => s.state.count(0) === 2000 && s.state.count(1) === 300,
+        30_000,
+        'all generated frames',
+      )
+      const want0 = await dump0.stop()
+      const want1 = await dump1.stop()
+      expect(want0.length).toBe(2000)
+      expect(want1.length).toBe(300)
+      for (const [got, want] of [
+        [s.state.channel(0), want0],
+        [s.state.channel(1), want1],
+      ] as const) {
+        for (const [i, frame] of got.entries()) sameFrame(frame, want[i]!)
+        expect(got.map((f) => f.seq)).toEqual([...want.keys()])
+        // the kernel's receive time of every frame, the first one included (SO_TIMESTAMPNS)
+        const mismatched = got.filter((f, i) => !sameTime(f, want[i]!))
+        expect(mismatched).toEqual([])
+      }
+      expect(s.state.gaps).toEqual([])
+    },
+  )
 
   it('reads a steady bus in batches (--max-read-delay), every frame still exact and in order', async () => {
     const { s } = await setup(['vcan0'], {}, ['--max-read-delay', '50ms'])
@@ -280,64 +287,70 @@ describe.skipIf(!inKernel)('socketcan backend on vcan (kernel tests)', () => {
     },
   )
 
-  it('puts TRANSMIT frames on the bus (candump sees them) and echoes them with the TX flag', async () => {
-    const { s } = await setup(['vcan0'], { capabilities: ['own-messages'] })
-    const dump = new CanDump('vcan0')
-    await dump.listening()
-    const frames = [
-      { id: 0x123, flags: 0, len: 3, data: Uint8Array.of(1, 2, 3) },
-      {
-        id: 0x18daf110,
-        flags: FRAME_FLAG.EXT,
-        len: 8,
-        data: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8),
-      },
-      { id: 0x7df, flags: FRAME_FLAG.RTR, len: 3, data: new Uint8Array() },
-      ...(fd
-        ? [
-            {
-              id: 0x456,
-              flags: FRAME_FLAG.FD | FRAME_FLAG.BRS,
-              len: 12,
-              data: new Uint8Array(12).fill(0x5a),
-            },
-            {
-              id: 0x457,
-              flags: FRAME_FLAG.FD | FRAME_FLAG.ESI,
-              len: 2,
-              data: Uint8Array.of(0xe5, 0x1),
-            },
-          ]
-        : []),
-    ]
-    for (const [i, frame] of frames.entries())
-      s.send('TRANSMIT', { requestId: i + 1, channel: 0, frame })
-    await s.waitFor(
-      () => results(s).length === frames.length && s.state.count(0) === frames.length,
-      10_000,
-      'results and echoes',
-    )
-    expect(results(s).every((r) => r.ok)).toBe(true)
-    const want = await dump.stop()
-    expect(want.map((f) => [f.id, f.ext, f.rtr, f.len, f.data])).toEqual([
-      [0x123, false, false, 3, '010203'],
-      [0x18daf110, true, false, 8, '0102030405060708'],
-      [0x7df, false, true, 3, ''],
-      ...(fd
-        ? [
-            [0x456, false, false, 12, '5a'.repeat(12)],
-            [0x457, false, false, 2, 'e501'],
-          ]
-        : []),
-    ])
-    // BRS; ESI (candump adds CANFD_FDF, 4, to the digit)
-    if (fd) expect(want.slice(-2).map((f) => f.fdFlags & 0x3)).toEqual([1, 2])
-    // the kernel's echoes: exactly the frames sent, marked TX, stamped with the kernel's time
-    // of the frame on the bus (the time candump got for it)
-    const echoes = s.state.channel(0)
-    expect(echoes.map((f) => f.flags)).toEqual(frames.map((f) => f.flags | FRAME_FLAG.TX))
-    for (const [i, echo] of echoes.entries()) expect(sameTime(echo, want[i]!)).toBe(true)
-  })
+  it.each([
+    ['', []],
+    [' (--poll-worker)', ['--poll-worker']],
+  ])(
+    'puts TRANSMIT frames on the bus (candump sees them) and echoes them with the TX flag%s',
+    async (_, shape) => {
+      const { s } = await setup(['vcan0'], { capabilities: ['own-messages'] }, shape)
+      const dump = new CanDump('vcan0')
+      await dump.listening()
+      const frames = [
+        { id: 0x123, flags: 0, len: 3, data: Uint8Array.of(1, 2, 3) },
+        {
+          id: 0x18daf110,
+          flags: FRAME_FLAG.EXT,
+          len: 8,
+          data: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8),
+        },
+        { id: 0x7df, flags: FRAME_FLAG.RTR, len: 3, data: new Uint8Array() },
+        ...(fd
+          ? [
+              {
+                id: 0x456,
+                flags: FRAME_FLAG.FD | FRAME_FLAG.BRS,
+                len: 12,
+                data: new Uint8Array(12).fill(0x5a),
+              },
+              {
+                id: 0x457,
+                flags: FRAME_FLAG.FD | FRAME_FLAG.ESI,
+                len: 2,
+                data: Uint8Array.of(0xe5, 0x1),
+              },
+            ]
+          : []),
+      ]
+      for (const [i, frame] of frames.entries())
+        s.send('TRANSMIT', { requestId: i + 1, channel: 0, frame })
+      await s.waitFor(
+        () => results(s).length === frames.length && s.state.count(0) === frames.length,
+        10_000,
+        'results and echoes',
+      )
+      expect(results(s).every((r) => r.ok)).toBe(true)
+      const want = await dump.stop()
+      expect(want.map((f) => [f.id, f.ext, f.rtr, f.len, f.data])).toEqual([
+        [0x123, false, false, 3, '010203'],
+        [0x18daf110, true, false, 8, '0102030405060708'],
+        [0x7df, false, true, 3, ''],
+        ...(fd
+          ? [
+              [0x456, false, false, 12, '5a'.repeat(12)],
+              [0x457, false, false, 2, 'e501'],
+            ]
+          : []),
+      ])
+      // BRS; ESI (candump adds CANFD_FDF, 4, to the digit)
+      if (fd) expect(want.slice(-2).map((f) => f.fdFlags & 0x3)).toEqual([1, 2])
+      // the kernel's echoes: exactly the frames sent, marked TX, stamped with the kernel's time
+      // of the frame on the bus (the time candump got for it)
+      const echoes = s.state.channel(0)
+      expect(echoes.map((f) => f.flags)).toEqual(frames.map((f) => f.flags | FRAME_FLAG.TX))
+      for (const [i, echo] of echoes.entries()) expect(sameTime(echo, want[i]!)).toBe(true)
+    },
+  )
 
   it('echoes nothing for a frame that could not be sent (interface down), and says why', async () => {
     const { s, e } = await setup(['vcan1'], { capabilities: ['own-messages'] })
