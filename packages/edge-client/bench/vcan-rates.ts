@@ -181,7 +181,7 @@ let firstSeqOfStep = -1
 let nextSeq = -1
 let seqGaps = 0
 let ackDue = false
-const ACK_EVERY_MS = 10
+const ACK_EVERY_MS = 50
 
 const server = createServer((socket: Socket) => {
   socket.setNoDelay(true)
@@ -233,8 +233,8 @@ const server = createServer((socket: Socket) => {
       ackDue = true
     })
   })
-  // ACKs coalesced to one per ACK_EVERY_MS: the server shares the guest's one CPU with
-  // the edge, candump and cangen, and should take as little of it as it can
+  // ACKs coalesced to one per ACK_EVERY_MS, TCPBus's default ackIntervalMs: the server
+  // shares the guest's one CPU with the edge, candump and cangen
   const acks = setInterval(() => {
     if (!ackDue) return
     ackDue = false

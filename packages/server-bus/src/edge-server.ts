@@ -487,6 +487,7 @@ export class EdgeServer extends EventEmitter<TCPBusEvents> {
       handshakeTimeoutMs: this.#options.handshakeTimeoutMs,
       maxMessageBytes: this.#options.maxMessageBytes,
       maxQueuedBytes: this.#options.maxQueuedBytes,
+      ackIntervalMs: this.#options.ackIntervalMs,
       authenticator: this.#authenticator,
       logger: this.#logger,
       refused: (code, fields, message) => this.#refusals.refused(code, fields, message),

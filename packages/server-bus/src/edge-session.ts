@@ -47,6 +47,11 @@ export interface SessionHost {
   readonly maxMessageBytes: number
   /** bytes queued for the edge (it does not read) beyond which the connection is closed */
   readonly maxQueuedBytes: number
+  /**
+   * ACKs of one connection at most this often (0: after every turn of the event loop that
+   * read frames): an ACK wakes the edge, which on a Pi costs more than the frames it frees
+   */
+  readonly ackIntervalMs: number
   readonly authenticator: EdgeAuthenticator
   readonly logger: Logger
   /** A connection that never completed its handshake was refused (rate-limited log). */
@@ -96,10 +101,12 @@ export class EdgeSession {
   /** channel indexes that received frames since the last ACK flush */
   #ackDue: number[] = []
   #ackMarked: Uint8Array = new Uint8Array(0)
-  #ackImmediate: NodeJS.Immediate | undefined
+  /** the next ACK flush: after this turn, or once ackIntervalMs has passed since the last */
+  #ackTimer: { timeout: NodeJS.Timeout } | { immediate: NodeJS.Immediate } | undefined
+  #lastAckAt = Number.NEGATIVE_INFINITY
   #silenceCheck: NodeJS.Immediate | undefined
   #flushAcksLater = () => {
-    this.#ackImmediate = undefined
+    this.#ackTimer = undefined
     this.#flushAcks()
   }
   #pending = new Map<number, TransmitCallback>()
@@ -232,7 +239,17 @@ export class EdgeSession {
     if (this.#phase !== 'ready' || this.#ackMarked[index] !== 0) return
     this.#ackMarked[index] = 1
     this.#ackDue.push(index)
-    this.#ackImmediate ??= setImmediate(this.#flushAcksLater)
+    this.#scheduleAcks()
+  }
+
+  /** ACK once the reads of this turn are done, and no sooner than ackIntervalMs after the last. */
+  #scheduleAcks(): void {
+    if (this.#ackTimer !== undefined) return
+    const wait = this.#lastAckAt + this.#host.ackIntervalMs - performance.now()
+    this.#ackTimer =
+      wait > 0
+        ? { timeout: setTimeout(this.#flushAcksLater, wait) }
+        : { immediate: setImmediate(this.#flushAcksLater) }
   }
 
   /** Forgets a TRANSMIT whose sender gave up (timeout). */
@@ -251,7 +268,11 @@ export class EdgeSession {
     this.#closeReason = reason
     clearTimeout(this.#handshakeTimer)
     clearInterval(this.#heartbeatTimer)
-    clearImmediate(this.#ackImmediate)
+    const ackTimer = this.#ackTimer
+    if (ackTimer !== undefined) {
+      if ('timeout' in ackTimer) clearTimeout(ackTimer.timeout)
+      else clearImmediate(ackTimer.immediate)
+    }
     clearImmediate(this.#silenceCheck)
     // Frames already queued are acknowledged before the connection goes.
     if (wasReady) this.#flushAcks()
@@ -330,9 +351,7 @@ export class EdgeSession {
     }
     // ACK once the reads of this turn of the event loop are done (the application gets the
     // frames first): one ACK per channel however many reads the turn brought.
-    if (this.#ackDue.length > 0 && this.#ackImmediate === undefined) {
-      this.#ackImmediate = setImmediate(this.#flushAcksLater)
-    }
+    if (this.#ackDue.length > 0) this.#scheduleAcks()
   }
 
   #onEnd(): void {
@@ -525,6 +544,7 @@ export class EdgeSession {
       if (nextSeq !== null) this.#write(encodeControl('ACK', { channel: index, nextSeq }))
     }
     due.length = 0
+    this.#lastAckAt = performance.now()
   }
 
   #heartbeat(): void {

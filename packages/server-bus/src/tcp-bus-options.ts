@@ -39,6 +39,12 @@ export interface TCPBusOptions {
   serverId?: string | undefined
   /** heartbeat interval both ends use (100..60000, default 1000); 3 silent intervals close */
   heartbeatMs?: number | undefined
+  /**
+   * ACKs to one edge at most this often (0..1000 ms, default 50; 0: after every turn of the
+   * event loop that received frames). Each ACK wakes the edge: on a Pi at ordinary rates that
+   * costs more than the frames it frees, and the edge's ring holds far more than 50 ms
+   */
+  ackIntervalMs?: number | undefined
   /** a connection that has not sent preamble and HELLO by then is closed (default 5000) */
   handshakeTimeoutMs?: number | undefined
   /** frames the receive queue holds before edges are paused (default 65536) */
@@ -87,6 +93,7 @@ export interface ResolvedTCPBusOptions {
   maxQueuedBytes: number
   serverId: string | undefined
   heartbeatMs: number
+  ackIntervalMs: number
   handshakeTimeoutMs: number
   receiveQueueFrames: number
   receiveOwnMessages: boolean
@@ -106,6 +113,7 @@ const INTEGER_OPTIONS = {
   maxHandshakesPerAddress: [8, 1, 65_535],
   maxQueuedBytes: [16 * 1024 * 1024, 65_536, MAX_TIMER_MS],
   heartbeatMs: [1000, 100, 60_000],
+  ackIntervalMs: [50, 0, 1000],
   handshakeTimeoutMs: [5000, 1, 3_600_000],
   sendTimeoutMs: [1000, 1, MAX_TIMER_MS],
   sendResultGraceMs: [10_000, 0, MAX_TIMER_MS],
@@ -138,6 +146,7 @@ export function resolveTCPBusOptions(options: TCPBusOptions): ResolvedTCPBusOpti
     maxQueuedBytes: integer('maxQueuedBytes'),
     serverId: options.serverId,
     heartbeatMs: integer('heartbeatMs'),
+    ackIntervalMs: integer('ackIntervalMs'),
     handshakeTimeoutMs: integer('handshakeTimeoutMs'),
     receiveQueueFrames: integer('receiveQueueFrames'),
     receiveOwnMessages: flag(options.receiveOwnMessages, false, 'receiveOwnMessages'),

@@ -1,5 +1,6 @@
 // Receiving over real loopback TCP: order across batches, every recv timeout case, message
-// iteration, batch iteration and the fields of a received message.
+// iteration, batch iteration and the fields of a received message; ACKs spaced by
+// ackIntervalMs (each ACK wakes the edge), none lost.
 import { FRAME_FLAG } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { CanMessage, TCPBus } from '../src/index.ts'
@@ -189,3 +190,43 @@ async function collect(bus: TCPBus, count: number): Promise<CanMessage[]> {
   }
   return out
 }
+
+/** Sends one frame at `seq` and waits for the ACK that covers it; its arrival time. */
+async function ackedAt(e: ScriptedEdge, seq: number): Promise<number> {
+  e.sendFrames(0, seq, [{ id: 0x100 + seq }])
+  await e.waitFor('ACK', (ack) => ack.nextSeq > seq, 5000)
+  return performance.now()
+}
+
+describe.each(BUS_MODES)('ACK interval ($mode)', (mode) => {
+  useBusMode(mode)
+
+  it('acknowledges at most once per ackIntervalMs, and at the end everything', async () => {
+    ;({ bus } = await listen({ ackIntervalMs: 300 }))
+    edge = await ScriptedEdge.start(bus.address)
+    await bus.waitForEdge({ timeoutMs: 2000 })
+    const first = await ackedAt(edge, 0)
+    // sent at once after the first ACK: acknowledged no sooner than the interval allows
+    const second = await ackedAt(edge, 1)
+    expect(second - first).toBeGreaterThanOrEqual(250)
+    for (let seq = 2; seq < 6; seq++) edge.sendFrames(0, seq, [{ id: 0x100 + seq }])
+    await edge.waitFor('ACK', (ack) => ack.nextSeq === 6, 5000)
+    const acks = edge.received.filter((m) => m.type === 'ACK')
+    // frames 2..5 arrived within one interval: one ACK (or two, split by the interval) for them
+    expect(acks.length).toBeLessThanOrEqual(4)
+  })
+
+  it('with ackIntervalMs 0 acknowledges after each turn that read frames', async () => {
+    ;({ bus } = await listen({ ackIntervalMs: 0 }))
+    edge = await ScriptedEdge.start(bus.address)
+    await bus.waitForEdge({ timeoutMs: 2000 })
+    for (let seq = 0; seq < 5; seq++) await ackedAt(edge, seq)
+    expect(edge.received.filter((m) => m.type === 'ACK')).toHaveLength(5)
+  })
+
+  it('refuses an interval out of range', async () => {
+    for (const ackIntervalMs of [-1, 1001, 2.5]) {
+      await expect(listen({ ackIntervalMs })).rejects.toThrow(/ackIntervalMs/)
+    }
+  })
+})
