@@ -3,8 +3,8 @@
 //    (the socket-write worker) → TCP → a counting server on loopback. Frames/s delivered, the
 //    edge's CPU ms per 1,000 frames (process.cpuUsage of the edge process, all threads) and
 //    its peak RSS; then the runtime's floor (bench/runtime-floor.ts, a child): bare node in
-//    the edge's shape, a main thread and 1 idle worker (2 with --poll-worker) with its
-//    WORKER_LIMITS.
+//    the edge's shape, a main thread and 1 idle worker (2 with --threads 3, none with
+//    --threads 1) with its WORKER_LIMITS.
 // 2. Real SocketCAN in scripts/kernel-harness.sh (User-Mode Linux here): cangen at rising
 //    rates on vcan0 while the built edge and candump read it at the same time
 //    (bench/vcan-rates.ts), once with the kernel's default socket buffers and once with the
@@ -12,7 +12,7 @@
 //    rate each reader keeps up with, and the losses of each at every rate. Then the kernel
 //    test's deterministic drop run (bench/kernel-drops.ts): the edge with a 4 KiB receive
 //    buffer, stopped while cangen sends rounds of numbered frames, resumed. And the other
-//    shape, for the comparison: the edge with --poll-worker (three threads) at 1,000 and
+//    shape, for the comparison: the edge with --threads 3 (a poll worker) at 1,000 and
 //    5,000 frames/s, default buffers.
 // The last line is JSON: { virtualFps, cpuMsPer1k, rssMb, rssFloorMb (the runtime's floor in
 // the edge's shape), rssOverFloorMb (rssMb − rssFloorMb), cpuPerFrameVsCandump (at 5,000
@@ -21,15 +21,16 @@
 // the edge reported), kernelDropsActual (frames sent minus those received, by cangen's
 // numbers), vcanMaxLosslessFps, candumpMaxLosslessFps, ... }. Targets: ≥ 500,000 frames/s,
 // ≤ 5 ms, ≤ 80 MB, ≤ 1.0 at 5,000 and ≤ 1.5 at 1,000, the edge lossless wherever candump is,
-// and kernelDropsCounted == kernelDropsActual. cpuPerFrameVsCandumpPollWorker and
-// ...1kPollWorker: the same ratios for the three-thread shape (--poll-worker).
+// and kernelDropsCounted == kernelDropsActual. cpuPerFrameVsCandumpThreads3 and
+// ...1kThreads3: the same ratios for the three-thread shape (--threads 3).
 //
 // BENCH_FRAMES, BENCH_RATE: part 1's frames and rate; BENCH_VCAN=0 skips part 2;
 // BENCH_VCAN_RATES (e.g. 1000,4000,max), BENCH_VCAN_TRIALS, BENCH_VCAN_SECONDS tune it;
 // BENCH_DROP_ROUNDS: rounds of 200 frames in the drop run (default 5);
 // BENCH_VCAN_CPU: the host CPU the harness is pinned to (default the last one; `none`);
 // VCAN_BENCH_THREADS=1: the edge's CPU per frame by thread, under each row;
-// BENCH_POLL_WORKER=1: measure the three-thread shape (--poll-worker) throughout.
+// BENCH_THREADS=1|3: measure that shape (--threads) throughout (default 2, the edge's);
+// BENCH_RING_BYTES: the edge's --ring-bytes (default its own, 8M).
 import { execFile, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -43,9 +44,14 @@ const FRAMES = Number(process.env['BENCH_FRAMES'] ?? 5_000_000)
 const RATE = process.env['BENCH_RATE'] ?? '1000000'
 /** traffic starts once the edge is connected and idle */
 const DELAY_MS = 2000
-/** the shape measured: the edge's default (2 threads) or --poll-worker (3) */
-const POLL_WORKER = process.env['BENCH_POLL_WORKER'] === '1'
-const SHAPE_ARGS = POLL_WORKER ? ['--poll-worker'] : []
+/** the shape measured: the edge's default (2 threads), or --threads 1 or 3 */
+const THREADS = Number(process.env['BENCH_THREADS'] ?? 2)
+if (![1, 2, 3].includes(THREADS)) throw new Error('BENCH_THREADS: 1, 2 or 3')
+const RING_BYTES = process.env['BENCH_RING_BYTES']
+const SHAPE_ARGS = [
+  ...(THREADS === 2 ? [] : ['--threads', String(THREADS)]),
+  ...(RING_BYTES ? ['--ring-bytes', RING_BYTES] : []),
+]
 const dist = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 const main = existsSync(dist) ? dist : fileURLToPath(new URL('../src/main.ts', import.meta.url))
 
@@ -172,8 +178,8 @@ async function runtimeFloors(): Promise<Floor[] | string> {
   }
 }
 const floors = await runtimeFloors()
-/** the edge's shape: a main thread and the socket-write worker (and with --poll-worker, that) */
-const SHAPE_WORKERS = POLL_WORKER ? 2 : 1
+/** the edge's shape: a main thread and THREADS - 1 workers */
+const SHAPE_WORKERS = THREADS - 1
 const edgeFloor =
   typeof floors === 'string' ? undefined : floors.find((f) => f.workers === SHAPE_WORKERS)
 
@@ -199,7 +205,7 @@ const host = {
   dropped: drops,
   seconds: Number(seconds.toFixed(3)),
   rate: RATE,
-  shape: POLL_WORKER ? 'three threads (--poll-worker)' : 'two threads (default)',
+  shape: `${THREADS} thread${THREADS === 1 ? '' : 's'}${SHAPE_ARGS.length ? ` (${SHAPE_ARGS.join(' ')})` : ''}`,
   node: process.version,
 }
 console.log(
@@ -208,7 +214,7 @@ console.log(
 console.log(`throughput:       ${host.virtualFps.toLocaleString('en')} frames/s (target ≥ 500,000)`)
 console.log(`edge CPU:         ${host.cpuMsPer1k} ms per 1,000 frames (target ≤ 5)`)
 console.log(
-  `edge peak RSS:    ${host.rssMb} MB (target ≤ 80): anonymous ${host.rssAnonMb} MB (V8 heaps of ${SHAPE_WORKERS + 1} threads, the ring, malloc), file-backed ${host.rssFileMb} MB (pages of the node executable); idle before traffic ${host.idleRssMb} MB`,
+  `edge peak RSS:    ${host.rssMb} MB (target ≤ 80): anonymous ${host.rssAnonMb} MB (V8 heaps of ${THREADS} thread${THREADS === 1 ? '' : 's'}, the ring, malloc), file-backed ${host.rssFileMb} MB (pages of the node executable); idle before traffic ${host.idleRssMb} MB`,
 )
 if (typeof floors === 'string' || edgeFloor === undefined) {
   console.log(`runtime floor:    not measured: ${floors}`)
@@ -365,11 +371,11 @@ if (process.env['BENCH_VCAN'] !== '0') {
   for (const config of VCAN_CONFIGS)
     vcan[config.label] = await vcanRun(config.label, config.sysctl, SHAPE_ARGS)
   // the other shape, where the two differ: the cost of a wake-up at ordinary rates
-  if (!POLL_WORKER)
-    vcan['default, --poll-worker'] = await vcanRun(
-      'default, --poll-worker',
+  if (THREADS !== 3)
+    vcan['default, --threads 3'] = await vcanRun(
+      'default, --threads 3',
       [],
-      ['--poll-worker'],
+      ['--threads', '3'],
       '1000,5000',
     )
   const rounds = process.env['BENCH_DROP_ROUNDS']
@@ -406,18 +412,18 @@ if (dropRun) {
 }
 // at the kernel's default buffers: the setting a user who changed nothing has
 const atDefaults = typeof vcan['default'] === 'object' ? vcan['default'] : picked
-const otherShape = vcan['default, --poll-worker']
-const pollWorkerRun = typeof otherShape === 'object' ? otherShape : undefined
+const otherShape = vcan['default, --threads 3']
+const threads3Run = typeof otherShape === 'object' ? otherShape : undefined
 const result = {
   ...host,
   cpuPerFrameVsCandump: cpuRatio(atDefaults, 5000),
   cpuPerFrameVsCandump1k: cpuRatio(atDefaults, 1000),
   cpuPerFrameVsCandumpMax: cpuRatio(atDefaults, 'maxLossless'),
-  ...(POLL_WORKER
+  ...(THREADS === 3
     ? {}
     : {
-        cpuPerFrameVsCandumpPollWorker: cpuRatio(pollWorkerRun, 5000),
-        cpuPerFrameVsCandump1kPollWorker: cpuRatio(pollWorkerRun, 1000),
+        cpuPerFrameVsCandumpThreads3: cpuRatio(threads3Run, 5000),
+        cpuPerFrameVsCandump1kThreads3: cpuRatio(threads3Run, 1000),
       }),
   kernelDropsCounted: dropRun?.counted ?? null,
   kernelDropsActual: dropRun?.actual ?? null,

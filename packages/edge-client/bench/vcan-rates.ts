@@ -8,7 +8,7 @@
 //   node bench/vcan-rates.ts [--iface vcan0] [--rates 1000,2000,...,max] [--seconds 3]
 //                            [--trials 2] [--label default] [--out result.json]
 //                            [--edge path/to/main.js | path/to/canbridge-edge]
-//                            [--edge-args="--poll-worker --max-read-delay 20ms"]
+//                            [--edge-args="--threads 3 --max-read-delay 20ms"]
 // (--edge: another build, e.g. the single executable; VCAN_BENCH_THREADS=1, passed into the
 // harness with --env, adds the edge's CPU per frame by thread)
 //
@@ -40,7 +40,7 @@ const { values: options } = parseArgs({
     out: { type: 'string' },
     /** the edge to run: a .js/.ts entry for node (default: the built dist/main.js) or an executable */
     edge: { type: 'string' },
-    /** more daemon flags, space-separated (e.g. --poll-worker: the three-thread shape) */
+    /** more daemon flags, space-separated (e.g. --threads 3) */
     'edge-args': { type: 'string', default: '' },
   },
 })

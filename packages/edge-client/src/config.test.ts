@@ -41,7 +41,7 @@ describe('config', () => {
       receiveBuffer: 'auto',
       kernelEcho: true,
       maxReadDelayMs: 10,
-      pollWorker: false,
+      threads: 2,
     })
     expect(config.edgeId.length).toBeGreaterThan(0)
   })
@@ -82,11 +82,11 @@ describe('config', () => {
       CANBRIDGE_RECEIVE_BUFFER: '8K',
       CANBRIDGE_KERNEL_ECHO: 'off',
       CANBRIDGE_MAX_READ_DELAY: '0',
-      CANBRIDGE_POLL_WORKER: 'on',
+      CANBRIDGE_THREADS: '3',
     }
     expect(loadConfig({}, env)).toMatchObject({
       maxReadDelayMs: 0,
-      pollWorker: true,
+      threads: 3,
       receiveBuffer: 8192,
       kernelEcho: false,
       server: [{ kind: 'unix', path: '/run/canbridge.sock' }],
@@ -163,6 +163,11 @@ describe('config', () => {
         { ...base, maxReadDelayMs: '2s' },
         {},
         /^bad max-read-delay "2s" \(from --max-read-delay\): expected a duration from 0 ms to 1000 ms/,
+      ],
+      [
+        { ...base, threads: '4' },
+        {},
+        /^bad threads "4" \(from --threads\): expected an integer from 1 to 3/,
       ],
       [{ channels: ['can0'] }, {}, /^no server given: use --server host:port/],
       [{ server: 'h:1' }, {}, /^no channel given: use --channel can0/],

@@ -77,8 +77,11 @@ export interface EdgeConfig {
   kernelEcho: boolean
   /** the longest a received frame waits in the kernel's queue so that frames are read in batches */
   maxReadDelayMs: number
-  /** the CAN side in a worker of its own (three threads) rather than in the socket-write worker */
-  pollWorker: boolean
+  /**
+   * 2: the channels are read in the socket-write worker (default); 3: in a poll worker of
+   * their own; 1: everything in the main thread (least memory, no worker restarts)
+   */
+  threads: 1 | 2 | 3
   /** error classes (CAN_ERR_* bits) sent to socketcand raw-mode clients; 0: none */
   socketcandErrorMask: number
   /** a line feed before each streamed socketcand message (python-can before 4.3.1) */
@@ -716,12 +719,13 @@ export const SETTINGS: readonly Setting[] = [
     help: "on a steady bus, read frames in batches: a frame waits at most this long in the kernel's queue (default 10ms; 0: read each frame as it arrives, at several times the CPU per frame). The first frame after a quiet spell is read at once, and the wait shrinks so that the receive buffer never fills meanwhile",
   },
   {
-    key: 'pollWorker',
-    flag: '--poll-worker',
-    env: 'CANBRIDGE_POLL_WORKER',
-    parse: booleanish,
-    default: () => false,
-    help: 'read the CAN channels in a worker thread of their own (three threads, the earlier shape) rather than in the socket-write worker (default: off; one thread and one hand-off per read fewer, see README: threads)',
+    key: 'threads',
+    flag: '--threads',
+    placeholder: '<1|2|3>',
+    env: 'CANBRIDGE_THREADS',
+    parse: (raw) => integer(1, 3)(raw) as 1 | 2 | 3,
+    default: () => 2,
+    help: 'JavaScript threads: 2 (default) the main thread supervises, the socket-write worker reads the channels and sends; 3 the channels in a poll worker of their own (isolation for a few µs more per frame); 1 everything in the main thread (about 15 MB less memory; a fault ends the process instead of restarting a worker). README: threads',
   },
   {
     key: 'socketcandErrorMask',

@@ -1,4 +1,4 @@
-// The poll worker (--poll-worker): the CAN side (can/channel-host.ts) in a thread of its own,
+// The poll worker (--threads 3): the CAN side (can/channel-host.ts) in a thread of its own,
 // talking to the socket-write worker over a MessagePort. Here: wiring only.
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import { CanOpenError } from './can/can-source.ts'

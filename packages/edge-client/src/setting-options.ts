@@ -21,7 +21,6 @@ export function settingOptions(setting: Setting, help: string): Option[] {
     case 'listenOnly':
     case 'insecure':
     case 'socketcandLineFeeds':
-    case 'pollWorker':
       return [new Option(setting.flag, help)]
     case 'socketcand':
       // the address is optional: `--socketcand` alone serves 127.0.0.1 on port 29536

@@ -5,7 +5,7 @@
 // the doorbell, statistics. By default it also hosts the CAN side (can/channel-host.ts):
 // frames read here are sent from here, with no thread hand-off per read.
 import { join } from 'node:path'
-import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
+import type { MessagePort } from 'node:worker_threads'
 import { DROP_REASON, PROTOCOL_VERSION } from '@canbridge/protocol'
 import { CanOpenError } from './can/can-source.ts'
 import { ChannelHost } from './can/channel-host.ts'
@@ -20,6 +20,7 @@ import type {
 } from './messages.ts'
 import { DOORBELL, RING_COUNTER, RingConsumer } from './ring.ts'
 import { Spool, SpoolIoError } from './spool/index.ts'
+import { threadEnd } from './thread-end.ts'
 import { RefusalCounters } from './tx-policy/refusal-counters.ts'
 import { workerLog } from './worker-log.ts'
 import { ChannelSender, logSpoolOpened, type SpoolToOpen } from './write/channel-sender.ts'
@@ -27,7 +28,10 @@ import { DropReporter } from './write/drop-reporter.ts'
 import { EncoderPool } from './write/encoder-pool.ts'
 import { Uplink } from './write/uplink.ts'
 
-const parent = parentPort!
+// a worker's parentPort, or with --threads 1 the supervisor's channel in the main thread
+const end = threadEnd()!
+const parent = end.port
+const workerData = end.data as WriteWorkerData
 function post(message: WriteToSupervisor): void {
   parent.postMessage(message)
 }
@@ -39,13 +43,13 @@ const host =
   workerData.channelHost === null
     ? undefined
     : new ChannelHost({
-        settings: (workerData as WriteWorkerData).channelHost!,
+        settings: workerData.channelHost!,
         toWrite: (message) => queueMicrotask(() => onPollMessage(message)),
         log: workerLog,
         // no doorbell between two ends in one thread: what was read is sent at once
         published: () => pumpNow(),
       })
-const settings = hostChannels(workerData as WriteWorkerData)
+const settings = hostChannels(workerData)
 
 /** The settings with the channels this worker opened, when it hosts them. */
 function hostChannels(data: WriteWorkerData): WriteWorkerData {
@@ -53,7 +57,8 @@ function hostChannels(data: WriteWorkerData): WriteWorkerData {
   try {
     return { ...data, channels: host.open() }
   } catch (error) {
-    if (!(error instanceof CanOpenError)) throw error
+    // in the main thread the supervisor gets the error itself: the process must not end here
+    if (!(error instanceof CanOpenError) || end.inProcess) throw error
     post({ type: 'open-failed', channel: error.channel, code: error.code, message: error.message })
     parent.close()
     process.exit(0)

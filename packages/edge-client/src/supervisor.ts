@@ -1,15 +1,17 @@
 // The supervisor (main thread): one ring per channel, the socket-write worker (which hosts
-// the CAN channels), or with --poll-worker a poll worker for them and a MessageChannel
+// the CAN channels), or with --threads 3 a poll worker for them and a MessageChannel
 // between the two, and with --socketcand the socketcand worker;
 // restarts a crashed worker (logged, counted, and bounded), logs statistics, and shuts down
 // by flushing to the server within a deadline.
 
 import { randomUUID } from 'node:crypto'
 import { MessageChannel, Worker } from 'node:worker_threads'
-import type { CanOpenErrorCode } from './can/can-source.ts'
+import { BUILD_INFO } from './build-info.ts'
+import { CanOpenError, type CanOpenErrorCode } from './can/can-source.ts'
 import type { EdgeConfig } from './config.ts'
 import { EdgeError } from './errors.ts'
 import { compactHeap, enableHeapCompaction } from './heap.ts'
+import { InProcessWorker } from './in-process-worker.ts'
 import { describeAddress } from './link/connection.ts'
 import { type LinkSecurity, PLAIN_LINK } from './link/security/link-security.ts'
 import type { Logger } from './logger.ts'
@@ -120,6 +122,8 @@ export interface Snapshot {
 }
 
 export type WorkerKind = 'poll' | 'write' | 'socketcand'
+/** a worker thread, or with --threads 1 the socket-write module in the main thread */
+type Supervised = Worker | InProcessWorker
 
 /** What each worker answers once it has started, and once it has stopped (or flushed). */
 const READY: Record<WorkerKind, string> = {
@@ -146,7 +150,7 @@ export class Supervisor {
   readonly #txRefusals: RefusalCounters
   #channels: ChannelInfo[] = []
   #poll: Worker | undefined
-  #write: Worker | undefined
+  #write: Worker | InProcessWorker | undefined
   #socketcand: Worker | undefined
   #writeStats: WriteStats | undefined
   #restarts: number[] = []
@@ -155,9 +159,9 @@ export class Supervisor {
   #started = false
   #statsTimer: NodeJS.Timeout | undefined
   #startedAt = performance.now()
-  readonly #exited = new WeakSet<Worker>()
+  readonly #exited = new WeakSet<Supervised>()
   /** why a worker was ended on purpose (an unknown message): its restart gives this reason */
-  readonly #endedFor = new WeakMap<Worker, string>()
+  readonly #endedFor = new WeakMap<Supervised, string>()
   #waiters = new Map<string, (value: unknown) => void>()
   /** called once when the supervisor gives up (fatal) */
   onFatal: (error: Error) => void = () => {}
@@ -194,9 +198,17 @@ export class Supervisor {
       'starting',
     )
     enableHeapCompaction()
+    if (this.config.threads === 1 && BUILD_INFO !== undefined) {
+      // its worker modules are bundles embedded as strings, each with its own copy of the
+      // code: they run as workers, not as modules of the main thread
+      throw new StartupError(
+        'worker',
+        '--threads 1 is not available in the single executable yet: use --threads 2 (the default), or run the edge with node from a build of the repository (node dist/main.js)',
+      )
+    }
     if (this.config.spoolDir !== null) await this.#checkSpool(this.config.spoolDir)
     if (this.#stopping) return
-    if (this.config.pollWorker) {
+    if (this.config.threads === 3) {
       const ready = this.#expect('poll-ready')
       this.#poll = this.#startPoll()
       const result = (await ready) as PollToSupervisor | Error | undefined
@@ -426,7 +438,7 @@ export class Supervisor {
     return worker
   }
 
-  #startWrite(): Worker {
+  #startWrite(): Worker | InProcessWorker {
     const c = this.config
     const data: WriteWorkerData = {
       servers: c.server,
@@ -447,13 +459,16 @@ export class Supervisor {
       reconnectMaxMs: 10_000,
       handshakeTimeoutMs: 10_000,
       heartbeatMs: 5000,
-      channelHost: c.pollWorker ? null : this.#channelHostData(),
+      channelHost: c.threads === 3 ? null : this.#channelHostData(),
     }
-    const worker = new Worker(WRITE_WORKER_URL, {
-      workerData: data,
-      name: 'canbridge-socket-write',
-      resourceLimits: WORKER_LIMITS,
-    })
+    const worker =
+      c.threads === 1
+        ? new InProcessWorker(WRITE_WORKER_URL, data)
+        : new Worker(WRITE_WORKER_URL, {
+            workerData: data,
+            name: 'canbridge-socket-write',
+            resourceLimits: WORKER_LIMITS,
+          })
     worker.on('message', (message: WriteToSupervisor) => {
       switch (message.type) {
         case 'log':
@@ -474,7 +489,7 @@ export class Supervisor {
     return worker
   }
 
-  #worker(kind: WorkerKind): Worker | undefined {
+  #worker(kind: WorkerKind): Supervised | undefined {
     return kind === 'poll' ? this.#poll : kind === 'write' ? this.#write : this.#socketcand
   }
 
@@ -547,7 +562,7 @@ export class Supervisor {
    * ignored. Logged as fatal with the message, and the worker is ended; it is restarted
    * (counted, bounded) with this as the reason, or fails the start if it was starting.
    */
-  #unknown(kind: WorkerKind, worker: Worker, message: unknown): void {
+  #unknown(kind: WorkerKind, worker: Supervised, message: unknown): void {
     let text: string
     try {
       text = JSON.stringify(message) ?? String(message)
@@ -561,11 +576,13 @@ export class Supervisor {
     void worker.terminate()
   }
 
-  #watch(kind: WorkerKind, worker: Worker): void {
+  #watch(kind: WorkerKind, worker: Supervised): void {
     let failure: Error | undefined
-    worker.on('error', (error) => {
+    worker.on('error', (error: Error) => {
       failure = error
-      this.log.error({ worker: kind, err: error }, 'worker crashed')
+      // an open error is said once, by the start that fails with it
+      if (!(error instanceof CanOpenError))
+        this.log.error({ worker: kind, err: error }, 'worker crashed')
     })
     worker.on('exit', (code) => {
       this.#exited.add(worker)
@@ -583,6 +600,12 @@ export class Supervisor {
         (failure ? `${failure.name}: ${failure.message}` : `exit code ${code}`)
       // A worker that fails before it is ready fails the start, not a restart loop.
       if (this.#waiters.has(READY[kind])) {
+        // --threads 1: the channels' open error itself, not a worker's copy of it
+        if (failure instanceof CanOpenError) {
+          const { channel, code, message } = failure
+          this.#settle(READY[kind], { type: 'open-failed', channel, code, message })
+          return
+        }
         // a spool that cannot be opened is the usual cause: say which setting to fix
         const spool = failure?.name === 'SpoolIoError' || failure?.name === 'SpoolCorruptError'
         this.#settle(
@@ -603,6 +626,11 @@ export class Supervisor {
   }
 
   #restart(kind: WorkerKind, reason: string): void {
+    if (this.#write instanceof InProcessWorker && kind === 'write') {
+      // a module runs once per process: the service manager restarts the whole edge
+      this.onFatal(new Error(`the sending side failed (--threads 1, no restart): ${reason}`))
+      return
+    }
     const now = performance.now()
     this.#restarts = this.#restarts.filter((t) => now - t < RESTART_WINDOW_MS)
     this.#restarts.push(now)

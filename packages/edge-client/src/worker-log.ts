@@ -1,7 +1,7 @@
 // Workers log through the supervisor's logger: one JSON line per event, one writer.
-import { parentPort } from 'node:worker_threads'
 import type { LogLevel } from './messages.ts'
+import { threadEnd } from './thread-end.ts'
 
 export function workerLog(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
-  parentPort?.postMessage({ type: 'log', level, msg, fields })
+  threadEnd()?.port.postMessage({ type: 'log', level, msg, fields })
 }

@@ -30,7 +30,7 @@ const messages = (e: EdgeProcess) => e.logs.map((l) => l.msg)
 
 describe('SIGTERM during startup', () => {
   it.each([
-    ['the poll worker starts (--poll-worker)', ['--poll-worker'], 'poll' as const, false],
+    ['the poll worker starts (--threads 3)', ['--threads', '3'], 'poll' as const, false],
     ['the socket-write worker opens the channels (default)', [], 'write' as const, true],
   ])('while %s: exits 0 at once', async (_, shape, slowWorker, mayConnect) => {
     const e = edge(
@@ -57,7 +57,7 @@ describe('SIGTERM during startup', () => {
     const channel = 'virtual:b?rate=2000'
     // three threads: the poll worker reads while the socket-write worker is held
     const first = edge(
-      ['--server', '127.0.0.1:1', '--channel', channel, '--spool-dir', spoolDir, '--poll-worker'],
+      ['--server', '127.0.0.1:1', '--channel', channel, '--spool-dir', spoolDir, '--threads', '3'],
       'write',
     )
     // the poll worker is reading already; the socket-write worker is held

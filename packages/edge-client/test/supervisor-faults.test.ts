@@ -50,13 +50,13 @@ function capture() {
   return { lines, log: createLogger('debug', stream) }
 }
 
-/** pollWorker: the three-thread shape (a poll worker); otherwise the socket-write worker reads */
-async function supervisor(channel: string, pollWorker = false) {
+/** threads 3: a poll worker reads the channels; 2: the socket-write worker does */
+async function supervisor(channel: string, threads = 2) {
   const server = new ScriptedServer({ heartbeatMs: 300 })
   const port = await server.listen(0)
   cleanups.push(() => server.close())
   const config = loadConfig(
-    { server: `127.0.0.1:${port}`, channels: [channel], statsIntervalMs: '200ms', pollWorker },
+    { server: `127.0.0.1:${port}`, channels: [channel], statsIntervalMs: '200ms', threads },
     {},
   )
   const { lines, log } = capture()
@@ -90,7 +90,7 @@ describe('supervisor: unknown messages and stops while starting', () => {
         server,
         supervisor: s,
         lines,
-      } = await supervisor('virtual:u?rate=2000', kind === 'poll')
+      } = await supervisor('virtual:u?rate=2000', kind === 'poll' ? 3 : 2)
       await s.start()
       await server.waitFor(() => server.state.count(0) > 200, 10_000, '200 frames')
       const before = workers.created.length
@@ -125,7 +125,10 @@ describe('supervisor: unknown messages and stops while starting', () => {
   ] as const)(
     'an unknown message from the %s worker while it starts fails the start, naming it',
     async (kind, name) => {
-      const { supervisor: s, lines } = await supervisor('virtual:s?rate=100', kind === 'poll')
+      const { supervisor: s, lines } = await supervisor(
+        'virtual:s?rate=100',
+        kind === 'poll' ? 3 : 2,
+      )
       workers.onCreate = (created, w) => {
         if (created === name) queueMicrotask(() => w.emit('message', { type: 'surprise' }))
       }
@@ -147,8 +150,8 @@ describe('supervisor: unknown messages and stops while starting', () => {
     },
   )
 
-  it('stop() while the poll worker is starting ends it and starts nothing more (--poll-worker)', async () => {
-    const { server, supervisor: s, lines } = await supervisor('virtual:t?rate=1000', true)
+  it('stop() while the poll worker is starting ends it and starts nothing more (--threads 3)', async () => {
+    const { server, supervisor: s, lines } = await supervisor('virtual:t?rate=1000', 3)
     const started = s.start()
     const stopped = s.stop('SIGTERM')
     await Promise.all([started, stopped])

@@ -43,13 +43,13 @@ async function running(channel: string, extra: Record<string, unknown> = {}) {
 }
 
 describe('supervisor', () => {
-  it('restarts a crashed worker with a logged reason and a counter, losing no frame (--poll-worker)', async () => {
+  it('restarts a crashed worker with a logged reason and a counter, losing no frame (--threads 3)', async () => {
     const spoolDir = mkdtempSync(join(tmpdir(), 'canbridge-supervisor-'))
     cleanups.push(() => rmSync(spoolDir, { recursive: true, force: true }))
     // with a spool: the restarted write worker opens it again
     const { server, supervisor, lines } = await running('virtual:w?rate=5000&count=15000', {
       spoolDir,
-      pollWorker: true,
+      threads: 3,
     })
     await server.waitFor(() => server.state.count(0) > 2000, 10_000, '2,000 frames')
     await supervisor.terminateWorker('write')

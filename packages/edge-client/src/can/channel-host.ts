@@ -1,7 +1,7 @@
 // The CAN side of the edge: owns the channels, writes received frames into the rings (one per
 // channel), and runs the reverse path: transmit requests, periodic tasks, filters, bus state.
 // It runs in the socket-write worker (the default: one thread fewer, no hand-off per read) or
-// in a poll worker of its own (--poll-worker); it talks to the sending side only through
+// in a poll worker of its own (--threads 3); it talks to the sending side only through
 // toWrite() and onWriteMessage(), so the two shapes run the same code.
 import type { BusStateName, TransmitError, TxFrame } from '@canbridge/protocol'
 // the frame helpers alone: a poll worker never encodes control messages (memory, see README)
