@@ -150,7 +150,7 @@ export class Supervisor {
   readonly #txRefusals: RefusalCounters
   #channels: ChannelInfo[] = []
   #poll: Worker | undefined
-  #write: Worker | InProcessWorker | undefined
+  #write: Supervised | undefined
   #socketcand: Worker | undefined
   #writeStats: WriteStats | undefined
   #restarts: number[] = []
@@ -438,7 +438,7 @@ export class Supervisor {
     return worker
   }
 
-  #startWrite(): Worker | InProcessWorker {
+  #startWrite(): Supervised {
     const c = this.config
     const data: WriteWorkerData = {
       servers: c.server,
