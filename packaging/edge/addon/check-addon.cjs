@@ -112,13 +112,14 @@ function check(file) {
     {
       batch: true,
       batchWait: true,
+      batchHold: true,
       drops: true,
       fdFlags: true,
       recvOwnMsgs: true,
       rcvbuf: true,
       sendErrno: true,
       timestampNs: true,
-      version: 2,
+      version: 3,
     },
   )
   assert.ok(Object.isFrozen(addon.features), 'features must be frozen')
@@ -127,6 +128,8 @@ function check(file) {
   for (const method of [
     'startBatch',
     'setBatchWait',
+    'readBatch',
+    'resumeBatch',
     'readDrops',
     'setRecvOwnMsgs',
     'setReceiveBuffer',

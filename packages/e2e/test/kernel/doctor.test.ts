@@ -69,7 +69,7 @@ describe.skipIf(!inKernel)('doctor on vcan (kernel tests)', () => {
         : /^OK +addon +socketcan loaded from \/\S+\/can\.node$/m,
     )
     // the addon pnpm built (or the executable embeds) carries the patch: kernel drops counted
-    expect(out).toMatch(/^OK +binding +patched socketcan binding in use: \(features version 2\)/m)
+    expect(out).toMatch(/^OK +binding +patched socketcan binding in use: \(features version 3\)/m)
     expect(out).toMatch(/^doctor: 0 FAIL, \d+ WARN, \d+ OK: the edge can run here/m)
     expect(seen).toEqual(['harness.doctor'])
   })

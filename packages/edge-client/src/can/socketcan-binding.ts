@@ -31,12 +31,15 @@ export interface NativeRawChannel {
   setRxFilters(filters: { id: number; mask: number; invert: boolean }[]): void
   setErrorFilters(mask: number): void
   // added by the patch (absent on an unpatched addon)
-  startBatch?(records: Uint8Array, onBatch: (count: number) => void): void
+  startBatch?(records: Uint8Array, onBatch: (count: number) => boolean | undefined): void
   readDrops?(): number
   setRecvOwnMsgs?(on: boolean): void
   setReceiveBuffer?(bytes: number, force: boolean): number
   // features version 2
   setBatchWait?(microseconds: number): void
+  // features version 3: onBatch returning true holds the reader thread
+  readBatch?(): number
+  resumeBatch?(): void
 }
 
 /** What the patched addon says it adds (`features`). */
@@ -49,6 +52,7 @@ export interface BindingFeatures {
   sendErrno?: boolean
   timestampNs?: boolean
   batchWait?: boolean
+  batchHold?: boolean
   version?: number
 }
 
@@ -111,6 +115,9 @@ export interface BindingSupport {
   layout: BatchRecordLayout | undefined
   /** setBatchWait() is there (features version 2): a steady bus is read many frames per wake-up */
   batchWait: boolean
+  /** readBatch()/resumeBatch() are there (features version 3): the edge reads a steady bus on
+   *  its own timer, with no wake-up of the binding's reader thread per batch */
+  batchHold: boolean
 }
 
 /** Says whether `module` is the patched addon this edge needs, and if not, what it lacks. */
@@ -122,6 +129,7 @@ export function bindingSupport(module: NativeModule): BindingSupport {
       missing: ['features'],
       layout: undefined,
       batchWait: false,
+      batchHold: false,
       description:
         'socketcan addon WITHOUT the canbridge patch (no .features: an unpatched or hand-copied can.node): frames the kernel drops are not counted, FD flags of short frames are lost, echoes are made by the edge',
     }
@@ -144,15 +152,26 @@ export function bindingSupport(module: NativeModule): BindingSupport {
       missing,
       layout: undefined,
       batchWait: false,
+      batchHold: false,
       description: `socketcan addon with an older or different canbridge patch (features version ${version}; missing: ${missing.join(', ')}): frames the kernel drops are not counted`,
     }
   }
   const batchWait = features.batchWait === true && typeof prototype['setBatchWait'] === 'function'
+  const batchHold =
+    features.batchHold === true &&
+    typeof prototype['readBatch'] === 'function' &&
+    typeof prototype['resumeBatch'] === 'function'
+  const pacing = batchHold
+    ? ' (read on a timer on a steady bus)'
+    : batchWait
+      ? ' (paced on a steady bus)'
+      : ''
   return {
     patched: true,
     missing,
     layout,
     batchWait,
-    description: `socketcan addon with the canbridge patch (features version ${version}): batch reads${batchWait ? ' (paced on a steady bus)' : ''}, kernel drop counter, FD/BRS/ESI flags, kernel echo, SO_RCVBUF, send errno`,
+    batchHold,
+    description: `socketcan addon with the canbridge patch (features version ${version}): batch reads${pacing}, kernel drop counter, FD/BRS/ESI flags, kernel echo, SO_RCVBUF, send errno`,
   }
 }

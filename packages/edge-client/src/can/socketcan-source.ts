@@ -128,6 +128,10 @@ export class SocketCanSource implements CanSource {
   #layout: BatchRecordLayout | undefined
   readonly #drops = new KernelDropCounter()
   #pacer: ReadPacer | undefined
+  /** features version 3: on a steady bus the edge reads on its own timer, the reader thread held */
+  #hold = false
+  #holdTimer: NodeJS.Timeout | undefined
+  #holdMs = 0
   #interfaceLoss: InterfaceLossCounter | undefined
   #idleCheck: NodeJS.Timeout | undefined
   /** a batch arrived since the last idle check */
@@ -290,6 +294,8 @@ export class SocketCanSource implements CanSource {
             this.#receiveBuffer?.actual ?? DEFAULT_RECEIVE_BUFFER,
           )
         : undefined
+    this.#hold = this.#pacer !== undefined && this.#support?.batchHold === true
+    this.#stopHoldTimer()
     channel.startBatch!(this.#records, this.#onBatch)
   }
 
@@ -298,6 +304,7 @@ export class SocketCanSource implements CanSource {
     this.#closed = true
     if (this.#monitor) clearInterval(this.#monitor)
     if (this.#idleCheck) clearInterval(this.#idleCheck)
+    this.#stopHoldTimer()
     this.#flush()
     const channel = this.#channel
     this.#channel = undefined
@@ -384,8 +391,52 @@ export class SocketCanSource implements CanSource {
     }
   }
 
+  /** Batch mode: the binding's reader thread read `count` records. True: hold that thread. */
+  #onBatch = (count: number): boolean => {
+    this.#takeRecords(count)
+    return this.#pace(count)
+  }
+
+  /** Hold mode: the next read of a steady bus, on this thread, with no hand-off. */
+  #readHeld = (): void => {
+    const channel = this.#channel
+    if (channel === undefined) return
+    const count = channel.readBatch!()
+    this.#takeRecords(count)
+    // an empty queue: the reader thread polls again, and reads the next frame as it arrives
+    if (!this.#pace(count)) channel.resumeBatch!()
+  }
+
+  /**
+   * After a read: the reader thread's wait before it polls again; in hold mode, true when the
+   * next read is this source's own, on a timer of that wait (one wake-up of one thread per
+   * batch instead of two, and no thread hand-off).
+   */
+  #pace(count: number): boolean {
+    const pacer = this.#pacer
+    if (pacer === undefined) return false
+    const wait = pacer.afterBatch(count)
+    if (wait !== undefined) this.#channel?.setBatchWait?.(wait)
+    if (!this.#hold || count === 0 || pacer.waitUs === 0) return false
+    // not shorter than the reader thread's own wait, which it has then ended when resumed
+    const ms = Math.ceil(pacer.waitUs / 1000)
+    if (this.#holdTimer === undefined || ms !== this.#holdMs) {
+      this.#stopHoldTimer()
+      this.#holdMs = ms
+      this.#holdTimer = setTimeout(this.#readHeld, ms)
+      this.#holdTimer.unref()
+    } else this.#holdTimer.refresh()
+    return true
+  }
+
+  #stopHoldTimer(): void {
+    if (this.#holdTimer !== undefined) clearTimeout(this.#holdTimer)
+    this.#holdTimer = undefined
+  }
+
   /** Batch mode: `count` records from the binding, handed over as they are. */
-  #onBatch = (count: number): void => {
+  #takeRecords(count: number): void {
+    if (count === 0) return
     this.#busy = true
     this.#idleChecked = false
     const records = this.#records!
@@ -432,10 +483,6 @@ export class SocketCanSource implements CanSource {
     if (batch.count > 0) this.#events?.onFrames(batch)
     batch.count = 0
     if (carried > 0) this.#events?.onKernelDrops?.(carried)
-    if (this.#pacer !== undefined) {
-      const wait = this.#pacer.afterBatch(count)
-      if (wait !== undefined) this.#channel?.setBatchWait?.(wait)
-    }
   }
 
   /**
@@ -492,6 +539,7 @@ export class SocketCanSource implements CanSource {
   }
 
   #onStopped = (): void => {
+    this.#stopHoldTimer()
     this.#flush()
     this.#channel = undefined
     if (this.#closed) return

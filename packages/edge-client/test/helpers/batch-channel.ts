@@ -35,7 +35,9 @@ export interface PatchedRawChannel {
   addListener(event: 'onStopped', callback: () => void): void
   start(): void
   stop(): void
-  startBatch(records: Uint8Array, onBatch: (count: number) => void): void
+  startBatch(records: Uint8Array, onBatch: (count: number) => boolean | undefined): void
+  readBatch(): number
+  resumeBatch(): void
   readDrops(): number
   setRecvOwnMsgs(on: boolean): void
   setReceiveBuffer(bytes: number, force: boolean): number
@@ -119,12 +121,27 @@ export class BatchReader {
     this.#records = new Uint8Array(new SharedArrayBuffer(capacity * RECORD.BYTES))
   }
 
+  /** what onBatch returns: true holds the reader thread (then read with readBatch()) */
+  hold = false
+
   start(): this {
     this.channel.startBatch(this.#records, (count) => {
       this.batches.push(count)
-      for (let i = 0; i < count; i++) this.frames.push(decodeRecord(this.#records, i))
+      this.#keep(count)
+      return this.hold
     })
     return this
+  }
+
+  /** readBatch(): what is queued now, kept like a batch; returns the count. */
+  readBatch(): number {
+    const count = this.channel.readBatch()
+    this.#keep(count)
+    return count
+  }
+
+  #keep(count: number): void {
+    for (let i = 0; i < count; i++) this.frames.push(decodeRecord(this.#records, i))
   }
 
   stop(): void {

@@ -123,6 +123,48 @@ describe.skipIf(!inKernel)('patched socketcan binding on vcan (kernel tests)', (
     expect(channel.readDrops()).toBe(0)
   })
 
+  it("batch hold: onBatch returning true holds the reader thread, readBatch() reads on the caller's schedule, resumeBatch() hands the next frame over", async () => {
+    const channel = openChannel('vcan0')
+    const reader = started(new BatchReader(channel))
+    reader.hold = true
+    const sent = 40
+    const gen = spawn('cangen', [
+      'vcan0',
+      '-n',
+      String(sent),
+      '-g',
+      '5',
+      '-I',
+      '123',
+      '-L',
+      '8',
+      '-D',
+      'i',
+    ])
+    const generated = once(gen, 'exit')
+    await until(() => reader.batches.length === 1, 'the first hand-over')
+    // held: the reader thread hands nothing more over while frames keep coming for 200 ms
+    const reads: number[] = []
+    await until(() => {
+      reads.push(reader.readBatch())
+      return reader.frames.length >= sent
+    }, 'every frame, by readBatch()')
+    await generated
+    expect(reader.batches.length).toBe(1)
+    expect(reader.frames.map(counterOf)).toEqual(range(0, sent))
+    expect(reads.filter((count) => count > 0).length).toBeGreaterThan(1)
+    expect(reader.readBatch()).toBe(0)
+
+    // resumed: the reader thread polls again and hands the next frame over as it arrives
+    reader.hold = false
+    channel.resumeBatch()
+    sh('cansend', 'vcan0', `123#${counterPayload(sent).toString('hex')}`)
+    await until(() => reader.batches.length === 2, 'the hand-over after resumeBatch()')
+    expect(reader.batches[1]).toBe(1)
+    expect(counterOf(reader.frames[sent]!)).toBe(sent)
+    expect(channel.readDrops()).toBe(0)
+  })
+
   it('puts every drop at its place in the sequence, burst after burst', async () => {
     const reader = started(new BatchReader(openChannel('vcan0')))
     tinyQueue(reader.channel)
@@ -276,7 +318,10 @@ describe.skipIf(!inKernel)('patched socketcan binding on vcan (kernel tests)', (
     channel.addListener('onStopped', () => stopped++)
     const buffer = new ArrayBuffer(4 * RECORD.BYTES)
     let batches = 0
-    channel.startBatch(new Uint8Array(buffer), () => batches++)
+    channel.startBatch(new Uint8Array(buffer), () => {
+      batches++
+      return false
+    })
     structuredClone(buffer, { transfer: [buffer] })
     sh('cansend', 'vcan0', '123#01')
     await until(() => stopped === 1, 'onStopped')
