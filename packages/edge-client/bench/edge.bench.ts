@@ -26,7 +26,8 @@
 //
 // BENCH_FRAMES, BENCH_RATE: part 1's frames and rate; BENCH_VCAN=0 skips part 2;
 // BENCH_VCAN_RATES (e.g. 1000,4000,max), BENCH_VCAN_TRIALS, BENCH_VCAN_SECONDS tune it;
-// BENCH_DROP_ROUNDS: rounds of 200 frames in the drop run (default 5);
+// BENCH_DROP_ROUNDS: rounds of 200 frames in the drop run (default 5); BENCH_EDGE_BIN: part 1
+// runs this executable (the single executable) instead of node with dist/main.js;
 // BENCH_VCAN_CPU: the host CPU the harness is pinned to (default the last one; `none`);
 // VCAN_BENCH_THREADS=1: the edge's CPU per frame by thread, under each row;
 // BENCH_THREADS=1|3: measure that shape (--threads) throughout (default 2, the edge's);
@@ -54,6 +55,8 @@ const SHAPE_ARGS = [
 ]
 const dist = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 const main = existsSync(dist) ? dist : fileURLToPath(new URL('../src/main.ts', import.meta.url))
+/** part 1 runs this executable (e.g. the single executable) instead of node with dist/main.js */
+const EDGE_BIN = process.env['BENCH_EDGE_BIN']
 
 interface Stats {
   msg: string
@@ -80,9 +83,9 @@ const server = await countingServer({
 const port = server.port
 
 const edge = spawn(
-  process.execPath,
+  EDGE_BIN ?? process.execPath,
   [
-    main,
+    ...(EDGE_BIN ? [] : [main]),
     '--server',
     `127.0.0.1:${port}`,
     '--channel',

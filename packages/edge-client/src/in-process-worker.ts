@@ -9,17 +9,22 @@ export class InProcessWorker extends EventEmitter {
   readonly #port
   readonly #other
 
-  constructor(url: URL, data: unknown) {
+  /**
+   * @param load imports the module, by a literal path: a bundler then bundles it (the single
+   *   executable's main script holds it; its workers are separate bundles)
+   */
+  constructor(load: () => Promise<unknown>, data: unknown) {
     super()
     const { port1, port2 } = new MessageChannel()
     this.#port = port1
     this.#other = port2
     port1.on('message', (message: unknown) => this.emit('message', message))
-    handOver(port2, data)
-    import(url.href).catch((error: unknown) => {
+    const fail = (error: unknown): void => {
       this.emit('error', error)
       this.emit('exit', 1)
-    })
+    }
+    handOver(port2, data, fail)
+    load().catch(fail)
   }
 
   postMessage(value: unknown, transferList?: readonly TransferListItem[]): void {

@@ -268,22 +268,27 @@ parent.on('message', (message: SupervisorToWrite) => {
 })
 
 channelsOpen = openChannels()
-await channelsOpen
-// startup garbage goes before the first connection (README: memory)
-compactHeap()
-post(host ? { type: 'ready', channels: settings.channels } : { type: 'ready' })
-workerLog('info', 'connecting', {
-  server: uplink.reconnector.describe(),
-  ...(settings.servers.length > 1
-    ? { servers: settings.servers.map(describeAddress), failover: 'in this order' }
-    : {}),
-  protocol: PROTOCOL_VERSION,
-})
-setInterval(reportStats, settings.statsIntervalMs).unref()
-uplink.connect()
-if (host) {
-  pumpNow = () => uplink.pump()
-  toPoll({ type: 'link', connected: uplink.connected, ownMessages: uplink.ownMessages })
-} else {
-  void watchDoorbell()
+// not a top-level await: with --threads 1 the single executable's CommonJS main script holds
+// this module, and CommonJS has none
+channelsOpen.then(connect).catch(end.fail)
+
+function connect(): void {
+  // startup garbage goes before the first connection (README: memory)
+  compactHeap()
+  post(host ? { type: 'ready', channels: settings.channels } : { type: 'ready' })
+  workerLog('info', 'connecting', {
+    server: uplink.reconnector.describe(),
+    ...(settings.servers.length > 1
+      ? { servers: settings.servers.map(describeAddress), failover: 'in this order' }
+      : {}),
+    protocol: PROTOCOL_VERSION,
+  })
+  setInterval(reportStats, settings.statsIntervalMs).unref()
+  uplink.connect()
+  if (host) {
+    pumpNow = () => uplink.pump()
+    toPoll({ type: 'link', connected: uplink.connected, ownMessages: uplink.ownMessages })
+  } else {
+    void watchDoorbell()
+  }
 }

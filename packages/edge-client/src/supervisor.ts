@@ -6,7 +6,6 @@
 
 import { randomUUID } from 'node:crypto'
 import { MessageChannel, Worker } from 'node:worker_threads'
-import { BUILD_INFO } from './build-info.ts'
 import { CanOpenError, type CanOpenErrorCode } from './can/can-source.ts'
 import type { EdgeConfig } from './config.ts'
 import { EdgeError } from './errors.ts'
@@ -198,14 +197,6 @@ export class Supervisor {
       'starting',
     )
     enableHeapCompaction()
-    if (this.config.threads === 1 && BUILD_INFO !== undefined) {
-      // its worker modules are bundles embedded as strings, each with its own copy of the
-      // code: they run as workers, not as modules of the main thread
-      throw new StartupError(
-        'worker',
-        '--threads 1 is not available in the single executable yet: use --threads 2 (the default), or run the edge with node from a build of the repository (node dist/main.js)',
-      )
-    }
     if (this.config.spoolDir !== null) await this.#checkSpool(this.config.spoolDir)
     if (this.#stopping) return
     if (this.config.threads === 3) {
@@ -463,7 +454,7 @@ export class Supervisor {
     }
     const worker =
       c.threads === 1
-        ? new InProcessWorker(WRITE_WORKER_URL, data)
+        ? new InProcessWorker(() => import('./socket-write.worker.ts'), data)
         : new Worker(WRITE_WORKER_URL, {
             workerData: data,
             name: 'canbridge-socket-write',

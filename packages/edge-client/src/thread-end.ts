@@ -9,17 +9,28 @@ export interface ThreadEnd {
   data: unknown
   /** true: the module runs in the main thread, which it must never end */
   inProcess: boolean
+  /** a failure after the module was evaluated: the worker's error, or the in-process one's */
+  fail: (error: unknown) => void
 }
 
 let handedOver: ThreadEnd | undefined
 
 /** The supervisor, before importing a worker module into its own thread. */
-export function handOver(port: MessagePort, data: unknown): void {
-  handedOver = { port, data, inProcess: true }
+export function handOver(port: MessagePort, data: unknown, fail: (error: unknown) => void): void {
+  handedOver = { port, data, inProcess: true, fail }
 }
 
 /** This module's end: the one handed over, else the worker's (undefined in a plain main thread). */
 export function threadEnd(): ThreadEnd | undefined {
   if (handedOver) return handedOver
-  return parentPort ? { port: parentPort, data: workerData, inProcess: false } : undefined
+  return parentPort
+    ? { port: parentPort, data: workerData, inProcess: false, fail: failWorker }
+    : undefined
+}
+
+/** Ends the worker with `error`, as an uncaught exception would ('error' in the supervisor). */
+function failWorker(error: unknown): void {
+  setImmediate(() => {
+    throw error
+  })
 }

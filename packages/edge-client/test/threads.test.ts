@@ -2,10 +2,7 @@
 // one thread (everything in the main thread) that it streams, stops and fails to start as the
 // others do.
 import { readdirSync, readFileSync } from 'node:fs'
-import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { BuildInfo } from '../src/build-info.ts'
-import { loadConfig } from '../src/config.ts'
-import { createLogger } from '../src/logger.ts'
+import { afterEach, describe, expect, it } from 'vitest'
 import { EdgeProcess, startEdge } from '../src/testing/edge-process.ts'
 import { frameNumber, ScriptedServer } from './helpers/scripted-server.ts'
 
@@ -77,22 +74,6 @@ describe('--threads', () => {
     expect(await edge.exited()).toBe(1)
     expect(edge.stderr).toMatch(/^canbridge-edge: .*nosuchcan9/m)
     expect(edge.logs.filter((l) => l.msg === 'worker crashed')).toEqual([])
-  })
-
-  it('--threads 1 in the single executable: refused at start, saying what to use', async () => {
-    const build = { version: '9.9.9', target: 'linux-x64' } as BuildInfo
-    vi.doMock('../src/build-info.ts', () => ({ BUILD_INFO: build }))
-    const { Supervisor, StartupError } = await import('../src/supervisor.ts')
-    const config = loadConfig({ server: '127.0.0.1:1', channels: ['virtual:x'], threads: 1 }, {})
-    const error = await new Supervisor(config, createLogger('silent')).start().then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-    vi.doUnmock('../src/build-info.ts')
-    expect(error).toBeInstanceOf(StartupError)
-    expect((error as Error).message).toMatch(
-      /^--threads 1 is not available in the single executable yet: use --threads 2/,
-    )
   })
 
   it('refuses a shape that does not exist', async () => {

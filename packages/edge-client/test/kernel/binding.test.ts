@@ -49,6 +49,24 @@ async function until(condition: () => boolean, what: string, timeoutMs = 30_000)
 const range = (from: number, to: number): number[] =>
   Array.from({ length: to - from }, (_, i) => from + i)
 
+/** cangen: `frames` frames of id 123, a counter payload, one every 5 ms (spawned: a synchronous
+ *  child would hold this event loop and batch everything anyway) */
+function steadyBus(frames: number): ReturnType<typeof spawn> {
+  return spawn('cangen', [
+    'vcan0',
+    '-n',
+    String(frames),
+    '-g',
+    '5',
+    '-I',
+    '123',
+    '-L',
+    '8',
+    '-D',
+    'i',
+  ])
+}
+
 /** The smallest receive queue the kernel allows: on vcan it holds a handful of frames. */
 function tinyQueue(channel: ReturnType<typeof openChannel>): void {
   expect(channel.setReceiveBuffer(1, false)).toBeGreaterThan(0)
@@ -98,21 +116,7 @@ describe.skipIf(!inKernel)('patched socketcan binding on vcan (kernel tests)', (
     channel.setBatchWait(50_000)
     const sent = 60
     // a frame every 5 ms: read at once, that is 60 wake-ups; with a 50 ms wait about 6
-    // (spawned: a synchronous child would hold this event loop and batch everything anyway)
-    const gen = spawn('cangen', [
-      'vcan0',
-      '-n',
-      String(sent),
-      '-g',
-      '5',
-      '-I',
-      '123',
-      '-L',
-      '8',
-      '-D',
-      'i',
-    ])
-    await once(gen, 'exit')
+    await once(steadyBus(sent), 'exit')
     await until(() => reader.frames.length === sent, 'every frame')
     expect(reader.frames.map(counterOf)).toEqual(range(0, sent))
     expect(reader.batches.length).toBeLessThanOrEqual(sent / 3)
@@ -128,20 +132,7 @@ describe.skipIf(!inKernel)('patched socketcan binding on vcan (kernel tests)', (
     const reader = started(new BatchReader(channel))
     reader.hold = true
     const sent = 40
-    const gen = spawn('cangen', [
-      'vcan0',
-      '-n',
-      String(sent),
-      '-g',
-      '5',
-      '-I',
-      '123',
-      '-L',
-      '8',
-      '-D',
-      'i',
-    ])
-    const generated = once(gen, 'exit')
+    const generated = once(steadyBus(sent), 'exit')
     await until(() => reader.batches.length === 1, 'the first hand-over')
     // held: the reader thread hands nothing more over while frames keep coming for 200 ms
     const reads: number[] = []

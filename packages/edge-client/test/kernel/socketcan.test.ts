@@ -6,7 +6,7 @@ import { once } from 'node:events'
 import { FRAME_FLAG, type TransmitResult } from '@canbridge/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { canReceivers, settled, waitForNewReceiver } from '../../src/testing/can-receivers.ts'
-import { DIST_MAIN, EdgeProcess, startEdge } from '../../src/testing/edge-process.ts'
+import { DIST_MAIN, type EdgeProcess, startEdge } from '../../src/testing/edge-process.ts'
 import { type ReceivedFrame, ScriptedServer, ServerState } from '../helpers/scripted-server.ts'
 
 const inKernel = process.env['CANBRIDGE_KERNEL'] !== undefined
@@ -186,15 +186,6 @@ describe.skipIf(!inKernel)('socketcan backend on vcan (kernel tests)', () => {
   ])(
     'delivers cangen traffic exactly as candump sees it: ids, flags, data, kernel timestamps to the µs%s',
     async (_, shape) => {
-      if (shape.includes('1') && process.env['CANBRIDGE_EDGE_BIN'] !== undefined) {
-        // the single executable refuses one thread (README: threads): at start, exit 1
-        const args = ['--server', '127.0.0.1:1', '--channel', 'vcan0', ...shape]
-        const e = new EdgeProcess(args, {}, DIST_MAIN)
-        cleanups.push(() => e.stop('SIGKILL'))
-        expect(await e.exited()).toBe(1)
-        expect(e.stderr).toMatch(/--threads 1 is not available in the single executable/)
-        return
-      }
       const { s } = await setup(['vcan0', 'vcan1'], {}, shape)
       const dump0 = new CanDump('vcan0')
       const dump1 = new CanDump('vcan1')
