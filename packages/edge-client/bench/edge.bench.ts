@@ -9,11 +9,11 @@
 //    rates on vcan0 while the built edge and candump read it at the same time
 //    (bench/vcan-rates.ts), once with the kernel's default socket buffers and once with the
 //    ones the packaging installs (net.core.rmem_default = rmem_max = 4 MiB); the highest
-//    rate each reader keeps up with, and the losses of each at every rate. Then the kernel
-//    test's deterministic drop run (bench/kernel-drops.ts): the edge with a 4 KiB receive
-//    buffer, stopped while cangen sends rounds of numbered frames, resumed. And the other
-//    shape, for the comparison: the edge with --threads 3 (a poll worker) at 1,000 and
-//    5,000 frames/s, default buffers.
+//    rate each reader keeps up with, and the losses of each at every rate. Then the CPU runs:
+//    1,000 and 5,000 frames/s, default buffers, 5 trials of 5 s, in the shape measured and,
+//    for the comparison, with --threads 3 (a poll worker). Then the kernel test's
+//    deterministic drop run (bench/kernel-drops.ts): the edge with a 4 KiB receive buffer,
+//    stopped while cangen sends rounds of numbered frames, resumed.
 // The last line is JSON: { virtualFps, cpuMsPer1k, rssMb, rssFloorMb (the runtime's floor in
 // the edge's shape), rssOverFloorMb (rssMb − rssFloorMb), cpuPerFrameVsCandump (at 5,000
 // frames/s), cpuPerFrameVsCandump1k, cpuPerFrameVsCandumpMax (the edge's CPU per frame over
@@ -29,6 +29,8 @@
 // BENCH_DROP_ROUNDS: rounds of 200 frames in the drop run (default 5); BENCH_EDGE_BIN: part 1
 // runs this executable (the single executable) instead of node with dist/main.js;
 // BENCH_VCAN_CPU: the host CPU the harness is pinned to (default the last one; `none`);
+// BENCH_CPU_TRIALS, BENCH_CPU_SECONDS: the CPU runs at 1,000 and 5,000 frames/s, each shape
+// (default 5 trials of 5 s);
 // VCAN_BENCH_THREADS=1: the edge's CPU per frame by thread, under each row;
 // BENCH_THREADS=1|3: measure that shape (--threads) throughout (default 2, the edge's);
 // BENCH_RING_BYTES: the edge's --ring-bytes (default its own, 8M).
@@ -271,12 +273,18 @@ function cpuRatio(summary: VcanSummary | undefined, rate: number | 'maxLossless'
     const best = summary.steps.find((s) => lossless(s) && s.achievedFps === Math.max(...rates))
     target = best?.requested
   }
-  const ratios = summary.steps
-    .filter((s) => s.requested === target && s.candumpCpuUsPerFrame > 0)
-    .map((s) => s.edge.cpuUsPerFrame / s.candumpCpuUsPerFrame)
-    .sort((a, b) => a - b)
+  const ratios = cpuRatios(summary, target)
   if (ratios.length === 0) return null
-  return Number(ratios[Math.floor(ratios.length / 2)]!.toFixed(2))
+  return ratios[Math.floor(ratios.length / 2)]!
+}
+
+/** Each trial's edge CPU per frame over candump's at `rate`, lowest first. */
+function cpuRatios(summary: VcanSummary | undefined, rate: number | 'max' | undefined): number[] {
+  if (summary === undefined) return []
+  return summary.steps
+    .filter((s) => s.requested === rate && s.candumpCpuUsPerFrame > 0)
+    .map((s) => Number((s.edge.cpuUsPerFrame / s.candumpCpuUsPerFrame).toFixed(2)))
+    .sort((a, b) => a - b)
 }
 
 const VCAN_CONFIGS = [
@@ -337,6 +345,7 @@ function vcanRun(
   sysctl: string[],
   edgeArgs: string[],
   rates = process.env['BENCH_VCAN_RATES'],
+  timing: { trials?: string; seconds?: string } = {},
 ): Promise<VcanSummary | string> {
   const harnessArgs = sysctl.flatMap((s) => ['--sysctl', s])
   if (process.env['VCAN_BENCH_THREADS']) harnessArgs.push('--env', 'VCAN_BENCH_THREADS')
@@ -345,8 +354,10 @@ function vcanRun(
   if (edgeArgs.length > 0) guestArgs.push(`--edge-args=${edgeArgs.join(' ')}`)
   const env = process.env
   if (rates) guestArgs.push('--rates', rates)
-  if (env['BENCH_VCAN_TRIALS']) guestArgs.push('--trials', env['BENCH_VCAN_TRIALS'])
-  if (env['BENCH_VCAN_SECONDS']) guestArgs.push('--seconds', env['BENCH_VCAN_SECONDS'])
+  const trials = timing.trials ?? env['BENCH_VCAN_TRIALS']
+  const seconds = timing.seconds ?? env['BENCH_VCAN_SECONDS']
+  if (trials) guestArgs.push('--trials', trials)
+  if (seconds) guestArgs.push('--seconds', seconds)
   return harnessRun<VcanSummary>(
     `vcan, ${label} socket buffers${sysctl.length ? ` (${sysctl.join(' ')})` : ''}`,
     './vcan-rates.ts',
@@ -368,18 +379,29 @@ interface KernelDropSummary {
   unaccountedRounds: number[]
 }
 
+/** the CPU runs: rates, and trials of seconds each (BENCH_CPU_TRIALS, BENCH_CPU_SECONDS) */
+const CPU_RATES = '1000,5000'
+const CPU_TIMING = {
+  trials: process.env['BENCH_CPU_TRIALS'] ?? '5',
+  seconds: process.env['BENCH_CPU_SECONDS'] ?? '5',
+}
+
 const vcan: Record<string, VcanSummary | string> = {}
 let kernelDrops: KernelDropSummary | string | undefined
 if (process.env['BENCH_VCAN'] !== '0') {
   for (const config of VCAN_CONFIGS)
     vcan[config.label] = await vcanRun(config.label, config.sysctl, SHAPE_ARGS)
+  // CPU per frame against candump at ordinary rates: more and longer trials than the sweep's
+  // (a UML guest's tick accounting varies by a third from trial to trial), each shape
+  vcan['cpu'] = await vcanRun('cpu', [], SHAPE_ARGS, CPU_RATES, CPU_TIMING)
   // the other shape, where the two differ: the cost of a wake-up at ordinary rates
   if (THREADS !== 3)
-    vcan['default, --threads 3'] = await vcanRun(
-      'default, --threads 3',
+    vcan['cpu, --threads 3'] = await vcanRun(
+      'cpu, --threads 3',
       [],
       ['--threads', '3'],
-      '1000,5000',
+      CPU_RATES,
+      CPU_TIMING,
     )
   const rounds = process.env['BENCH_DROP_ROUNDS']
   kernelDrops = await harnessRun<KernelDropSummary>(
@@ -415,12 +437,16 @@ if (dropRun) {
 }
 // at the kernel's default buffers: the setting a user who changed nothing has
 const atDefaults = typeof vcan['default'] === 'object' ? vcan['default'] : picked
-const otherShape = vcan['default, --threads 3']
+const cpuShape = vcan['cpu']
+const cpuRun = typeof cpuShape === 'object' ? cpuShape : undefined
+const otherShape = vcan['cpu, --threads 3']
 const threads3Run = typeof otherShape === 'object' ? otherShape : undefined
 const result = {
   ...host,
-  cpuPerFrameVsCandump: cpuRatio(atDefaults, 5000),
-  cpuPerFrameVsCandump1k: cpuRatio(atDefaults, 1000),
+  cpuPerFrameVsCandump: cpuRatio(cpuRun, 5000),
+  cpuPerFrameVsCandump1k: cpuRatio(cpuRun, 1000),
+  // every trial's ratio, lowest first: the spread behind the medians above
+  cpuRatioTrials: { 1000: cpuRatios(cpuRun, 1000), 5000: cpuRatios(cpuRun, 5000) },
   cpuPerFrameVsCandumpMax: cpuRatio(atDefaults, 'maxLossless'),
   ...(THREADS === 3
     ? {}

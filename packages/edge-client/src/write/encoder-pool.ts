@@ -19,10 +19,12 @@ export class EncoderPool {
   readonly #free: BatchEncoder[]
   readonly #busy = new Set<BatchEncoder>()
   readonly #onReturn: () => void
+  /** a peek() found none free: a sender waits for the next giveBack() */
+  #waiting = false
   /** for spool replay (rare): its bytes are copied before writing, so one is enough */
   readonly replay = new BatchEncoder({ maxBytes: MAX_BATCH_BYTES })
 
-  /** `onReturn` runs when an encoder comes back (a waiting sender may go on). */
+  /** `onReturn` runs when an encoder comes back to a pool that a sender found empty. */
   constructor(onReturn: () => void, size = DEFAULT_ENCODERS) {
     if (!Number.isInteger(size) || size < 1)
       throw new RangeError(`size: expected a positive integer, got ${size}`)
@@ -32,7 +34,9 @@ export class EncoderPool {
 
   /** A free encoder to fill, still in the pool until lend(); undefined when all are out. */
   peek(): BatchEncoder | undefined {
-    return this.#free.at(-1)
+    const encoder = this.#free.at(-1)
+    if (encoder === undefined) this.#waiting = true
+    return encoder
   }
 
   /** Takes the encoder peek() gave out of the pool until giveBack(). */
@@ -46,6 +50,10 @@ export class EncoderPool {
     // a late callback from a destroyed socket finds it already returned
     if (!this.#busy.delete(encoder)) return
     this.#free.push(encoder)
+    // only a sender that found none free waits: a pump after every write would cost the
+    // socket-write worker an event-loop turn per batch
+    if (!this.#waiting) return
+    this.#waiting = false
     this.#onReturn()
   }
 
