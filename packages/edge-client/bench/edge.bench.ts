@@ -185,6 +185,7 @@ async function runtimeFloors(): Promise<Floor[] | string> {
 const floors = await runtimeFloors()
 /** the edge's shape: a main thread and THREADS - 1 workers */
 const SHAPE_WORKERS = THREADS - 1
+const THREADS_LABEL = `${THREADS} thread${THREADS === 1 ? '' : 's'}`
 const edgeFloor =
   typeof floors === 'string' ? undefined : floors.find((f) => f.workers === SHAPE_WORKERS)
 
@@ -210,7 +211,7 @@ const host = {
   dropped: drops,
   seconds: Number(seconds.toFixed(3)),
   rate: RATE,
-  shape: `${THREADS} thread${THREADS === 1 ? '' : 's'}${SHAPE_ARGS.length ? ` (${SHAPE_ARGS.join(' ')})` : ''}`,
+  shape: `${THREADS_LABEL}${SHAPE_ARGS.length ? ` (${SHAPE_ARGS.join(' ')})` : ''}`,
   node: process.version,
 }
 console.log(
@@ -219,7 +220,7 @@ console.log(
 console.log(`throughput:       ${host.virtualFps.toLocaleString('en')} frames/s (target ≥ 500,000)`)
 console.log(`edge CPU:         ${host.cpuMsPer1k} ms per 1,000 frames (target ≤ 5)`)
 console.log(
-  `edge peak RSS:    ${host.rssMb} MB (target ≤ 80): anonymous ${host.rssAnonMb} MB (V8 heaps of ${THREADS} thread${THREADS === 1 ? '' : 's'}, the ring, malloc), file-backed ${host.rssFileMb} MB (pages of the node executable); idle before traffic ${host.idleRssMb} MB`,
+  `edge peak RSS:    ${host.rssMb} MB (target ≤ 80): anonymous ${host.rssAnonMb} MB (V8 heaps of ${THREADS_LABEL}, the ring, malloc), file-backed ${host.rssFileMb} MB (pages of the node executable); idle before traffic ${host.idleRssMb} MB`,
 )
 if (typeof floors === 'string' || edgeFloor === undefined) {
   console.log(`runtime floor:    not measured: ${floors}`)

@@ -129,7 +129,6 @@ export class SocketCanSource implements CanSource {
   readonly #drops = new KernelDropCounter()
   #pacer: ReadPacer | undefined
   /** features version 3: on a steady bus the edge reads on its own timer, the reader thread held */
-  #hold = false
   #holdTimer: NodeJS.Timeout | undefined
   #holdMs = 0
   #interfaceLoss: InterfaceLossCounter | undefined
@@ -294,7 +293,6 @@ export class SocketCanSource implements CanSource {
             this.#receiveBuffer?.actual ?? DEFAULT_RECEIVE_BUFFER,
           )
         : undefined
-    this.#hold = this.#pacer !== undefined && this.#support?.batchHold === true
     this.#stopHoldTimer()
     channel.startBatch!(this.#records, this.#onBatch)
   }
@@ -417,7 +415,7 @@ export class SocketCanSource implements CanSource {
     if (pacer === undefined) return false
     const wait = pacer.afterBatch(count)
     if (wait !== undefined) this.#channel?.setBatchWait?.(wait)
-    if (!this.#hold || count === 0 || pacer.waitUs === 0) return false
+    if (!this.#support?.batchHold || count === 0 || pacer.waitUs === 0) return false
     // not shorter than the reader thread's own wait, which it has then ended when resumed
     const ms = Math.ceil(pacer.waitUs / 1000)
     if (this.#holdTimer === undefined || ms !== this.#holdMs) {
