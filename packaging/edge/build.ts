@@ -27,6 +27,7 @@ import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
 import * as path from 'node:path'
 import { parseArgs } from 'node:util'
+import { RUNTIME_FLAGS } from '../../packages/edge-client/src/runtime-flags.ts'
 import {
   ARCHES,
   type Arch,
@@ -571,6 +572,11 @@ export function runner(target: Target, binary: string): [string, string[]] {
   return [target.qemu, ['-L', target.sysroot, binary]]
 }
 
+/** Whether the target's runtime takes execArgv from the SEA config (checkVersion() sees it took). */
+function carriesFlags(target: Target): boolean {
+  return Number(target.nodeVersion.split('.')[0]) >= 22
+}
+
 function makeBlob(target: Target, runtime: Runtime, main: string, work: string): string {
   const blob = path.join(work, 'sea-prep.blob')
   const config = path.join(work, 'sea-config.json')
@@ -583,6 +589,8 @@ function makeBlob(target: Target, runtime: Runtime, main: string, work: string):
         disableExperimentalSEAWarning: true,
         useSnapshot: false,
         useCodeCache: false,
+        // the edge's V8 settings, built in (Node 20 has no SEA execArgv: armv7 goes without)
+        ...(carriesFlags(target) ? { execArgv: RUNTIME_FLAGS } : {}),
       },
       null,
       2,
@@ -627,6 +635,7 @@ function checkVersion(
     `addon socketcan ${SOCKETCAN_VERSION} n-api ${ADDON_NAPI} (linux-${target.arch},`,
     `addon patch sha256 ${patchSha256}`,
     'single-executable',
+    ...(carriesFlags(target) ? [`node-flags ${RUNTIME_FLAGS.join(' ')}`] : []),
   ]
   for (const line of expected) {
     if (!text.includes(line))

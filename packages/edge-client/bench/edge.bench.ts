@@ -1,8 +1,9 @@
 // The benchmark, in two parts (`pnpm bench`, after a build):
 // 1. On this machine, the whole pipeline: virtual backend → channel host → ring → senders
-//    (the socket-write worker) → TCP → a counting server on loopback. Frames/s delivered, the
-//    edge's CPU ms per 1,000 frames (process.cpuUsage of the edge process, all threads) and
-//    its peak RSS; then the runtime's floor (bench/runtime-floor.ts, a child): bare node in
+//    (the socket-write worker) → TCP → a counting server on loopback, node given the V8
+//    settings of src/runtime-flags.ts. Frames/s delivered, the edge's CPU ms per 1,000
+//    frames (process.cpuUsage of the edge process, all threads) and its peak RSS, in the
+//    edge's default shape and in the lean one (--threads 1 --ring-bytes 4M); then the runtime's floor (bench/runtime-floor.ts, a child): bare node in
 //    the edge's shape, a main thread and 1 idle worker (2 with --threads 3, none with
 //    --threads 1) with its WORKER_LIMITS.
 // 2. Real SocketCAN in scripts/kernel-harness.sh (User-Mode Linux here): cangen at rising
@@ -15,7 +16,8 @@
 //    deterministic drop run (bench/kernel-drops.ts): the edge with a 4 KiB receive buffer,
 //    stopped while cangen sends rounds of numbered frames, resumed.
 // The last line is JSON: { virtualFps, cpuMsPer1k, rssMb, rssFloorMb (the runtime's floor in
-// the edge's shape), rssOverFloorMb (rssMb − rssFloorMb), cpuPerFrameVsCandump (at 5,000
+// the edge's shape), rssOverFloorMb (rssMb − rssFloorMb), rssMbLean and rssFloorMbLean (the
+// lean shape, unless BENCH_THREADS or BENCH_RING_BYTES set the one measured), cpuPerFrameVsCandump (at 5,000
 // frames/s), cpuPerFrameVsCandump1k, cpuPerFrameVsCandumpMax (the edge's CPU per frame over
 // candump's in the same runs, default buffers), kernelDropsCounted (the kernel-overflow DROPS
 // the edge reported), kernelDropsActual (frames sent minus those received, by cangen's
@@ -40,6 +42,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { RUNTIME_FLAGS } from '../src/runtime-flags.ts'
 import { countingServer } from './counting-server.ts'
 
 const FRAMES = Number(process.env['BENCH_FRAMES'] ?? 5_000_000)
@@ -51,10 +54,8 @@ const DELAY_MS = 2000
 const THREADS = Number(process.env['BENCH_THREADS'] ?? 2)
 if (![1, 2, 3].includes(THREADS)) throw new Error('BENCH_THREADS: 1, 2 or 3')
 const RING_BYTES = process.env['BENCH_RING_BYTES']
-const SHAPE_ARGS = [
-  ...(THREADS === 2 ? [] : ['--threads', String(THREADS)]),
-  ...(RING_BYTES ? ['--ring-bytes', RING_BYTES] : []),
-]
+/** the shape for the least memory, measured beside the default one (README: threads) */
+const LEAN = { threads: 1, ringBytes: '4M' }
 const dist = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 const main = existsSync(dist) ? dist : fileURLToPath(new URL('../src/main.ts', import.meta.url))
 /** part 1 runs this executable (e.g. the single executable) instead of node with dist/main.js */
@@ -68,44 +69,23 @@ interface Stats {
   channels: { framesRead: number; dropsRingFull: number; dropsRingOldest: number }[]
 }
 
-let idle: NodeJS.Timeout | undefined
-let done: () => void = () => {}
-const finished = new Promise<void>((resolve) => {
-  done = resolve
-})
-const server = await countingServer({
-  serverId: 'bench',
-  onBatch: (nextSeq) => {
-    if (nextSeq >= FRAMES) done()
-    clearTimeout(idle)
-    // the newest frames may have been dropped: stop once the stream has been quiet
-    idle = setTimeout(done, 2000)
-  },
-})
-const port = server.port
+/** the edge's flags for a shape (2 threads and its own ring size are its defaults) */
+function shapeArgs(threads: number, ringBytes: string | undefined): string[] {
+  return [
+    ...(threads === 2 ? [] : ['--threads', String(threads)]),
+    ...(ringBytes ? ['--ring-bytes', ringBytes] : []),
+  ]
+}
+const SHAPE_ARGS = shapeArgs(THREADS, RING_BYTES)
 
-const edge = spawn(
-  EDGE_BIN ?? process.execPath,
-  [
-    ...(EDGE_BIN ? [] : [main]),
-    '--server',
-    `127.0.0.1:${port}`,
-    '--channel',
-    `virtual:bench?rate=${RATE}&count=${FRAMES}&delay=${DELAY_MS}`,
-    '--stats-interval',
-    '250ms',
-    '--log-level',
-    'info',
-    ...SHAPE_ARGS,
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-)
-const stats: Stats[] = []
+function threadsLabel(threads: number): string {
+  return `${threads} thread${threads === 1 ? '' : 's'}`
+}
+
 /**
  * RSS as the kernel splits it, sampled with each stats line: anonymous (V8 heaps, rings,
  * malloc) and file-backed (the pages of the node executable and libraries it ran).
  */
-const split: { anon: number; file: number }[] = []
 function rssSplit(pid: number | undefined): { anon: number; file: number } {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -115,53 +95,110 @@ function rssSplit(pid: number | undefined): { anon: number; file: number } {
     return { anon: 0, file: 0 }
   }
 }
-let connectedStats: Stats | undefined
-let rest = ''
-edge.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-  const lines = (rest + chunk).split('\n')
-  rest = lines.pop()!
-  for (const line of lines) {
-    if (!line.startsWith('{')) continue
-    const entry = JSON.parse(line) as Stats
-    if (entry.msg === 'stats') {
-      stats.push(entry)
-      split.push(rssSplit(edge.pid))
-      if (entry.channels[0]!.framesRead === 0 || connectedStats === undefined)
-        connectedStats ??= entry
-    }
-  }
-})
 
-const timeout = setTimeout(() => {
-  console.error(`bench: timed out with ${server.received} of ${FRAMES} frames`)
-  done()
-}, 120_000)
-// CPU is measured between the last stats line before traffic and the first after it ends
-const baseline = await new Promise<Stats>((resolve) => {
-  const poll = setInterval(() => {
-    const s = stats.at(-1)
-    if (s) {
-      clearInterval(poll)
-      resolve(s)
+/** Resolves once `ready()` holds, checked every 10 ms. */
+function until(ready: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const poll = setInterval(() => {
+      if (ready()) {
+        clearInterval(poll)
+        resolve()
+      }
+    }, 10)
+  })
+}
+
+/**
+ * One run of the whole pipeline in a shape: FRAMES virtual frames at RATE into a counting
+ * server on loopback; the edge's stats lines (CPU, RSS) and its RSS split at each.
+ */
+async function pipelineRun(threads: number, ringBytes: string | undefined) {
+  const args = shapeArgs(threads, ringBytes)
+  let idle: NodeJS.Timeout | undefined
+  let done: () => void = () => {}
+  const finished = new Promise<void>((resolve) => {
+    done = resolve
+  })
+  const server = await countingServer({
+    serverId: 'bench',
+    onBatch: (nextSeq) => {
+      if (nextSeq >= FRAMES) done()
+      clearTimeout(idle)
+      // the newest frames may have been dropped: stop once the stream has been quiet
+      idle = setTimeout(done, 2000)
+    },
+  })
+  const edge = spawn(
+    EDGE_BIN ?? process.execPath,
+    [
+      // the executable carries RUNTIME_FLAGS; node is given them, to measure what ships
+      ...(EDGE_BIN ? [] : [...RUNTIME_FLAGS, main]),
+      '--server',
+      `127.0.0.1:${server.port}`,
+      '--channel',
+      `virtual:bench?rate=${RATE}&count=${FRAMES}&delay=${DELAY_MS}`,
+      '--stats-interval',
+      '250ms',
+      '--log-level',
+      'info',
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  const stats: Stats[] = []
+  const split: { anon: number; file: number }[] = []
+  let rest = ''
+  edge.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n')
+    rest = lines.pop()!
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue
+      const entry = JSON.parse(line) as Stats
+      if (entry.msg === 'stats') {
+        stats.push(entry)
+        split.push(rssSplit(edge.pid))
+      }
     }
-  }, 10)
-})
-await finished
-clearTimeout(timeout)
-clearTimeout(idle)
-const seenBefore = stats.length
-await new Promise<void>((resolve) => {
-  const poll = setInterval(() => {
-    if (stats.length > seenBefore) {
-      clearInterval(poll)
-      resolve()
-    }
-  }, 10)
-})
-const final = stats.at(-1)!
-edge.kill('SIGTERM')
-await new Promise((resolve) => edge.once('exit', resolve))
-await server.close()
+  })
+  const timeout = setTimeout(() => {
+    console.error(`bench: timed out with ${server.received} of ${FRAMES} frames`)
+    done()
+  }, 120_000)
+  // CPU is measured between the last stats line before traffic and the first after it ends
+  await until(() => stats.length > 0)
+  const baseline = stats.at(-1)!
+  await finished
+  clearTimeout(timeout)
+  clearTimeout(idle)
+  const seenBefore = stats.length
+  await until(() => stats.length > seenBefore)
+  const final = stats.at(-1)!
+  edge.kill('SIGTERM')
+  await new Promise((resolve) => edge.once('exit', resolve))
+  await server.close()
+
+  const seconds = (server.lastAt - server.firstAt) / 1000
+  const read = final.channels[0]!.framesRead - baseline.channels[0]!.framesRead
+  const drops = final.channels[0]!.dropsRingFull + final.channels[0]!.dropsRingOldest
+  const cpuMs = final.cpuUserMs + final.cpuSystemMs - (baseline.cpuUserMs + baseline.cpuSystemMs)
+  const peakRss = Math.max(...stats.map((s) => s.rssBytes))
+  const peakSplit = split[stats.findIndex((s) => s.rssBytes === peakRss)] ?? { anon: 0, file: 0 }
+  const mb = (bytes: number) => Number((bytes / 1024 / 1024).toFixed(1))
+  return {
+    virtualFps: Math.round(server.received / seconds),
+    cpuMsPer1k: Number(((cpuMs / Math.max(1, read)) * 1000).toFixed(3)),
+    rssMb: mb(peakRss),
+    rssAnonMb: mb(peakSplit.anon),
+    rssFileMb: mb(peakSplit.file),
+    idleRssMb: mb(baseline.rssBytes),
+    frames: server.received,
+    gaps: server.gaps,
+    dropped: drops,
+    seconds: Number(seconds.toFixed(3)),
+    rate: RATE,
+    shape: `${threadsLabel(threads)}${args.length ? ` (${args.join(' ')})` : ''}`,
+  }
+}
 
 // --- the runtime's floor: node alone in the edge's shape, measured with the edge gone ---
 
@@ -176,60 +213,64 @@ interface Floor {
 async function runtimeFloors(): Promise<Floor[] | string> {
   const script = fileURLToPath(new URL('./runtime-floor.ts', import.meta.url))
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, [script], { encoding: 'utf8' })
+    const { stdout } = await promisify(execFile)(process.execPath, [script])
     return (JSON.parse(stdout.trim().split('\n').at(-1)!) as { floors: Floor[] }).floors
   } catch (error) {
     return `bench/runtime-floor.ts failed: ${(error as Error).message}`
   }
 }
-const floors = await runtimeFloors()
-/** the edge's shape: a main thread and THREADS - 1 workers */
-const SHAPE_WORKERS = THREADS - 1
-const THREADS_LABEL = `${THREADS} thread${THREADS === 1 ? '' : 's'}`
-const edgeFloor =
-  typeof floors === 'string' ? undefined : floors.find((f) => f.workers === SHAPE_WORKERS)
 
-const seconds = (server.lastAt - server.firstAt) / 1000
-const read = final.channels[0]!.framesRead - baseline.channels[0]!.framesRead
-const drops = final.channels[0]!.dropsRingFull + final.channels[0]!.dropsRingOldest
-const cpuMs = final.cpuUserMs + final.cpuSystemMs - (baseline.cpuUserMs + baseline.cpuSystemMs)
-const peakRss = Math.max(...stats.map((s) => s.rssBytes))
-const peakAt = stats.findIndex((s) => s.rssBytes === peakRss)
-const peakSplit = split[peakAt] ?? { anon: 0, file: 0 }
-const rssMb = Number((peakRss / 1024 / 1024).toFixed(1))
-const rssFloorMb = edgeFloor ? Number(edgeFloor.rssMb.toFixed(1)) : null
+const shaped = await pipelineRun(THREADS, RING_BYTES)
+// the lean shape too, unless it is the one measured
+const lean =
+  THREADS === 2 && RING_BYTES === undefined
+    ? await pipelineRun(LEAN.threads, LEAN.ringBytes)
+    : undefined
+const floors = await runtimeFloors()
+const floorMb = (threads: number): number | null => {
+  const floor =
+    typeof floors === 'string' ? undefined : floors.find((f) => f.workers === threads - 1)
+  return floor ? Number(floor.rssMb.toFixed(1)) : null
+}
+const overFloor = (rssMb: number, floor: number | null) =>
+  floor === null ? null : Number((rssMb - floor).toFixed(1))
+const THREADS_LABEL = threadsLabel(THREADS)
+const rssFloorMb = floorMb(THREADS)
 const host = {
-  virtualFps: Math.round(server.received / seconds),
-  cpuMsPer1k: Number(((cpuMs / Math.max(1, read)) * 1000).toFixed(3)),
-  rssMb,
-  rssAnonMb: Number((peakSplit.anon / 1024 / 1024).toFixed(1)),
-  rssFileMb: Number((peakSplit.file / 1024 / 1024).toFixed(1)),
-  idleRssMb: Number((baseline.rssBytes / 1024 / 1024).toFixed(1)),
+  ...shaped,
   rssFloorMb,
-  rssOverFloorMb: rssFloorMb === null ? null : Number((rssMb - rssFloorMb).toFixed(1)),
-  frames: server.received,
-  dropped: drops,
-  seconds: Number(seconds.toFixed(3)),
-  rate: RATE,
-  shape: `${THREADS_LABEL}${SHAPE_ARGS.length ? ` (${SHAPE_ARGS.join(' ')})` : ''}`,
+  rssOverFloorMb: overFloor(shaped.rssMb, rssFloorMb),
+  ...(lean
+    ? {
+        rssMbLean: lean.rssMb,
+        rssFloorMbLean: floorMb(LEAN.threads),
+        leanShape: lean.shape,
+      }
+    : {}),
   node: process.version,
+  runtimeFlags: EDGE_BIN ? 'the executable' : RUNTIME_FLAGS.join(' '),
 }
 console.log(
-  `frames delivered: ${server.received} of ${FRAMES} in ${seconds.toFixed(2)} s (dropped at the edge: ${drops}, sequence gaps: ${server.gaps})`,
+  `frames delivered: ${shaped.frames} of ${FRAMES} in ${shaped.seconds.toFixed(2)} s (dropped at the edge: ${shaped.dropped}, sequence gaps: ${shaped.gaps})`,
 )
 console.log(`throughput:       ${host.virtualFps.toLocaleString('en')} frames/s (target ≥ 500,000)`)
 console.log(`edge CPU:         ${host.cpuMsPer1k} ms per 1,000 frames (target ≤ 5)`)
 console.log(
-  `edge peak RSS:    ${host.rssMb} MB (target ≤ 80): anonymous ${host.rssAnonMb} MB (V8 heaps of ${THREADS_LABEL}, the ring, malloc), file-backed ${host.rssFileMb} MB (pages of the node executable); idle before traffic ${host.idleRssMb} MB`,
+  `edge peak RSS:    ${host.rssMb} MB (target ≤ 80), ${host.shape}: anonymous ${host.rssAnonMb} MB (V8 heaps of ${THREADS_LABEL}, the ring, malloc), file-backed ${host.rssFileMb} MB (pages of the node executable); idle before traffic ${host.idleRssMb} MB`,
 )
-if (typeof floors === 'string' || edgeFloor === undefined) {
+if (lean) {
+  console.log(
+    `edge peak RSS:    ${lean.rssMb} MB in the lean shape, ${lean.shape} (anonymous ${lean.rssAnonMb}, file-backed ${lean.rssFileMb}; idle ${lean.idleRssMb}; ${lean.virtualFps.toLocaleString('en')} frames/s, ${lean.cpuMsPer1k} ms per 1,000 frames, ${lean.dropped} dropped)`,
+  )
+}
+if (typeof floors === 'string' || rssFloorMb === null) {
   console.log(`runtime floor:    not measured: ${floors}`)
 } else {
-  const others = floors
-    .filter((f) => f !== edgeFloor)
-    .map((f) => `${f.workers} worker${f.workers === 1 ? '' : 's'} ${f.rssMb.toFixed(1)}`)
+  const shown = floors.map(
+    (f) => `${f.workers} worker${f.workers === 1 ? '' : 's'} ${f.rssMb.toFixed(1)}`,
+  )
   console.log(
-    `runtime floor:    ${host.rssFloorMb} MB (rssFloorMb): bare node in the edge's shape, a main thread and ${SHAPE_WORKERS} idle worker${SHAPE_WORKERS === 1 ? '' : 's'} with its WORKER_LIMITS, heaps collected (bench/runtime-floor.ts; ${others.join(', ')}); the edge's peak is ${host.rssOverFloorMb} MB over it (rssOverFloorMb: its ring, its code and heaps, buffers)`,
+    `runtime floor:    ${rssFloorMb} MB (rssFloorMb): bare node in the edge's shape, a main thread and ${THREADS - 1} idle worker${THREADS === 2 ? '' : 's'} with its WORKER_LIMITS, heaps collected, the same flags (bench/runtime-floor.ts: ${shown.join(', ')}); the edge's peak is ${host.rssOverFloorMb} MB over it (rssOverFloorMb: its ring, its code and heaps, buffers)`,
   )
 }
 

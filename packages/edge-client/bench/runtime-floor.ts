@@ -3,17 +3,19 @@
 // a socket-write worker), each thread's heap collected, measured from /proc. Evidence for
 // what `rssMb ≤ 80` (issue 4) leaves to the daemon on a given Node line.
 //
-//   node bench/runtime-floor.ts [--node PATH] [--flags="--max-opt=2 …"] [--settle-ms 1500]
+//   node bench/runtime-floor.ts [--node PATH] [--flags="…" (default: src/runtime-flags.ts)] [--settle-ms 1500]
 //
 // Each count runs in a fresh process (`--expose-gc`); the last line is JSON.
 import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
+import { RUNTIME_FLAGS } from '../src/runtime-flags.ts'
 import { WORKER_LIMITS } from '../src/supervisor.ts'
 
 const { values } = parseArgs({
   options: {
     node: { type: 'string', default: process.execPath },
-    flags: { type: 'string', default: '' },
+    // the flags the edge runs with (the single executable carries them)
+    flags: { type: 'string', default: RUNTIME_FLAGS.join(' ') },
     'settle-ms': { type: 'string', default: '1500' },
   },
 })

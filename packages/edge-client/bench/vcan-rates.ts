@@ -29,6 +29,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Decoder, encodeControl, encodePreamble, ROLE } from '@canbridge/protocol'
+import { RUNTIME_FLAGS } from '../src/runtime-flags.ts'
 
 const { values: options } = parseArgs({
   options: {
@@ -262,7 +263,8 @@ const edgeConnected = new Promise<void>((resolve) => {
 const edge: ChildProcess = spawn(
   viaNode ? process.execPath : dist,
   [
-    ...(viaNode ? [dist] : []),
+    // the executable carries RUNTIME_FLAGS; node is given them, to measure what ships
+    ...(viaNode ? [...RUNTIME_FLAGS, dist] : []),
     '--server',
     `127.0.0.1:${port}`,
     '--channel',

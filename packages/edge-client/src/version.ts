@@ -10,12 +10,14 @@ export function packageVersion(): string {
   return (JSON.parse(text) as { version: string }).version
 }
 
-/** The daemon, protocol, Node and N-API versions; a single executable adds its addon and build. */
+/** The daemon, protocol, Node (and its flags) and N-API versions; a single executable adds its addon and build. */
 export function versionText(): string {
   const lines = [
     `canbridge-edge ${packageVersion()}`,
     `protocol ${PROTOCOL_VERSION}`,
     `node ${process.version}`,
+    // the V8 settings in effect (src/runtime-flags.ts: the single executable carries them)
+    ...(process.execArgv.length > 0 ? [`node-flags ${process.execArgv.join(' ')}`] : []),
     `n-api ${process.versions.napi ?? 'unknown'}`,
   ]
   const build = BUILD_INFO
