@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { patchedBinding } from '../test/helpers/fake-binding.ts'
 import { fakeHost, protocols, removeFakeHosts, sysfsLink } from '../test/helpers/fake-host.ts'
 import { ScriptedServer } from '../test/helpers/scripted-server.ts'
 import type { RawChannelBinding } from './doctor/can-socket.ts'
@@ -42,29 +43,7 @@ function goodHost(extra: Record<string, string> = {}) {
 }
 
 /** The shape of the patched addon (patches/socketcan@4.3.1.patch): what doctor looks for. */
-class PatchedRawChannel {
-  startBatch() {}
-  readDrops() {}
-  setRecvOwnMsgs() {}
-  setReceiveBuffer() {}
-}
-const opens: RawChannelBinding = Object.assign(
-  { RawChannel: PatchedRawChannel },
-  {
-    features: {
-      batch: true,
-      drops: true,
-      fdFlags: true,
-      recvOwnMsgs: true,
-      rcvbuf: true,
-      sendErrno: true,
-      timestampNs: true,
-      version: 1,
-    },
-    BATCH_RECORD_BYTES: 88,
-    BATCH_RECORD: {},
-  },
-)
+const opens: RawChannelBinding = patchedBinding()
 /** socketcan 4.3.1 as published: no `.features` */
 const unpatched: RawChannelBinding = { RawChannel: class {} }
 
@@ -158,7 +137,7 @@ describe('canbridge-edge doctor', () => {
     expect(r.out).toMatch(/^OK {4}can socket {2}opened a CAN_RAW socket on vcan0$/m)
     expect(r.out).toMatch(/^OK {4}vcan0 bus {3}virtual CAN \(vcan\): no bitrate, no controller$/m)
     expect(r.out).toMatch(
-      /^OK {4}binding {5}patched socketcan binding in use: \(features version 1\)/m,
+      /^OK {4}binding {5}patched socketcan binding in use: \(features version 3\)/m,
     )
     expect(r.lines.at(-2)).toBe('doctor: 0 FAIL, 0 WARN, 8 OK: the edge can run here')
   })

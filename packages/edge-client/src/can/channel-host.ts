@@ -21,6 +21,7 @@ import { busStateOfError } from './bus-state.ts'
 import type { CanSource, LinkState } from './can-source.ts'
 import type { FrameBatch } from './frame-batch.ts'
 import { receiveBufferShortfall } from './receive-buffer.ts'
+import { PATCH_FIX, pacingShortfall } from './socketcan-binding.ts'
 import { SocketCanSource } from './socketcan-source.ts'
 import { VIRTUAL_PREFIX, VirtualSource } from './virtual-source.ts'
 
@@ -421,12 +422,11 @@ export class ChannelHost {
       this.#log(
         'warn',
         `${unpatched.binding!.description}; this edge does not claim drop accounting (HELLO without kernel-drops)`,
-        {
-          missing: unpatched.binding!.missing,
-          fix: 'reinstall so that pnpm applies patches/socketcan@4.3.1.patch (pnpm install), or use the single executable, which embeds the patched addon',
-        },
+        { missing: unpatched.binding!.missing, fix: PATCH_FIX },
       )
     }
+    const older = socketcan.find((s) => s.binding && pacingShortfall(s.binding) !== undefined)
+    if (older) this.#log('warn', pacingShortfall(older.binding!)!, { fix: PATCH_FIX })
     for (const source of socketcan) {
       const buffer = source.receiveBuffer
       if (buffer !== undefined) {

@@ -120,6 +120,21 @@ export interface BindingSupport {
   batchHold: boolean
 }
 
+/** What to do about an addon without the patch, or with an older one. */
+export const PATCH_FIX =
+  'reinstall so that pnpm applies patches/socketcan@4.3.1.patch (pnpm install), or use the single executable, which embeds the patched addon'
+
+/**
+ * For a patched addon that cannot read a steady bus on the edge's schedule (an older patch,
+ * features version 1 or 2): what that costs, one line; undefined when nothing is missing.
+ */
+export function pacingShortfall(support: BindingSupport): string | undefined {
+  if (!support.patched || support.batchHold) return undefined
+  return support.batchWait
+    ? 'the socketcan addon has an older canbridge patch (no readBatch/resumeBatch): on a steady bus its reader thread and the edge both wake for every paced batch; frames, drops and flags are still exact'
+    : 'the socketcan addon has an older canbridge patch (no setBatchWait): on a steady bus the edge wakes for every frame, so --max-read-delay has no effect and a frame costs several times the CPU; frames, drops and flags are still exact'
+}
+
 /** Says whether `module` is the patched addon this edge needs, and if not, what it lacks. */
 export function bindingSupport(module: NativeModule): BindingSupport {
   const features = module.features

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { patchedBinding } from '../../test/helpers/fake-binding.ts'
 import { fakeHost, removeFakeHosts } from '../../test/helpers/fake-host.ts'
 import type { BuildInfo } from '../build-info.ts'
 import { checkAddon, checkBindingPatch, findAddonPath, mountFor } from './addon.ts'
@@ -119,6 +120,17 @@ describe('socketcan addon', () => {
     expect(typeof binding?.RawChannel).toBe('function')
     expect(result.status).toBe('OK')
     expect(result.summary).toMatch(/^socketcan loaded from \/.*\/can\.node$/)
+  })
+
+  it('binding: WARN for an addon whose patch predates reading on the edge schedule, with the fix', () => {
+    const version1 = checkBindingPatch(patchedBinding(1))
+    expect(version1.status).toBe('WARN')
+    expect(version1.summary).toMatch(/older canbridge patch \(no setBatchWait\)/)
+    expect(version1.fix).toEqual([expect.stringMatching(/patches\/socketcan@4\.3\.1\.patch/)])
+    const version2 = checkBindingPatch(patchedBinding(2))
+    expect(version2.status).toBe('WARN')
+    expect(version2.summary).toMatch(/no readBatch\/resumeBatch/)
+    expect(checkBindingPatch(patchedBinding(3)).status).toBe('OK')
   })
 
   it('binding: FAIL for an addon with an older patch, naming what it lacks', () => {

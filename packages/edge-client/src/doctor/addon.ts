@@ -6,7 +6,13 @@
 import { accessSync, constants, realpathSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { BuildInfo } from '../build-info.ts'
-import { bindingSupport, loadSocketCanModule, type NativeModule } from '../can/socketcan-binding.ts'
+import {
+  bindingSupport,
+  loadSocketCanModule,
+  type NativeModule,
+  PATCH_FIX,
+  pacingShortfall,
+} from '../can/socketcan-binding.ts'
 import type { RawChannelBinding } from './can-socket.ts'
 import { type Host, readHostFile } from './host.ts'
 import { type CheckResult, fail, ok, warn } from './report.ts'
@@ -22,6 +28,8 @@ export function loadSocketCanAddon(): RawChannelBinding {
  */
 export function checkBindingPatch(binding: RawChannelBinding): CheckResult {
   const support = bindingSupport(binding as NativeModule)
+  const shortfall = pacingShortfall(support)
+  if (shortfall !== undefined) return warn('binding', shortfall, [PATCH_FIX])
   if (support.patched)
     return ok(
       'binding',
