@@ -15,6 +15,7 @@ import {
 import { type Logger, openLogger } from './logger.ts'
 import {
   ANNOUNCE_RING_BYTES,
+  availableMemory,
   checkRingMemory,
   formatBytes,
   ringMemoryBytes,
@@ -124,7 +125,7 @@ export async function main(
     link = resolveLinkSecurity(config)
     // checked now: a bad combination stops here (exit 2), not in a worker
     txPolicySettings(config)
-    checkRingMemory(config.ringBytes, config.channels.length, process.availableMemory())
+    checkRingMemory(config.ringBytes, config.channels.length, availableMemory())
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     process.stderr.write(`canbridge-edge: ${error.message}\n`)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from './config.ts'
-import { checkRingMemory, formatBytes, HEADROOM_BYTES } from './ring-memory.ts'
+import { availableMemory, checkRingMemory, formatBytes, HEADROOM_BYTES } from './ring-memory.ts'
 
 const G = 1024 ** 3
 const M = 1024 ** 2
@@ -35,5 +35,15 @@ describe('the rings against the memory available', () => {
     expect(formatBytes(256 * M)).toBe('256M')
     expect(formatBytes(16 * 1024)).toBe('16K')
     expect(formatBytes(100)).toBe('100')
+  })
+})
+
+describe('availableMemory', () => {
+  it("the runtime's figure where it has one (cgroup limits included), else free memory (Node 20.11)", () => {
+    expect(availableMemory({ availableMemory: () => 123 }, () => 456)).toBe(123)
+    expect(availableMemory({}, () => 456)).toBe(456)
+    // this process, with the host's own calls: a figure either way
+    expect(availableMemory()).toBeGreaterThan(0)
+    expect(availableMemory({})).toBeGreaterThan(0)
   })
 })

@@ -1,6 +1,7 @@
 // The rings' memory, checked against what the host can give before any of it is taken: a
 // ring too large for the host is a setting to change, said in words (not a RangeError from
 // the allocation, or the kernel's OOM killer while the pages are touched).
+import { freemem } from 'node:os'
 import { ConfigError } from './config.ts'
 
 /** Memory the process needs beside the rings (Node, the workers' heaps, the spool's buffers). */
@@ -24,6 +25,18 @@ export function formatBytes(bytes: number): string {
     if (bytes >= factor) return `${Number((bytes / factor).toFixed(1))}${unit}`
   }
   return `${bytes}`
+}
+
+/**
+ * Memory this process may still take: process.availableMemory() (free memory, or the
+ * cgroup's limit when lower), else free memory. The armv7 executable's Node 20.11 has no
+ * process.availableMemory (Node 20.13 and 22 have).
+ */
+export function availableMemory(
+  runtime: { availableMemory?: () => number } = process,
+  freeMemory: () => number = freemem,
+): number {
+  return typeof runtime.availableMemory === 'function' ? runtime.availableMemory() : freeMemory()
 }
 
 /**
