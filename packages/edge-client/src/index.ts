@@ -33,7 +33,6 @@ export {
 } from './config.ts'
 export {
   type ConnectTransport,
-  describeAddress,
   type Link,
   type LinkHandlers,
   type LinkOptions,
@@ -42,6 +41,7 @@ export {
   ServerLink,
   type Transport,
 } from './link/connection.ts'
+export { describeAddress } from './link/server-address.ts'
 export { createLogger, type Logger } from './logger.ts'
 export { EXIT, main, parseFlags, versionText } from './main.ts'
 export { PeriodicScheduler } from './periodic.ts'

@@ -5,13 +5,13 @@ import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { ConfigError, type EdgeConfig, type FlagValues, loadConfig, SETTINGS } from './config.ts'
-import { describeAddress } from './link/connection.ts'
 import {
   describeLinkSecurity,
   INSECURE_WARNING,
   type ResolvedSecurity,
   resolveLinkSecurity,
 } from './link/security/link-security.ts'
+import { describeAddress } from './link/server-address.ts'
 import { type Logger, openLogger } from './logger.ts'
 import {
   ANNOUNCE_RING_BYTES,

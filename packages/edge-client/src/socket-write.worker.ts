@@ -10,7 +10,8 @@ import { DROP_REASON, PROTOCOL_VERSION } from '@canbridge/protocol'
 import { CanOpenError } from './can/can-source.ts'
 import { ChannelHost } from './can/channel-host.ts'
 import { compactHeap } from './heap.ts'
-import { describeAddress, openServerLink } from './link/connection.ts'
+import { openServerLink } from './link/connection.ts'
+import { describeAddress } from './link/server-address.ts'
 import type {
   PollToWrite,
   SupervisorToWrite,

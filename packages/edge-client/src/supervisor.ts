@@ -11,8 +11,8 @@ import type { EdgeConfig } from './config.ts'
 import { EdgeError } from './errors.ts'
 import { compactHeap, enableHeapCompaction } from './heap.ts'
 import { InProcessWorker } from './in-process-worker.ts'
-import { describeAddress } from './link/connection.ts'
 import { type LinkSecurity, PLAIN_LINK } from './link/security/link-security.ts'
+import { describeAddress } from './link/server-address.ts'
 import type { Logger } from './logger.ts'
 import type {
   ChannelInfo,
@@ -25,7 +25,8 @@ import type {
 } from './messages.ts'
 import { createDoorbell, createRing, RING_COUNTER, RingMonitor } from './ring.ts'
 import type { SocketcandToSupervisor, SocketcandWorkerData } from './socketcand/worker-messages.ts'
-import { probeSpoolDirectory, SpoolIoError, spoolDirectoryUnwritable } from './spool/index.ts'
+import { SpoolIoError } from './spool/errors.ts'
+import { probeSpoolDirectory, spoolDirectoryUnwritable } from './spool/probe.ts'
 import {
   createRefusalCounters,
   RefusalCounters,

@@ -1,6 +1,6 @@
 // The version lines of `canbridge-edge --version` (and of `doctor`'s header).
 import { readFileSync } from 'node:fs'
-import { PROTOCOL_VERSION } from '@canbridge/protocol'
+import { PROTOCOL_VERSION } from '@canbridge/protocol/frames'
 import { BUILD_INFO } from './build-info.ts'
 
 /** This edge's version: the build's, else packages/edge-client/package.json's. */

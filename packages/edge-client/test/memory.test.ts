@@ -35,20 +35,30 @@ function runtimeImports(file: string): string[] {
   return found
 }
 
-/** Every bare (package) specifier reachable at run time from `entry` through relative imports. */
-function packagesReached(entry: string): Map<string, string> {
-  const packages = new Map<string, string>()
-  const seen = new Set<string>()
+/**
+ * What `entry` loads at run time through its static imports (the dynamic import()s of
+ * doctor, metrics and --threads 1 come later, or never): the source files, and each
+ * package or built-in specifier with the first file that imports it.
+ */
+function modulesReached(entry: string): { files: Set<string>; specifiers: Map<string, string> } {
+  const specifiers = new Map<string, string>()
+  const files = new Set<string>()
   const walk = (file: string): void => {
-    if (seen.has(file)) return
-    seen.add(file)
+    if (files.has(file)) return
+    files.add(file)
     for (const specifier of runtimeImports(file)) {
       if (specifier.startsWith('.')) walk(resolve(dirname(file), specifier))
-      else if (!specifier.startsWith('node:')) packages.set(specifier, file.slice(SRC.length))
+      else if (!specifiers.has(specifier)) specifiers.set(specifier, file.slice(SRC.length))
     }
   }
   walk(entry)
-  return packages
+  return { files, specifiers }
+}
+
+/** Every bare (package) specifier reachable at run time from `entry` through relative imports. */
+function packagesReached(entry: string): Map<string, string> {
+  const { specifiers } = modulesReached(entry)
+  return new Map([...specifiers].filter(([specifier]) => !specifier.startsWith('node:')))
 }
 
 describe('memory', () => {
@@ -57,6 +67,18 @@ describe('memory', () => {
     expect(reached.has('@canbridge/protocol/frames')).toBe(true)
     expect(Object.fromEntries(reached)).not.toHaveProperty(['@canbridge/protocol'])
     expect([...reached.keys()].sort()).toEqual(['@canbridge/protocol/frames'])
+  })
+
+  // The main thread supervises (with two or three threads): the link, the protocol's codec
+  // and the spool's writer load in the socket-write worker, not in the main thread too.
+  it('the main thread loads neither the link (node:tls), nor the control-message codec, nor the spool', () => {
+    const { files, specifiers } = modulesReached(resolve(SRC, 'main.ts'))
+    const loaded = [...files].map((file) => file.slice(SRC.length))
+    expect(loaded).toContain('supervisor.ts')
+    for (const file of ['link/connection.ts', 'spool/spool.ts', 'socket-write.worker.ts'])
+      expect(loaded).not.toContain(file)
+    for (const specifier of ['@canbridge/protocol', 'node:tls', 'node:zlib', 'msgpackr'])
+      expect(Object.fromEntries(specifiers)).not.toHaveProperty([specifier])
   })
 
   it('finds runtime imports, not type-only ones', () => {

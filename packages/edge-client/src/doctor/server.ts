@@ -18,13 +18,13 @@ import {
   type Welcome,
 } from '@canbridge/protocol'
 import type { ServerAddress } from '../config.ts'
-import { describeAddress } from '../link/connection.ts'
 import { describeRefusal, LinkHandshake } from '../link/security/link-handshake.ts'
 import {
   describeLinkSecurity,
   type LinkSecurity,
   PLAIN_LINK,
 } from '../link/security/link-security.ts'
+import { describeAddress } from '../link/server-address.ts'
 import {
   describeTlsError,
   looksLikeTls,

@@ -90,12 +90,6 @@ export interface LinkOptions {
   connect?: ConnectTransport
 }
 
-export function describeAddress(address: ServerAddress): string {
-  return address.kind === 'unix'
-    ? `unix:${address.path}`
-    : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`
-}
-
 /** The real link: a ServerLink over TCP, TLS or a Unix socket. */
 export const openServerLink: OpenLink = (address, hello, handlers, options) =>
   new ServerLink(address, hello, handlers, options)

@@ -4,7 +4,7 @@
 // resets it. The clock and the randomness are injected so that tests need no real waits.
 import type { ServerAddress } from '../config.ts'
 import { REAL_TIMERS, type Timers } from '../timers.ts'
-import { describeAddress } from './connection.ts'
+import { describeAddress } from './server-address.ts'
 
 /** How the reconnector waits: setTimeout by default, a test's own clock in unit tests. */
 export type ReconnectTimers = Timers

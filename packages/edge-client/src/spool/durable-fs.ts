@@ -1,7 +1,8 @@
 // The few file system steps the spool needs to be crash-safe, each wrapped so a failure
 // names the path and the action.
-import { type FileHandle, open } from 'node:fs/promises'
-import { SpoolCorruptError, SpoolIoError } from './errors.ts'
+import { type FileHandle, mkdir, open, stat } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { codeOf, SpoolCorruptError, SpoolIoError } from './errors.ts'
 
 /**
  * fsync a directory: makes a create, rename or unlink inside it survive a power cut
@@ -53,5 +54,33 @@ export async function readFully(
       )
     }
     done += bytesRead
+  }
+}
+
+/**
+ * `mkdir -p` that fails instead of looping: Node's own `mkdir(dir, { recursive: true })`
+ * (sync and async alike, Node 24) retries forever when mkdir says ENOENT although the
+ * parent exists, as /proc and other virtual file systems do, burning CPU, and the worker
+ * doing it can then be neither terminated nor let the process exit.
+ */
+export async function makeDirectories(dir: string): Promise<void> {
+  try {
+    await mkdir(dir)
+    return
+  } catch (error) {
+    const code = codeOf(error)
+    if (code === 'EEXIST') {
+      if ((await stat(dir)).isDirectory()) return
+      throw error
+    }
+    const parent = dirname(dir)
+    if (code !== 'ENOENT' || parent === dir) throw error
+    await makeDirectories(parent)
+  }
+  // once: the parent exists now, so another ENOENT is the file system refusing
+  try {
+    await mkdir(dir)
+  } catch (error) {
+    if (codeOf(error) !== 'EEXIST' || !(await stat(dir)).isDirectory()) throw error
   }
 }

@@ -3,8 +3,8 @@
 // failing later inside the socket-write worker.
 import { open, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
+import { makeDirectories } from './durable-fs.ts'
 import { codeOf, SpoolIoError } from './errors.ts'
-import { makeDirectories } from './spool.ts'
 
 export const PROBE_FILE = '.canbridge-write-probe'
 

@@ -2,10 +2,10 @@
 // replayed from the oldest, freed when acknowledged, recovered after a crash.
 // Layout and crash rules: FORMAT.md beside this file.
 import type { Dirent } from 'node:fs'
-import { mkdir, readdir, rm, stat } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { readdir, rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { MAX_FD_LENGTH, MAX_SEQUENCE, RECORD_HEADER_BYTES } from '@canbridge/protocol'
-import { fsyncDirectory } from './durable-fs.ts'
+import { fsyncDirectory, makeDirectories } from './durable-fs.ts'
 import { ENTRY_HEADER_BYTES } from './entry.ts'
 import { codeOf, SpoolCorruptError, SpoolFullError, SpoolIoError } from './errors.ts'
 import { recordsByteLength, skipRecords, wholeRecords } from './records.ts'
@@ -719,34 +719,6 @@ async function createDirectory(dir: string): Promise<void> {
     await makeDirectories(resolve(dir))
   } catch (error) {
     throw new SpoolIoError(`cannot create spool directory ${dir}`, { path: dir, cause: error })
-  }
-}
-
-/**
- * `mkdir -p` that fails instead of looping: Node's own `mkdir(dir, { recursive: true })`
- * (sync and async alike, Node 24) retries forever when mkdir says ENOENT although the
- * parent exists, as /proc and other virtual file systems do, burning CPU, and the worker
- * doing it can then be neither terminated nor let the process exit.
- */
-export async function makeDirectories(dir: string): Promise<void> {
-  try {
-    await mkdir(dir)
-    return
-  } catch (error) {
-    const code = codeOf(error)
-    if (code === 'EEXIST') {
-      if ((await stat(dir)).isDirectory()) return
-      throw error
-    }
-    const parent = dirname(dir)
-    if (code !== 'ENOENT' || parent === dir) throw error
-    await makeDirectories(parent)
-  }
-  // once: the parent exists now, so another ENOENT is the file system refusing
-  try {
-    await mkdir(dir)
-  } catch (error) {
-    if (codeOf(error) !== 'EEXIST' || !(await stat(dir)).isDirectory()) throw error
   }
 }
 

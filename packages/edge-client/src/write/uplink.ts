@@ -12,13 +12,13 @@ import {
   type Welcome,
 } from '@canbridge/protocol'
 import {
-  describeAddress,
   type Link,
   type LinkProblemKind,
   type OpenLink,
   openServerLink,
 } from '../link/connection.ts'
 import { Reconnector } from '../link/reconnector.ts'
+import { describeAddress } from '../link/server-address.ts'
 import type { WriteToPoll, WriteWorkerData } from '../messages.ts'
 import type { Timers } from '../timers.ts'
 import { workerLog } from '../worker-log.ts'

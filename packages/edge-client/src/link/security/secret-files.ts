@@ -1,7 +1,7 @@
 // Files that hold secrets (--token-file, --tls-key): readable by their owner only, like ssh
 // demands of private keys; and the token file's single line (PROTOCOL.md §5.13).
 import { readFileSync, statSync } from 'node:fs'
-import { tokenProblem } from '@canbridge/protocol'
+import { tokenProblem } from '@canbridge/protocol/auth'
 import { ConfigError } from '../../config.ts'
 
 function readable(path: string, setting: string): string {
