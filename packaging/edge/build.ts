@@ -372,6 +372,39 @@ interface BundleInputs {
   files: Record<string, string>
 }
 
+/** The name of a worker bundle among the SEA blob's assets. */
+const WORKER_ASSET = 'worker:'
+
+/**
+ * What the target's runtime takes from the SEA config: `execArgv` (checkVersion() sees that
+ * it took) and `assets` (node:sea's getRawAsset). Node 22 and later have both; armv7's Node
+ * 20.11 neither.
+ */
+function seaFeatures(target: Target): { execArgv: boolean; assets: boolean } {
+  const modern = Number(target.nodeVersion.split('.')[0]) >= 22
+  return { execArgv: modern, assets: modern }
+}
+
+/**
+ * The module that gives the worker_threads shim each worker's bundle: read from the blob's
+ * assets when it starts, where the runtime has them (the main script then does not carry
+ * 1 MB of worker code as string literals in V8's heap), else embedded as strings.
+ */
+function workerSourceModule(target: Target, workers: Record<string, string>): string {
+  const names = JSON.stringify(Object.keys(workers))
+  if (!seaFeatures(target).assets) {
+    return [
+      `const WORKERS = ${JSON.stringify(workers)}`,
+      `export const WORKER_NAMES = ${names}`,
+      'export function workerSource(file) { const code = WORKERS[file]; return code === undefined ? undefined : Buffer.from(code) }',
+    ].join('\n')
+  }
+  return [
+    `export const WORKER_NAMES = ${names}`,
+    `export function workerSource(file) { return WORKER_NAMES.includes(file) ? Buffer.from(process.getBuiltinModule('node:sea').getRawAsset(${JSON.stringify(WORKER_ASSET)} + file)) : undefined }`,
+  ].join('\n')
+}
+
 function seaPlugin(inputs: BundleInputs): import('esbuild').Plugin {
   const supportFiles = [path.join(SEA_DIR, 'runtime.ts'), path.join(SEA_DIR, 'shims')]
   const isSupport = (file: string): boolean =>
@@ -398,7 +431,7 @@ function seaPlugin(inputs: BundleInputs): import('esbuild').Plugin {
         return {
           contents: [
             `export const BUILD = ${JSON.stringify(inputs.build)}`,
-            `export const WORKERS = ${JSON.stringify(inputs.workers)}`,
+            workerSourceModule(inputs.target, inputs.workers),
             `export const FILES = ${JSON.stringify(inputs.files)}`,
           ].join('\n'),
           loader: 'js',
@@ -471,6 +504,8 @@ function asciiOnly(code: string): string {
 interface Bundle {
   /** the main script */
   main: string
+  /** each worker's bundle file, by its name among the blob's assets */
+  assets: Record<string, string>
   /** every source file in any of the bundles (esbuild metafile paths, relative to the cwd) */
   sources: string[]
 }
@@ -520,20 +555,23 @@ async function bundle(
     plugins: [seaPlugin(input)],
   })
   const workers: Record<string, string> = {}
+  const assets: Record<string, string> = {}
   for (const worker of entry.workers) {
     const result = await esbuild.build(options({ ...inputs, workers: {}, files }, worker, 'esm'))
     // names the module in stack traces (instead of the whole data: URL)
     const code = `${asciiOnly(result.outputFiles![0]!.text)}\n//# sourceURL=${VIRTUAL_ROOT}${virtualRelative(worker)}\n`
     workers[virtualRelative(worker)] = code
     for (const input of Object.keys(result.metafile!.inputs)) sources.add(input)
-    fs.writeFileSync(path.join(work, path.basename(worker).replace(/\.(ts|js)$/, '.mjs')), code)
+    const file = path.join(work, path.basename(worker).replace(/\.(ts|js)$/, '.mjs'))
+    fs.writeFileSync(file, code)
+    assets[`${WORKER_ASSET}${virtualRelative(worker)}`] = file
   }
   const result = await esbuild.build(options({ ...inputs, workers, files }, entry.main, 'cjs'))
   const main = path.join(work, 'main.cjs')
   fs.writeFileSync(main, asciiOnly(result.outputFiles![0]!.text))
   fs.writeFileSync(path.join(work, 'main.meta.json'), JSON.stringify(result.metafile))
   for (const input of Object.keys(result.metafile!.inputs)) sources.add(input)
-  return { main, sources: [...sources].sort() }
+  return { main, assets: seaFeatures(target).assets ? assets : {}, sources: [...sources].sort() }
 }
 
 /** The licenses of the npm packages inside the bundles, one text. */
@@ -572,12 +610,13 @@ export function runner(target: Target, binary: string): [string, string[]] {
   return [target.qemu, ['-L', target.sysroot, binary]]
 }
 
-/** Whether the target's runtime takes execArgv from the SEA config (checkVersion() sees it took). */
-function carriesFlags(target: Target): boolean {
-  return Number(target.nodeVersion.split('.')[0]) >= 22
-}
-
-function makeBlob(target: Target, runtime: Runtime, main: string, work: string): string {
+function makeBlob(
+  target: Target,
+  runtime: Runtime,
+  main: string,
+  assets: Record<string, string>,
+  work: string,
+): string {
   const blob = path.join(work, 'sea-prep.blob')
   const config = path.join(work, 'sea-config.json')
   fs.writeFileSync(
@@ -590,7 +629,8 @@ function makeBlob(target: Target, runtime: Runtime, main: string, work: string):
         useSnapshot: false,
         useCodeCache: false,
         // the edge's V8 settings, built in (Node 20 has no SEA execArgv: armv7 goes without)
-        ...(carriesFlags(target) ? { execArgv: RUNTIME_FLAGS } : {}),
+        ...(seaFeatures(target).execArgv ? { execArgv: RUNTIME_FLAGS } : {}),
+        ...(Object.keys(assets).length > 0 ? { assets } : {}),
       },
       null,
       2,
@@ -635,7 +675,7 @@ function checkVersion(
     `addon socketcan ${SOCKETCAN_VERSION} n-api ${ADDON_NAPI} (linux-${target.arch},`,
     `addon patch sha256 ${patchSha256}`,
     'single-executable',
-    ...(carriesFlags(target) ? [`node-flags ${RUNTIME_FLAGS.join(' ')}`] : []),
+    ...(seaFeatures(target).execArgv ? [`node-flags ${RUNTIME_FLAGS.join(' ')}`] : []),
   ]
   for (const line of expected) {
     if (!text.includes(line))
@@ -833,7 +873,7 @@ async function buildArch(
     'blob',
     `SEA blob by node ${target.nodeVersion}${target.arch === hostArch() ? '' : ` under ${target.qemu}`}`,
   )
-  const blob = makeBlob(target, runtime, main, work)
+  const blob = makeBlob(target, runtime, main, bundled.assets, work)
 
   const binary = path.join(work, 'canbridge-edge')
   log(target.arch, 'inject', 'postject NODE_SEA_BLOB')

@@ -23,8 +23,10 @@ declare module 'canbridge-sea:embedded' {
     date: string
   }
   export const BUILD: BuildInfo
-  /** Worker bundles by virtual path (e.g. packages/edge-client/dist/poll.worker.js). */
-  export const WORKERS: Readonly<Record<string, string>>
+  /** The bundled workers' virtual paths (e.g. packages/edge-client/dist/poll.worker.js). */
+  export const WORKER_NAMES: readonly string[]
+  /** A worker's bundle by its virtual path (the blob's asset, or an embedded string). */
+  export function workerSource(file: string): Buffer | undefined
   /** Small files the code reads at run time (package.json), by virtual path. */
   export const FILES: Readonly<Record<string, string>>
 }

@@ -2,11 +2,10 @@
 // esbuild into the main script and into every worker script; nothing here touches the disk
 // until the native addon is first needed.
 //
-// Everything the program needs at run time travels inside the executable as JavaScript:
-// the worker scripts as strings (started with `new Worker(code, { eval: true })`), the
-// socketcan addon as base64, and the few files the code reads (package.json). That works
-// the same on every Node line the build uses (24 for x64/arm64, 20 for armv7, whose SEA
-// has no `node:sea` asset API) and lets the bundles run under plain `node` as well.
+// Everything the program needs at run time travels inside the executable: the worker
+// bundles as SEA assets (read when a worker starts; as strings in the main script where
+// the runtime has no `node:sea` assets: armv7's Node 20.11), the socketcan addon as base64,
+// and the few files the code reads (package.json).
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
