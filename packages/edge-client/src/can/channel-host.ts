@@ -425,8 +425,10 @@ export class ChannelHost {
         { missing: unpatched.binding!.missing, fix: PATCH_FIX },
       )
     }
-    const older = socketcan.find((s) => s.binding && pacingShortfall(s.binding) !== undefined)
-    if (older) this.#log('warn', pacingShortfall(older.binding!)!, { fix: PATCH_FIX })
+    const shortfall = socketcan
+      .map((s) => s.binding && pacingShortfall(s.binding))
+      .find((line) => line !== undefined)
+    if (shortfall) this.#log('warn', shortfall, { fix: PATCH_FIX })
     for (const source of socketcan) {
       const buffer = source.receiveBuffer
       if (buffer !== undefined) {
