@@ -498,7 +498,10 @@ function seaPlugin(inputs: BundleInputs): import('esbuild').Plugin {
  * script is 1.2 MB, 2.3 MB where the workers are inside it). In a comment `\u00d7` reads as well.
  */
 function asciiOnly(code: string): string {
-  return code.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return code.replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
 }
 
 interface Bundle {

@@ -725,7 +725,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'CANBRIDGE_THREADS',
     parse: (raw) => integer(1, 3)(raw) as 1 | 2 | 3,
     default: () => 2,
-    help: 'JavaScript threads: 2 (default) the main thread supervises, the socket-write worker reads the channels and sends; 3 the channels in a poll worker of their own (isolation for a few µs more per frame); 1 everything in the main thread (about 15 MB less memory; a fault ends the process instead of restarting a worker). README: threads',
+    help: 'JavaScript threads: 2 (default) the main thread supervises, the socket-write worker reads the channels and sends; 3 the channels in a poll worker of their own (isolation for a few µs more per frame); 1 everything in the main thread (about 15 MB less memory; a fault of the sending side restarts it in the main thread, a leak ends the process). README: threads',
   },
   {
     key: 'socketcandErrorMask',

@@ -1,40 +1,69 @@
-// --threads 1: the socket-write worker's module run in the main thread, behind the part of the
-// Worker interface the supervisor uses (messages over a MessageChannel, 'error' and 'exit').
-// It cannot be restarted: a module is evaluated once per process.
+// --threads 1: the socket-write side run in the main thread, behind the part of the Worker
+// interface the supervisor uses (messages over a MessageChannel, 'error', 'exit', terminate).
+// A fault of that side (its end.fail, or an exception nobody caught while it runs: in one
+// thread nothing tells whose it was) ends it like a worker's: disposed of, 'error', then
+// 'exit' 1, and the supervisor starts a new one on the same rings.
 import { EventEmitter } from 'node:events'
 import { MessageChannel, type TransferListItem } from 'node:worker_threads'
-import { handOver } from './thread-end.ts'
+import { handOver, type ThreadEnd } from './thread-end.ts'
+
+/** What runs in process: it stops everything it started when disposed of. */
+export interface InProcessSide {
+  dispose(): Promise<void>
+}
 
 export class InProcessWorker extends EventEmitter {
   readonly #port
   readonly #other
+  readonly #side: Promise<InProcessSide | undefined>
+  #ended: Promise<number> | undefined
+  readonly #uncaught = (error: unknown): void => this.#fail(error)
 
   /**
-   * @param load imports the module, by a literal path: a bundler then bundles it (the single
-   *   executable's main script holds it; its workers are separate bundles)
+   * @param start imports the side's module, by a literal path (a bundler then bundles it: the
+   *   single executable's main script holds it), and starts the side on `end`
    */
-  constructor(load: () => Promise<unknown>, data: unknown) {
+  constructor(start: (end: ThreadEnd) => Promise<InProcessSide>, data: unknown) {
     super()
     const { port1, port2 } = new MessageChannel()
     this.#port = port1
     this.#other = port2
     port1.on('message', (message: unknown) => this.emit('message', message))
-    const fail = (error: unknown): void => {
-      this.emit('error', error)
-      this.emit('exit', 1)
-    }
-    handOver(port2, data, fail)
-    load().catch(fail)
+    const end: ThreadEnd = { port: port2, data, inProcess: true, fail: (e) => this.#fail(e) }
+    handOver(end)
+    process.on('uncaughtException', this.#uncaught)
+    this.#side = start(end).catch((error: unknown) => {
+      this.#fail(error)
+      return undefined
+    })
   }
 
   postMessage(value: unknown, transferList?: readonly TransferListItem[]): void {
     this.#port.postMessage(value, transferList)
   }
 
-  /** Closes the channel only: what the module opened ends with the process. */
+  /** Disposes of the side, closes the channel, then 'exit' 1, as a terminated worker. */
   terminate(): Promise<number> {
+    this.#ended ??= this.#end()
+    return this.#ended
+  }
+
+  #fail(error: unknown): void {
+    if (this.#ended) return
+    this.emit('error', error)
+    void this.terminate()
+  }
+
+  async #end(): Promise<number> {
+    process.off('uncaughtException', this.#uncaught)
+    try {
+      await (await this.#side)?.dispose()
+    } catch (error) {
+      this.emit('error', error)
+    }
     this.#port.close()
     this.#other.close()
-    return Promise.resolve(0)
+    this.emit('exit', 1)
+    return 1
   }
 }

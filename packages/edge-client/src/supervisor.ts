@@ -122,7 +122,7 @@ export interface Snapshot {
 }
 
 export type WorkerKind = 'poll' | 'write' | 'socketcand'
-/** a worker thread, or with --threads 1 the socket-write module in the main thread */
+/** a worker thread, or with --threads 1 the socket-write side in the main thread */
 type Supervised = Worker | InProcessWorker
 
 /** What each worker answers once it has started, and once it has stopped (or flushed). */
@@ -455,7 +455,10 @@ export class Supervisor {
     }
     const worker =
       c.threads === 1
-        ? new InProcessWorker(() => import('./socket-write.worker.ts'), data)
+        ? new InProcessWorker(
+            async (end) => new (await import('./socket-write-side.ts')).SocketWriteSide(end),
+            data,
+          )
         : new Worker(WRITE_WORKER_URL, {
             workerData: data,
             name: 'canbridge-socket-write',
@@ -618,11 +621,6 @@ export class Supervisor {
   }
 
   #restart(kind: WorkerKind, reason: string): void {
-    if (this.#write instanceof InProcessWorker && kind === 'write') {
-      // a module runs once per process: the service manager restarts the whole edge
-      this.onFatal(new Error(`the sending side failed (--threads 1, no restart): ${reason}`))
-      return
-    }
     const now = performance.now()
     this.#restarts = this.#restarts.filter((t) => now - t < RESTART_WINDOW_MS)
     this.#restarts.push(now)

@@ -1,7 +1,7 @@
-// Where a worker module finds its end of the supervisor's channel: parentPort and workerData in
-// a worker thread, or, with --threads 1, the port and data the supervisor handed over before it
-// imported the module into its own thread (in-process-worker.ts). Module state on purpose: the
-// module reads it once, as it is evaluated, like parentPort.
+// Where a worker's code finds its end of the supervisor's channel: parentPort and workerData in
+// a worker thread, or, with --threads 1, the end the supervisor handed over when it started the
+// side in its own thread (in-process-worker.ts; a restart hands over a new one). Module state
+// on purpose: workerLog reads it from anywhere, as code in a worker reads parentPort.
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 
 export interface ThreadEnd {
@@ -15,9 +15,9 @@ export interface ThreadEnd {
 
 let handedOver: ThreadEnd | undefined
 
-/** The supervisor, before importing a worker module into its own thread. */
-export function handOver(port: MessagePort, data: unknown, fail: (error: unknown) => void): void {
-  handedOver = { port, data, inProcess: true, fail }
+/** The supervisor, before it starts a worker's side in its own thread (again at a restart). */
+export function handOver(end: ThreadEnd): void {
+  handedOver = end
 }
 
 /** This module's end: the one handed over, else the worker's (undefined in a plain main thread). */

@@ -83,7 +83,7 @@ describe('memory', () => {
 
   it('finds runtime imports, not type-only ones', () => {
     expect(runtimeImports(resolve(SRC, 'poll.worker.ts'))).not.toContain('@canbridge/protocol')
-    expect(runtimeImports(resolve(SRC, 'socket-write.worker.ts'))).toContain('@canbridge/protocol')
+    expect(runtimeImports(resolve(SRC, 'socket-write-side.ts'))).toContain('@canbridge/protocol')
   })
 
   it('compacts a heap once gc is exposed, and only when asked to', () => {

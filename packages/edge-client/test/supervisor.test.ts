@@ -88,8 +88,18 @@ describe('supervisor', () => {
     expect(supervisor.snapshot().workerRestarts).toBe(2)
   })
 
-  it('restarts the socket-write worker with the channels it hosts, losing no frame (default shape)', async () => {
-    const { server, supervisor, lines } = await running('virtual:h?rate=5000&count=10000')
+  it.each([
+    ['the socket-write worker (default shape)', 2, false],
+    ['the socket-write side in the main thread (--threads 1)', 1, false],
+    ['the socket-write side in the main thread (--threads 1, a spool: closed, reopened)', 1, true],
+  ])('restarts %s with the channels it hosts, losing no frame', async (_, threads, spooled) => {
+    const extra: Record<string, unknown> = { threads }
+    if (spooled) {
+      const spoolDir = mkdtempSync(join(tmpdir(), 'canbridge-supervisor-'))
+      cleanups.push(() => rmSync(spoolDir, { recursive: true, force: true }))
+      extra['spoolDir'] = spoolDir
+    }
+    const { server, supervisor, lines } = await running('virtual:h?rate=5000&count=10000', extra)
     await expect(supervisor.terminateWorker('poll')).rejects.toThrow(/no poll worker/)
     await server.waitFor(() => server.state.count(0) > 2000, 10_000, '2,000 frames')
     await supervisor.terminateWorker('write')

@@ -2,6 +2,7 @@
 // one thread (everything in the main thread) that it streams, stops and fails to start as the
 // others do.
 import { readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EdgeProcess, startEdge } from '../src/testing/edge-process.ts'
 import { frameNumber, ScriptedServer } from './helpers/scripted-server.ts'
@@ -18,13 +19,17 @@ function threadNames(pid: number): string[] {
   )
 }
 
-async function streaming(threads: string, frames: number) {
+const SOCKET_WRITE_FAULT = fileURLToPath(
+  new URL('./fixtures/socket-write-fault.mjs', import.meta.url),
+)
+
+async function streaming(threads: string, frames: number, env: Record<string, string> = {}) {
   const server = new ScriptedServer()
   const port = await server.listen(0)
   cleanups.push(() => server.close())
   const args = ['--server', `127.0.0.1:${port}`, '--log-level', 'debug']
   args.push('--channel', `virtual:t?rate=5000&count=${frames}`, '--threads', threads)
-  const edge = await startEdge(args)
+  const edge = await startEdge(args, env)
   cleanups.push(() => edge.stop('SIGKILL'))
   return { server, edge }
 }
@@ -67,6 +72,36 @@ describe('--threads', () => {
     const read = (edge.lastStats() as unknown as { channels: { framesRead: number }[] })
       .channels[0]!.framesRead
     expect(server.state.count(0)).toBe(read)
+  })
+
+  it('--threads 1: an exception in the sending side restarts it in the main thread, and no frame is lost', async () => {
+    // the 40th TCP write of the main thread throws (test/fixtures/socket-write-fault.mjs)
+    const { server, edge } = await streaming('1', 10_000, {
+      NODE_OPTIONS: `--import ${SOCKET_WRITE_FAULT}`,
+      EDGE_TEST_FAULT_AT: '40',
+    })
+    await server.waitFor(() => server.connections === 2, 20_000, 'a reconnect from the new side')
+    // the new side reopens the channel: its virtual generator starts again at 0, and what the
+    // first one read and the server had not acknowledged is still in the ring, numbered where it was
+    const lastFrame = () => {
+      const frames = server.state.channel(0)
+      return frames.length > 10_000 ? frameNumber(frames.at(-1)!) : -1
+    }
+    await server.waitFor(() => lastFrame() === 9999, 30_000, 'both runs of the generator')
+    const frames = server.state.channel(0)
+    expect(frames.map((f) => f.seq)).toEqual([...frames.keys()])
+    const secondRun = frames.findIndex((f, i) => i > 0 && frameNumber(f) === 0)
+    expect(secondRun).toBeGreaterThan(0)
+    expect(frames.slice(0, secondRun).map(frameNumber)).toEqual([...Array(secondRun).keys()])
+    expect(frames.slice(secondRun).map(frameNumber)).toEqual([...Array(10_000).keys()])
+    expect(server.state.gaps).toEqual([])
+    const crashed = edge.logs.filter((l) => l.msg === 'worker crashed')
+    expect(crashed.map((l) => (l['err'] as { message: string }).message)).toEqual([
+      'injected fault: a socket write threw',
+    ])
+    const restarts = edge.logs.filter((l) => l.msg === 'restarting worker')
+    expect(restarts.map((l) => [l['worker'], l['restarts']])).toEqual([['write', 1]])
+    expect(await edge.stop('SIGTERM')).toBe(0)
   })
 
   it('--threads 1: a channel that cannot be opened fails the start, once, with what to fix', async () => {

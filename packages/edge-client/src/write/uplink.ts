@@ -97,6 +97,8 @@ export class Uplink {
   #stopped = false
   #pumpScheduled = false
   #flush: ShutdownFlush | null = null
+  /** a sending side that failed: nothing of this uplink runs again (abandon) */
+  #abandoned = false
 
   constructor(options: UplinkOptions) {
     this.#settings = options.settings
@@ -203,6 +205,8 @@ export class Uplink {
   /** Sends what every channel has, round robin, until the link needs a drain; then upkeep. */
   pump(): void {
     this.#pumpScheduled = false
+    // a pump queued before abandon() must not touch the rings its successor now owns
+    if (this.#abandoned) return
     const l = this.#link
     if (l?.welcomed && !l.closed && !l.needDrain) {
       l.cork()
@@ -241,6 +245,22 @@ export class Uplink {
     const connected = this.connected
     this.#flush.start(deadlineMs, connected)
     if (connected) this.schedulePump()
+  }
+
+  /**
+   * The sending side failed and a new one takes over the same rings (--threads 1): no
+   * reconnect, no flush, no pump from here on; the link is cut. What the server has not
+   * acknowledged stays in the rings for the successor.
+   */
+  abandon(reason: string): void {
+    this.#abandoned = true
+    this.#stopping = true
+    this.#stopped = true
+    this.reconnector.cancel()
+    // its close is not this uplink's business any more (#onClose ignores old generations)
+    this.#generation++
+    this.#link?.destroy(reason)
+    this.#link = null
   }
 
   /** What every channel can account for (an unpatched binding claims none of it). */
