@@ -23,6 +23,7 @@ import {
   type SourceAccounting,
 } from './can-source.ts'
 import { FrameBatch } from './frame-batch.ts'
+import { IdleDropCheck } from './idle-drop-check.ts'
 import { InterfaceLossCounter } from './interface-loss.ts'
 import { KernelDropCounter } from './kernel-drop-counter.ts'
 import { DEFAULT_RECEIVE_BUFFER, ReadPacer } from './read-pacer.ts'
@@ -133,10 +134,7 @@ export class SocketCanSource implements CanSource {
   #holdMs = 0
   #interfaceLoss: InterfaceLossCounter | undefined
   #idleCheck: NodeJS.Timeout | undefined
-  /** a batch arrived since the last idle check */
-  #busy = false
-  /** the drop counter was read since the last batch */
-  #idleChecked = false
+  readonly #idle = new IdleDropCheck(IDLE_CHECK_MS, performance.now())
 
   constructor(name: string, options: SocketCanOptions = {}) {
     if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(name)) {
@@ -283,7 +281,7 @@ export class SocketCanSource implements CanSource {
       this.#batch = new FrameBatch(BATCH_FRAMES, records)
     }
     this.#drops.reset() // a new socket counts from 0
-    this.#idleChecked = false
+    this.#idle.reset(performance.now())
     const maxWaitUs = this.#options.maxReadDelayUs ?? 0
     this.#pacer =
       this.#support?.batchWait && maxWaitUs > 0
@@ -435,8 +433,7 @@ export class SocketCanSource implements CanSource {
   /** Batch mode: `count` records from the binding, handed over as they are. */
   #takeRecords(count: number): void {
     if (count === 0) return
-    this.#busy = true
-    this.#idleChecked = false
+    this.#idle.batchArrived()
     const records = this.#records!
     const view = this.#view!
     const L = this.#layout!
@@ -488,14 +485,8 @@ export class SocketCanSource implements CanSource {
    * socket has been quiet for an idle interval (a batch since the last check: not idle).
    */
   #checkIdle(): void {
-    if (this.#busy) {
-      this.#busy = false
-      return
-    }
     const channel = this.#channel
-    if (this.#idleChecked || channel === undefined) return
-    this.#idleChecked = true
-    this.#readIdleDrops(channel)
+    if (this.#idle.tick(performance.now()) && channel !== undefined) this.#readIdleDrops(channel)
   }
 
   #readIdleDrops(channel: NativeRawChannel): void {
