@@ -3,28 +3,29 @@
 //    (the socket-write worker) → TCP → a counting server on loopback, node given the V8
 //    settings of src/runtime-flags.ts. Frames/s delivered, the edge's CPU ms per 1,000
 //    frames (process.cpuUsage of the edge process, all threads) and its peak RSS, in the
-//    edge's default shape and in the lean one (--threads 1 --ring-bytes 4M); then the runtime's floor (bench/runtime-floor.ts, a child): bare node in
-//    the edge's shape, a main thread and 1 idle worker (2 with --threads 3, none with
-//    --threads 1) with its WORKER_LIMITS.
+//    edge's default shape (one thread) and in the two-thread one (--threads 2, a worker that
+//    restarts alone); then the runtime's floor (bench/runtime-floor.ts, a child): bare node
+//    in the edge's shape, a main thread and no idle worker (1 with --threads 2, 2 with
+//    --threads 3) with its WORKER_LIMITS.
 // 2. Real SocketCAN in scripts/kernel-harness.sh (User-Mode Linux here): cangen at rising
 //    rates on vcan0 while the built edge and candump read it at the same time
 //    (bench/vcan-rates.ts), once with the kernel's default socket buffers and once with the
 //    ones the packaging installs (net.core.rmem_default = rmem_max = 4 MiB); the highest
 //    rate each reader keeps up with, and the losses of each at every rate. Then the CPU runs:
 //    1,000 and 5,000 frames/s, default buffers, 5 trials of 5 s, in the shape measured and,
-//    for the comparison, with --threads 3 (a poll worker). Then the kernel test's
+//    for the comparison, with --threads 2 (--threads 3 when 2 is the shape measured). Then the kernel test's
 //    deterministic drop run (bench/kernel-drops.ts): the edge with a 4 KiB receive buffer,
 //    stopped while cangen sends rounds of numbered frames, resumed.
 // The last line is JSON: { virtualFps, cpuMsPer1k, rssMb, rssFloorMb (the runtime's floor in
-// the edge's shape), rssOverFloorMb (rssMb − rssFloorMb), rssMbLean and rssFloorMbLean (the
-// lean shape, unless BENCH_THREADS or BENCH_RING_BYTES set the one measured), cpuPerFrameVsCandump (at 5,000
+// the edge's shape), rssOverFloorMb (rssMb − rssFloorMb), rssMbThreads2 and rssFloorMbThreads2
+// (--threads 2, unless BENCH_THREADS or BENCH_RING_BYTES set the one measured), cpuPerFrameVsCandump (at 5,000
 // frames/s), cpuPerFrameVsCandump1k, cpuPerFrameVsCandumpMax (the edge's CPU per frame over
 // candump's in the same runs, default buffers), kernelDropsCounted (the kernel-overflow DROPS
 // the edge reported), kernelDropsActual (frames sent minus those received, by cangen's
 // numbers), vcanMaxLosslessFps, candumpMaxLosslessFps, ... }. Targets: ≥ 500,000 frames/s,
 // ≤ 5 ms, ≤ 80 MB, ≤ 1.0 at 5,000 and ≤ 1.5 at 1,000, the edge lossless wherever candump is,
-// and kernelDropsCounted == kernelDropsActual. cpuPerFrameVsCandumpThreads3 and
-// ...1kThreads3: the same ratios for the three-thread shape (--threads 3).
+// and kernelDropsCounted == kernelDropsActual. cpuPerFrameVsCandumpThreads2 and
+// ...1kThreads2: the same ratios for the two-thread shape (Threads3 when 2 is measured).
 //
 // BENCH_FRAMES, BENCH_RATE: part 1's frames and rate; BENCH_VCAN=0 skips part 2;
 // BENCH_VCAN_RATES (e.g. 1000,4000,max), BENCH_VCAN_TRIALS, BENCH_VCAN_SECONDS tune it;
@@ -34,7 +35,7 @@
 // BENCH_CPU_TRIALS, BENCH_CPU_SECONDS: the CPU runs at 1,000 and 5,000 frames/s, each shape
 // (default 5 trials of 5 s);
 // VCAN_BENCH_THREADS=1: the edge's CPU per frame by thread, under each row;
-// BENCH_THREADS=1|3: measure that shape (--threads) throughout (default 2, the edge's);
+// BENCH_THREADS=2|3: measure that shape (--threads) throughout (default 1, the edge's);
 // BENCH_RING_BYTES: the edge's --ring-bytes (default its own, 8M).
 import { execFile, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -50,12 +51,17 @@ const FRAMES = Number(process.env['BENCH_FRAMES'] ?? 5_000_000)
 const RATE = process.env['BENCH_RATE'] ?? '1000000'
 /** traffic starts once the edge is connected and idle */
 const DELAY_MS = 2000
-/** the shape measured: the edge's default (2 threads), or --threads 1 or 3 */
-const THREADS = Number(process.env['BENCH_THREADS'] ?? 2)
+/** the edge's default shape: one thread (README: threads) */
+const DEFAULT_THREADS = 1
+/** the shape measured: the edge's default, or --threads 2 or 3 */
+const THREADS = Number(process.env['BENCH_THREADS'] ?? DEFAULT_THREADS)
 if (![1, 2, 3].includes(THREADS)) throw new Error('BENCH_THREADS: 1, 2 or 3')
 const RING_BYTES = process.env['BENCH_RING_BYTES']
-/** the shape for the least memory, measured beside the default one (README: threads) */
-const LEAN = { threads: 1, ringBytes: '4M' }
+/** measured beside the default shape: a worker that restarts alone, for 17 MB more */
+const ISOLATED_THREADS = 2
+/** the CPU runs' second shape */
+const OTHER_THREADS = THREADS === 2 ? 3 : 2
+const OTHER_CPU = `cpu, --threads ${OTHER_THREADS}`
 const dist = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 const main = existsSync(dist) ? dist : fileURLToPath(new URL('../src/main.ts', import.meta.url))
 /** part 1 runs this executable (e.g. the single executable) instead of node with dist/main.js */
@@ -69,10 +75,10 @@ interface Stats {
   channels: { framesRead: number; dropsRingFull: number; dropsRingOldest: number }[]
 }
 
-/** the edge's flags for a shape (2 threads and its own ring size are its defaults) */
+/** the edge's flags for a shape (one thread and its own ring size are its defaults) */
 function shapeArgs(threads: number, ringBytes: string | undefined): string[] {
   return [
-    ...(threads === 2 ? [] : ['--threads', String(threads)]),
+    ...(threads === DEFAULT_THREADS ? [] : ['--threads', String(threads)]),
     ...(ringBytes ? ['--ring-bytes', ringBytes] : []),
   ]
 }
@@ -221,10 +227,10 @@ async function runtimeFloors(): Promise<Floor[] | string> {
 }
 
 const shaped = await pipelineRun(THREADS, RING_BYTES)
-// the lean shape too, unless it is the one measured
-const lean =
-  THREADS === 2 && RING_BYTES === undefined
-    ? await pipelineRun(LEAN.threads, LEAN.ringBytes)
+// the two-thread shape too, beside the default one
+const isolated =
+  THREADS === DEFAULT_THREADS && RING_BYTES === undefined
+    ? await pipelineRun(ISOLATED_THREADS, undefined)
     : undefined
 const floors = await runtimeFloors()
 const floorMb = (threads: number): number | null => {
@@ -240,11 +246,10 @@ const host = {
   ...shaped,
   rssFloorMb,
   rssOverFloorMb: overFloor(shaped.rssMb, rssFloorMb),
-  ...(lean
+  ...(isolated
     ? {
-        rssMbLean: lean.rssMb,
-        rssFloorMbLean: floorMb(LEAN.threads),
-        leanShape: lean.shape,
+        rssMbThreads2: isolated.rssMb,
+        rssFloorMbThreads2: floorMb(ISOLATED_THREADS),
       }
     : {}),
   node: process.version,
@@ -258,9 +263,9 @@ console.log(`edge CPU:         ${host.cpuMsPer1k} ms per 1,000 frames (target �
 console.log(
   `edge peak RSS:    ${host.rssMb} MB (target ≤ 80), ${host.shape}: anonymous ${host.rssAnonMb} MB (V8 heaps of ${THREADS_LABEL}, the ring, malloc), file-backed ${host.rssFileMb} MB (pages of the node executable); idle before traffic ${host.idleRssMb} MB`,
 )
-if (lean) {
+if (isolated) {
   console.log(
-    `edge peak RSS:    ${lean.rssMb} MB in the lean shape, ${lean.shape} (anonymous ${lean.rssAnonMb}, file-backed ${lean.rssFileMb}; idle ${lean.idleRssMb}; ${lean.virtualFps.toLocaleString('en')} frames/s, ${lean.cpuMsPer1k} ms per 1,000 frames, ${lean.dropped} dropped)`,
+    `edge peak RSS:    ${isolated.rssMb} MB in ${isolated.shape} (anonymous ${isolated.rssAnonMb}, file-backed ${isolated.rssFileMb}; idle ${isolated.idleRssMb}; ${isolated.virtualFps.toLocaleString('en')} frames/s, ${isolated.cpuMsPer1k} ms per 1,000 frames, ${isolated.dropped} dropped)`,
   )
 }
 if (typeof floors === 'string' || rssFloorMb === null) {
@@ -436,15 +441,14 @@ if (process.env['BENCH_VCAN'] !== '0') {
   // CPU per frame against candump at ordinary rates: more and longer trials than the sweep's
   // (a UML guest's tick accounting varies by a third from trial to trial), each shape
   vcan['cpu'] = await vcanRun('cpu', [], SHAPE_ARGS, CPU_RATES, CPU_TIMING)
-  // the other shape, where the two differ: the cost of a wake-up at ordinary rates
-  if (THREADS !== 3)
-    vcan['cpu, --threads 3'] = await vcanRun(
-      'cpu, --threads 3',
-      [],
-      ['--threads', '3'],
-      CPU_RATES,
-      CPU_TIMING,
-    )
+  // another shape: what a worker of its own costs per frame at ordinary rates
+  vcan[OTHER_CPU] = await vcanRun(
+    OTHER_CPU,
+    [],
+    ['--threads', String(OTHER_THREADS)],
+    CPU_RATES,
+    CPU_TIMING,
+  )
   const rounds = process.env['BENCH_DROP_ROUNDS']
   kernelDrops = await harnessRun<KernelDropSummary>(
     'kernel drops: small receive buffer, the edge stopped while cangen sends',
@@ -481,8 +485,8 @@ if (dropRun) {
 const atDefaults = typeof vcan['default'] === 'object' ? vcan['default'] : picked
 const cpuShape = vcan['cpu']
 const cpuRun = typeof cpuShape === 'object' ? cpuShape : undefined
-const otherShape = vcan['cpu, --threads 3']
-const threads3Run = typeof otherShape === 'object' ? otherShape : undefined
+const otherShape = vcan[OTHER_CPU]
+const otherRun = typeof otherShape === 'object' ? otherShape : undefined
 const result = {
   ...host,
   cpuPerFrameVsCandump: cpuRatio(cpuRun, 5000),
@@ -490,12 +494,8 @@ const result = {
   // every trial's ratio, lowest first: the spread behind the medians above
   cpuRatioTrials: { 1000: cpuRatios(cpuRun, 1000), 5000: cpuRatios(cpuRun, 5000) },
   cpuPerFrameVsCandumpMax: cpuRatio(atDefaults, 'maxLossless'),
-  ...(THREADS === 3
-    ? {}
-    : {
-        cpuPerFrameVsCandumpThreads3: cpuRatio(threads3Run, 5000),
-        cpuPerFrameVsCandump1kThreads3: cpuRatio(threads3Run, 1000),
-      }),
+  [`cpuPerFrameVsCandumpThreads${OTHER_THREADS}`]: cpuRatio(otherRun, 5000),
+  [`cpuPerFrameVsCandump1kThreads${OTHER_THREADS}`]: cpuRatio(otherRun, 1000),
   kernelDropsCounted: dropRun?.counted ?? null,
   kernelDropsActual: dropRun?.actual ?? null,
   vcanMaxLosslessFps: picked?.vcanMaxLosslessFps ?? null,

@@ -41,7 +41,7 @@ describe('config', () => {
       receiveBuffer: 'auto',
       kernelEcho: true,
       maxReadDelayMs: 10,
-      threads: 2,
+      threads: 1,
     })
     expect(config.edgeId.length).toBeGreaterThan(0)
   })

@@ -724,8 +724,8 @@ export const SETTINGS: readonly Setting[] = [
     placeholder: '<1|2|3>',
     env: 'CANBRIDGE_THREADS',
     parse: (raw) => integer(1, 3)(raw) as 1 | 2 | 3,
-    default: () => 2,
-    help: 'JavaScript threads: 2 (default) the main thread supervises, the socket-write worker reads the channels and sends; 3 the channels in a poll worker of their own (isolation for a few µs more per frame); 1 everything in the main thread (about 15 MB less memory; a fault of the sending side restarts it in the main thread, a leak ends the process). README: threads',
+    default: () => 1,
+    help: 'JavaScript threads: 1 (default) everything in the main thread (a fault of the sending side restarts it there, the ring kept); 2 the sending side in a worker of its own, whose heap limit ends a leak there without ending the process (about 17 MB more memory); 3 the channels in a poll worker as well (a few µs more per frame). README: threads',
   },
   {
     key: 'socketcandErrorMask',

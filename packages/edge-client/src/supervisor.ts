@@ -1,8 +1,8 @@
-// The supervisor (main thread): one ring per channel, the socket-write worker (which hosts
-// the CAN channels), or with --threads 3 a poll worker for them and a MessageChannel
-// between the two, and with --socketcand the socketcand worker;
-// restarts a crashed worker (logged, counted, and bounded), logs statistics, and shuts down
-// by flushing to the server within a deadline.
+// The supervisor (main thread): one ring per channel, the socket-write side (which hosts
+// the CAN channels) in the main thread, or with --threads 2 in a worker, or with --threads 3
+// a poll worker for the channels as well and a MessageChannel between the two, and with
+// --socketcand the socketcand worker; restarts a crashed worker or side (logged, counted,
+// and bounded), logs statistics, and shuts down by flushing to the server within a deadline.
 
 import { randomUUID } from 'node:crypto'
 import { MessageChannel, Worker } from 'node:worker_threads'

@@ -31,7 +31,12 @@ const messages = (e: EdgeProcess) => e.logs.map((l) => l.msg)
 describe('SIGTERM during startup', () => {
   it.each([
     ['the poll worker starts (--threads 3)', ['--threads', '3'], 'poll' as const, false],
-    ['the socket-write worker opens the channels (default)', [], 'write' as const, true],
+    [
+      'the socket-write worker opens the channels (--threads 2)',
+      ['--threads', '2'],
+      'write' as const,
+      true,
+    ],
   ])('while %s: exits 0 at once', async (_, shape, slowWorker, mayConnect) => {
     const e = edge(
       ['--server', '127.0.0.1:1', '--channel', 'virtual:a?rate=1000', ...shape],
@@ -44,7 +49,7 @@ describe('SIGTERM during startup', () => {
     // the worker is held for 2 s; nothing waits for a timeout beyond that
     expect(performance.now() - signalledAt).toBeLessThan(6000)
     expect(e.logs.find((l) => l.msg === 'stopping')).toMatchObject({ reason: 'SIGTERM' })
-    // three threads: the socket-write worker never starts; one: it has started, and flushes
+    // three threads: the socket-write worker never starts; two: it has started, and flushes
     if (!mayConnect) expect(messages(e)).not.toContain('connecting')
     expect(messages(e)).not.toContain('worker did not answer in time')
     expect(e.logs.filter((l) => l.level >= 50)).toEqual([])
