@@ -120,6 +120,17 @@ function setup() {
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
 
+/** Connected, welcomed at 0 on both channels, and `frames` of channel 0 sent: the link. */
+function streaming(t: ReturnType<typeof setup>, frames: number): ScriptedLink {
+  t.produce(0, frames)
+  t.uplink.connect()
+  const link = t.links[0]!
+  link.welcome(welcome(0, 0))
+  t.settle()
+  expect(t.received(link, 0)).toEqual(range(0, frames))
+  return link
+}
+
 describe('Uplink', () => {
   it('says HELLO with each channel and what the edge can do, and sends nothing before WELCOME', () => {
     const t = setup()
@@ -166,12 +177,7 @@ describe('Uplink', () => {
 
   it('a lost link: reconnects to the next server after the backoff and resumes from its WELCOME, each frame once', () => {
     const t = setup()
-    t.produce(0, 300)
-    t.uplink.connect()
-    const first = t.links[0]!
-    first.welcome(welcome(0, 0))
-    t.settle()
-    expect(t.received(first, 0)).toEqual(range(0, 300))
+    const first = streaming(t, 300)
     first.receive({ type: 'ACK', body: { channel: 0, nextSeq: 100 } })
     first.destroy('connection closed by the server', 'closed')
     expect(t.toPoll.at(-1)).toEqual({ type: 'link', connected: false, ownMessages: false })
@@ -191,6 +197,26 @@ describe('Uplink', () => {
     expect(t.received(second, 0)).toEqual(range(250, 350))
     expect(t.uplink.reconnector.reconnects).toBe(1)
     expect(t.uplink.reconnector.failovers).toBe(1)
+  })
+
+  it('abandoned (its side failed, a successor takes the rings): the link is cut, and no pump, reconnect or toPoll follows', () => {
+    const t = setup()
+    const link = streaming(t, 100)
+    const told = t.toPoll.length
+    // a pump already queued, and frames that arrive after
+    t.uplink.schedulePump()
+    t.produce(0, 50)
+    t.uplink.abandon('the sending side is restarting')
+    expect(link.closed).toBe(true)
+    expect(link.closedBecause).toBe('the sending side is restarting')
+    t.settle()
+    t.uplink.pump()
+    // the successor sends these: this uplink took none of them from the ring
+    expect(t.received(link, 0)).toEqual(range(0, 100))
+    expect(t.links).toHaveLength(1)
+    expect(t.timers.filter((timer) => !timer.cleared)).toEqual([])
+    expect(t.toPoll.length).toBe(told)
+    expect(t.uplink.stopped).toBe(true)
   })
 
   it('a late close of an old link changes nothing on the new one', () => {
