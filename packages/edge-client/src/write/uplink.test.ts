@@ -2,7 +2,7 @@
 // the test answers as the server would (WELCOME, ACK, closing), reconnect timers and the
 // pump under the test's control. No socket, no worker thread.
 import type { Welcome } from '@canbridge/protocol'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { manualTimers } from '../../test/helpers/manual-timers.ts'
 import { ScriptedLink } from '../../test/helpers/scripted-link.ts'
 import type { ServerAddress } from '../config.ts'
@@ -115,7 +115,7 @@ function setup() {
   const received = (link: ScriptedLink, channel: number) =>
     link.batches.filter((b) => b.channel === channel).flatMap((b) => b.frames.map((f) => f.seq))
   written = [0, 0]
-  return { uplink, links, opened, timers, toPoll, logs, produce, settle, received }
+  return { uplink, senders, links, opened, timers, toPoll, logs, produce, settle, received }
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
@@ -207,12 +207,15 @@ describe('Uplink', () => {
     t.uplink.schedulePump()
     t.produce(0, 50)
     t.uplink.abandon('the sending side is restarting')
+    // a pump's upkeep moves ring frames to the spool: the successor's rings now
+    const upkeep = t.senders.map((sender) => vi.spyOn(sender, 'maintain'))
     expect(link.closed).toBe(true)
     expect(link.closedBecause).toBe('the sending side is restarting')
     t.settle()
     t.uplink.pump()
     // the successor sends these: this uplink took none of them from the ring
     expect(t.received(link, 0)).toEqual(range(0, 100))
+    for (const spy of upkeep) expect(spy).not.toHaveBeenCalled()
     expect(t.links).toHaveLength(1)
     expect(t.timers.filter((timer) => !timer.cleared)).toEqual([])
     expect(t.toPoll.length).toBe(told)
