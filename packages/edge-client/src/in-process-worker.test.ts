@@ -91,6 +91,20 @@ describe('InProcessWorker (--threads 1)', () => {
     expect(process.listenerCount('uncaughtException')).toBe(0)
   })
 
+  it('a side that cannot be disposed of (a spool stuck in its disk) is wedged, and never exits: no successor may open its spools', async () => {
+    const events: unknown[] = []
+    const worker = new InProcessWorker(
+      async () => ({ dispose: () => new Promise<void>(() => {}) }),
+      {},
+      { disposeWaitMs: 50, wedged: (reason) => events.push(reason) },
+    )
+    worker.on('exit', (code) => events.push(code))
+    expect(await worker.terminate()).toBe(1)
+    expect(events).toEqual([
+      'the sending side did not end within 50 ms of its fault (a spool stuck in its disk?)',
+    ])
+  })
+
   it('a side whose disposal fails still ends: that error, then exit 1', async () => {
     const events: unknown[] = []
     const worker = new InProcessWorker(

@@ -12,19 +12,37 @@ export interface InProcessSide {
   dispose(): Promise<void>
 }
 
+export interface InProcessOptions {
+  /** how long a side may take to be disposed of (its spools closed) before `wedged` */
+  disposeWaitMs?: number
+  /**
+   * A side that cannot be disposed of (a spool stuck in a dead disk): no successor may open
+   * its spools while it might still write them, so the process must end (default: 'error')
+   */
+  wedged?: (reason: string) => void
+}
+
 export class InProcessWorker extends EventEmitter {
   readonly #port
   readonly #other
   readonly #side: Promise<InProcessSide | undefined>
   #ended: Promise<number> | undefined
   readonly #uncaught = (error: unknown): void => this.#fail(error)
+  readonly #disposeWaitMs: number
+  readonly #wedged: (reason: string) => void
 
   /**
    * @param start imports the side's module, by a literal path (a bundler then bundles it: the
    *   single executable's main script holds it), and starts the side on `end`
    */
-  constructor(start: (end: ThreadEnd) => Promise<InProcessSide>, data: unknown) {
+  constructor(
+    start: (end: ThreadEnd) => Promise<InProcessSide>,
+    data: unknown,
+    options: InProcessOptions = {},
+  ) {
     super()
+    this.#disposeWaitMs = options.disposeWaitMs ?? 10_000
+    this.#wedged = options.wedged ?? ((reason) => this.emit('error', new Error(reason)))
     const { port1, port2 } = new MessageChannel()
     this.#port = port1
     this.#other = port2
@@ -56,10 +74,23 @@ export class InProcessWorker extends EventEmitter {
 
   async #end(): Promise<number> {
     process.off('uncaughtException', this.#uncaught)
+    let timer: NodeJS.Timeout | undefined
+    const wedged = new Promise<'wedged'>((resolve) => {
+      timer = setTimeout(() => resolve('wedged'), this.#disposeWaitMs)
+    })
     try {
-      await (await this.#side)?.dispose()
+      const disposed = this.#side.then((side) => side?.dispose())
+      if ((await Promise.race([disposed, wedged])) === 'wedged') {
+        // no 'exit': a restart now would open the spools the stuck side may still write
+        this.#wedged(
+          `the sending side did not end within ${this.#disposeWaitMs} ms of its fault (a spool stuck in its disk?)`,
+        )
+        return 1
+      }
     } catch (error) {
       this.emit('error', error)
+    } finally {
+      clearTimeout(timer)
     }
     this.#port.close()
     this.#other.close()

@@ -338,7 +338,11 @@ export class Supervisor {
     if (result !== 'wedged') return
     // Node cannot end a worker blocked in native code, and process.exit() then waits for
     // it forever: only a signal ends the process
-    const reason = `a worker did not end within ${TERMINATE_WAIT_MS} ms of terminate()`
+    this.#wedged(`a worker did not end within ${TERMINATE_WAIT_MS} ms of terminate()`)
+  }
+
+  /** A worker or side that cannot be ended: the process ends instead. */
+  #wedged(reason: string): void {
     this.log.fatal({ reason }, 'killing the process')
     this.forceExit(reason)
   }
@@ -458,6 +462,7 @@ export class Supervisor {
         ? new InProcessWorker(
             async (end) => new (await import('./socket-write-side.ts')).SocketWriteSide(end),
             data,
+            { wedged: (reason) => this.#wedged(reason) },
           )
         : new Worker(WRITE_WORKER_URL, {
             workerData: data,
