@@ -55,6 +55,8 @@ export class SocketWriteSide {
   /** settles once every channel and its spool is open */
   readonly #channelsOpen: Promise<void>
   readonly #timers: NodeJS.Timeout[] = []
+  /** disposed of: a start still under way (spools opening) connects nothing */
+  #disposed = false
   readonly #startedAt = performance.now()
   /** runs a pump now: set once the uplink exists (a hosted channel publishes before that) */
   #pumpNow = (): void => {}
@@ -107,6 +109,7 @@ export class SocketWriteSide {
    * is flushed: what the server has not acknowledged stays in the rings.
    */
   async dispose(): Promise<void> {
+    this.#disposed = true
     for (const timer of this.#timers) clearInterval(timer)
     this.#end.port.off('message', this.#onSupervisor)
     this.#pollPort?.close()
@@ -228,6 +231,7 @@ export class SocketWriteSide {
   }
 
   #connect(): void {
+    if (this.#disposed) return
     const settings = this.#settings
     const uplink = this.#uplink
     // startup garbage goes before the first connection (README: memory)
