@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EdgeProcess, startEdge } from '../src/testing/edge-process.ts'
+import { expectTwoRuns } from './helpers/frame-accounting.ts'
 import { frameNumber, ScriptedServer } from './helpers/scripted-server.ts'
 
 const cleanups: (() => Promise<unknown> | unknown)[] = []
@@ -83,18 +84,7 @@ describe('--threads', () => {
     await server.waitFor(() => server.connections === 2, 20_000, 'a reconnect from the new side')
     // the new side reopens the channel: its virtual generator starts again at 0, and what the
     // first one read and the server had not acknowledged is still in the ring, numbered where it was
-    const lastFrame = () => {
-      const frames = server.state.channel(0)
-      return frames.length > 10_000 ? frameNumber(frames.at(-1)!) : -1
-    }
-    await server.waitFor(() => lastFrame() === 9999, 30_000, 'both runs of the generator')
-    const frames = server.state.channel(0)
-    expect(frames.map((f) => f.seq)).toEqual([...frames.keys()])
-    const secondRun = frames.findIndex((f, i) => i > 0 && frameNumber(f) === 0)
-    expect(secondRun).toBeGreaterThan(0)
-    expect(frames.slice(0, secondRun).map(frameNumber)).toEqual([...Array(secondRun).keys()])
-    expect(frames.slice(secondRun).map(frameNumber)).toEqual([...Array(10_000).keys()])
-    expect(server.state.gaps).toEqual([])
+    await expectTwoRuns(server, 10_000, 30_000)
     const crashed = edge.logs.filter((l) => l.msg === 'worker crashed')
     expect(crashed.map((l) => (l['err'] as { message: string }).message)).toEqual([
       'injected fault: a socket write threw',

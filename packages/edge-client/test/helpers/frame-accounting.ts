@@ -72,3 +72,29 @@ export async function everyFrameAccounted(
   })
   return a
 }
+
+/**
+ * A virtual channel of `count` frames whose host was restarted once, so that its generator
+ * ran twice: waits for the second run's last frame, then checks that the numbering has no
+ * hole, that the first run arrived from 0 up to where it was cut (what the ring held kept,
+ * numbered where it was), and that the second run arrived whole. Returns where it starts.
+ */
+export async function expectTwoRuns(
+  server: ScriptedServer,
+  count: number,
+  timeoutMs: number,
+): Promise<number> {
+  const lastFrame = () => {
+    const frames = server.state.channel(0)
+    return frames.length > count ? frameNumber(frames.at(-1)!) : -1
+  }
+  await server.waitFor(() => lastFrame() === count - 1, timeoutMs, 'both runs of the generator')
+  const frames = server.state.channel(0)
+  expect(frames.map((f) => f.seq)).toEqual([...frames.keys()])
+  const secondRun = frames.findIndex((f, i) => i > 0 && frameNumber(f) === 0)
+  expect(secondRun).toBeGreaterThan(0)
+  expect(frames.slice(0, secondRun).map(frameNumber)).toEqual([...Array(secondRun).keys()])
+  expect(frames.slice(secondRun).map(frameNumber)).toEqual([...Array(count).keys()])
+  expect(server.state.gaps).toEqual([])
+  return secondRun
+}
