@@ -482,7 +482,7 @@ export class SocketCanSource implements CanSource {
 
   /**
    * Drops after the last frame queued show only in the socket's counter: read it once the
-   * socket has been quiet for an idle interval (a batch since the last check: not idle).
+   * socket has gone idle (IdleDropCheck: a tick with a batch since the last, or a late one, is not).
    */
   #checkIdle(): void {
     const channel = this.#channel
