@@ -84,8 +84,18 @@ function shapeArgs(threads: number, ringBytes: string | undefined): string[] {
 }
 const SHAPE_ARGS = shapeArgs(THREADS, RING_BYTES)
 
+/** `n noun`, with an s unless n is 1 */
+function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
+}
+
 function threadsLabel(threads: number): string {
-  return `${threads} thread${threads === 1 ? '' : 's'}`
+  return counted(threads, 'thread')
+}
+
+/** MB figures as the JSON and the lines give them: one decimal */
+function oneDecimal(value: number): number {
+  return Number(value.toFixed(1))
 }
 
 /**
@@ -189,7 +199,7 @@ async function pipelineRun(threads: number, ringBytes: string | undefined) {
   const cpuMs = final.cpuUserMs + final.cpuSystemMs - (baseline.cpuUserMs + baseline.cpuSystemMs)
   const peakRss = Math.max(...stats.map((s) => s.rssBytes))
   const peakSplit = split[stats.findIndex((s) => s.rssBytes === peakRss)] ?? { anon: 0, file: 0 }
-  const mb = (bytes: number) => Number((bytes / 1024 / 1024).toFixed(1))
+  const mb = (bytes: number) => oneDecimal(bytes / 1024 / 1024)
   return {
     virtualFps: Math.round(server.received / seconds),
     cpuMsPer1k: Number(((cpuMs / Math.max(1, read)) * 1000).toFixed(3)),
@@ -236,10 +246,10 @@ const floors = await runtimeFloors()
 const floorMb = (threads: number): number | null => {
   const floor =
     typeof floors === 'string' ? undefined : floors.find((f) => f.workers === threads - 1)
-  return floor ? Number(floor.rssMb.toFixed(1)) : null
+  return floor ? oneDecimal(floor.rssMb) : null
 }
 const overFloor = (rssMb: number, floor: number | null) =>
-  floor === null ? null : Number((rssMb - floor).toFixed(1))
+  floor === null ? null : oneDecimal(rssMb - floor)
 const THREADS_LABEL = threadsLabel(THREADS)
 const rssFloorMb = floorMb(THREADS)
 const host = {
@@ -271,11 +281,9 @@ if (isolated) {
 if (typeof floors === 'string' || rssFloorMb === null) {
   console.log(`runtime floor:    not measured: ${floors}`)
 } else {
-  const shown = floors.map(
-    (f) => `${f.workers} worker${f.workers === 1 ? '' : 's'} ${f.rssMb.toFixed(1)}`,
-  )
+  const shown = floors.map((f) => `${counted(f.workers, 'worker')} ${f.rssMb.toFixed(1)}`)
   console.log(
-    `runtime floor:    ${rssFloorMb} MB (rssFloorMb): bare node in the edge's shape, a main thread and ${THREADS - 1} idle worker${THREADS === 2 ? '' : 's'} with its WORKER_LIMITS, heaps collected, the same flags (bench/runtime-floor.ts: ${shown.join(', ')}); the edge's peak is ${host.rssOverFloorMb} MB over it (rssOverFloorMb: its ring, its code and heaps, buffers)`,
+    `runtime floor:    ${rssFloorMb} MB (rssFloorMb): bare node in the edge's shape, a main thread and ${counted(THREADS - 1, 'idle worker')} with its WORKER_LIMITS, heaps collected, the same flags (bench/runtime-floor.ts: ${shown.join(', ')}); the edge's peak is ${host.rssOverFloorMb} MB over it (rssOverFloorMb: its ring, its code and heaps, buffers)`,
   )
 }
 
